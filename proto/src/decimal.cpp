@@ -1,0 +1,233 @@
+#include "proto/decimal.h"
+
+#include <cmath>
+#include <limits>
+
+namespace ta {
+namespace {
+
+constexpr Int128 kInt64Max = std::numeric_limits<std::int64_t>::max();
+constexpr Int128 kInt64Min = std::numeric_limits<std::int64_t>::min();
+
+Result<Decimal> fit(Int128 units, const char* what) {
+  // The minimum int64 is excluded so that abs() and negate() never overflow.
+  if (units > kInt64Max || units <= kInt64Min) {
+    return make_error(std::string("decimal overflow in ") + what);
+  }
+  return Decimal::from_units(static_cast<std::int64_t>(units));
+}
+
+std::string quote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text.substr(0, Decimal::kTextLengthMax)) {
+    out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  }
+  if (text.size() > Decimal::kTextLengthMax) out += "...";
+  out += '"';
+  return out;
+}
+
+}  // namespace
+
+Int128 divide_rounded(Int128 num, Int128 den, Rounding mode) {
+  Int128 q = num / den;  // truncates toward zero
+  Int128 r = num % den;
+  if (r == 0) return q;
+  const bool negative = (num < 0) != (den < 0);
+  const Int128 abs_r = r < 0 ? -r : r;
+  const Int128 abs_den = den < 0 ? -den : den;
+  bool away = false;
+  switch (mode) {
+    case Rounding::kTowardZero:
+      away = false;
+      break;
+    case Rounding::kAwayFromZero:
+      away = true;
+      break;
+    case Rounding::kFloor:
+      away = negative;
+      break;
+    case Rounding::kCeiling:
+      away = !negative;
+      break;
+    case Rounding::kHalfEven: {
+      const Int128 twice = abs_r * 2;
+      away = twice > abs_den || (twice == abs_den && (q % 2 != 0));
+      break;
+    }
+  }
+  if (away) q += negative ? -1 : 1;
+  return q;
+}
+
+Result<Decimal> Decimal::parse_rounded(std::string_view text, Rounding mode) {
+  if (text.empty()) return make_error("empty decimal");
+  if (text.size() > kTextLengthMax) {
+    return make_error("decimal " + quote(text) + " is longer than " +
+                      std::to_string(kTextLengthMax) + " characters");
+  }
+  std::size_t i = 0;
+  bool negative = false;
+  if (text[0] == '-') {
+    negative = true;
+    i = 1;
+  }
+  Int128 whole = 0;
+  std::size_t whole_digits = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++whole_digits) {
+    whole = whole * 10 + (text[i] - '0');
+    if (whole > kInt64Max) return make_error("decimal " + quote(text) + " is out of range");
+  }
+  Int128 frac = 0;
+  std::size_t frac_digits = 0;
+  int extra_digits = 0;
+  Int128 extra = 0;  // the digits past the eighth, as an integer
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++frac_digits) {
+      if (frac_digits < static_cast<std::size_t>(kFractionDigits)) {
+        frac = frac * 10 + (text[i] - '0');
+      } else {
+        if (extra_digits < 18) {
+          extra = extra * 10 + (text[i] - '0');
+          ++extra_digits;
+        } else if (text[i] != '0') {
+          extra += 1;  // sticky digit: keeps "more than half" decisions right
+        }
+      }
+    }
+    if (frac_digits == 0) return make_error("decimal " + quote(text) + " has no digits after '.'");
+  }
+  if (i != text.size()) {
+    return make_error("decimal " + quote(text) + " has an unexpected character at position " +
+                      std::to_string(i + 1));
+  }
+  if (whole_digits == 0 && frac_digits == 0) return make_error("decimal " + quote(text) + " has no digits");
+  if (whole_digits == 0) return make_error("decimal " + quote(text) + " needs a digit before '.'");
+  for (std::size_t d = frac_digits; d < static_cast<std::size_t>(kFractionDigits); ++d) frac *= 10;
+  Int128 units = whole * kScale + frac;
+  if (extra_digits > 0) {
+    Int128 den = 1;
+    for (int d = 0; d < extra_digits; ++d) den *= 10;
+    Int128 scaled = units * den + extra;
+    if (negative) scaled = -scaled;
+    units = divide_rounded(scaled, den, mode);
+  } else if (negative) {
+    units = -units;
+  }
+  auto r = fit(units, "parse");
+  if (!r) return make_error("decimal " + quote(text) + " is out of range");
+  return r;
+}
+
+Result<Decimal> Decimal::parse(std::string_view text) {
+  const auto point = text.find('.');
+  if (point != std::string_view::npos && text.size() - point - 1 > static_cast<std::size_t>(kFractionDigits)) {
+    return make_error("decimal " + quote(text) + " has more than " + std::to_string(kFractionDigits) +
+                      " fractional digits");
+  }
+  return parse_rounded(text, Rounding::kTowardZero);
+}
+
+Result<Decimal> Decimal::from_double(double value, Rounding mode) {
+  if (!std::isfinite(value)) return make_error("decimal from a non-finite double");
+  const long double scaled = static_cast<long double>(value) * kScale;
+  if (scaled >= 9.2e18L || scaled <= -9.2e18L) return make_error("decimal from a double out of range");
+  long double rounded = 0;
+  switch (mode) {
+    case Rounding::kTowardZero:
+      rounded = std::trunc(scaled);
+      break;
+    case Rounding::kAwayFromZero:
+      rounded = scaled < 0 ? std::floor(scaled) : std::ceil(scaled);
+      break;
+    case Rounding::kFloor:
+      rounded = std::floor(scaled);
+      break;
+    case Rounding::kCeiling:
+      rounded = std::ceil(scaled);
+      break;
+    case Rounding::kHalfEven:
+      rounded = std::nearbyint(scaled);  // default FE_TONEAREST is ties-to-even
+      break;
+  }
+  return Decimal(static_cast<std::int64_t>(rounded));
+}
+
+std::string Decimal::to_string() const {
+  const bool negative = units_ < 0;
+  const unsigned long long magnitude =
+      negative ? static_cast<unsigned long long>(-(units_ + 1)) + 1 : static_cast<unsigned long long>(units_);
+  const unsigned long long whole = magnitude / kScale;
+  unsigned long long frac = magnitude % kScale;
+  std::string out = negative ? "-" : "";
+  out += std::to_string(whole);
+  if (frac != 0) {
+    char digits[kFractionDigits + 1];
+    for (int d = kFractionDigits - 1; d >= 0; --d) {
+      digits[d] = static_cast<char>('0' + frac % 10);
+      frac /= 10;
+    }
+    int len = kFractionDigits;
+    while (len > 0 && digits[len - 1] == '0') --len;
+    out += '.';
+    out.append(digits, static_cast<std::size_t>(len));
+  }
+  return out;
+}
+
+std::string Decimal::to_string_fixed(int fraction_digits, Rounding mode) const {
+  if (fraction_digits < 0) fraction_digits = 0;
+  if (fraction_digits > kFractionDigits) fraction_digits = kFractionDigits;
+  Int128 step = 1;
+  for (int d = fraction_digits; d < kFractionDigits; ++d) step *= 10;
+  const Int128 q = divide_rounded(units_, step, mode);  // in units of 10^-fraction_digits
+  const bool negative = q < 0;
+  const Int128 mag = negative ? -q : q;
+  Int128 div = 1;
+  for (int d = 0; d < fraction_digits; ++d) div *= 10;
+  std::string out = negative ? "-" : "";
+  out += std::to_string(static_cast<unsigned long long>(mag / div));
+  if (fraction_digits > 0) {
+    std::string frac = std::to_string(static_cast<unsigned long long>(mag % div));
+    out += '.';
+    out.append(static_cast<std::size_t>(fraction_digits) - frac.size(), '0');
+    out += frac;
+  }
+  return out;
+}
+
+Result<Decimal> Decimal::add(Decimal other) const {
+  return fit(static_cast<Int128>(units_) + other.units_, "add");
+}
+
+Result<Decimal> Decimal::sub(Decimal other) const {
+  return fit(static_cast<Int128>(units_) - other.units_, "sub");
+}
+
+Result<Decimal> Decimal::mul(Decimal other, Rounding mode) const {
+  const Int128 product = static_cast<Int128>(units_) * other.units_;
+  return fit(divide_rounded(product, kScale, mode), "mul");
+}
+
+Result<Decimal> Decimal::div(Decimal other, Rounding mode) const {
+  if (other.units_ == 0) return make_error("decimal division by zero");
+  const Int128 num = static_cast<Int128>(units_) * kScale;
+  return fit(divide_rounded(num, other.units_, mode), "div");
+}
+
+Result<Decimal> Decimal::negate() const { return fit(-static_cast<Int128>(units_), "negate"); }
+
+Decimal Decimal::abs() const { return Decimal(units_ < 0 ? -units_ : units_); }
+
+Result<Decimal> Decimal::round_to_increment(Decimal increment, Rounding mode) const {
+  if (increment.units_ <= 0) return make_error("rounding increment must be positive");
+  const Int128 steps = divide_rounded(units_, increment.units_, mode);
+  return fit(steps * increment.units_, "round_to_increment");
+}
+
+bool Decimal::is_multiple_of(Decimal increment) const {
+  return increment.units_ > 0 && units_ % increment.units_ == 0;
+}
+
+}  // namespace ta

@@ -1,0 +1,144 @@
+#include "proto/decimal.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <random>
+
+namespace ta {
+namespace {
+
+Decimal D(const char* text) {
+  auto r = Decimal::parse(text);
+  EXPECT_TRUE(r.ok()) << text << ": " << (r.ok() ? "" : r.error().message);
+  return r.ok() ? r.value() : Decimal();
+}
+
+TEST(Decimal, ParsesAndFormatsExactly) {
+  const char* cases[] = {"0", "1", "-1", "0.00012345", "0.00000001", "-0.00000001", "123456.789",
+                         "92233720368.54775807", "-92233720368.54775807", "60000.01", "10"};
+  for (const char* c : cases) EXPECT_EQ(D(c).to_string(), c);
+  EXPECT_EQ(D("0.00012345").units(), 12345);
+  EXPECT_EQ(D("1.50000000").to_string(), "1.5");
+  EXPECT_EQ(D("-0").to_string(), "0");
+  EXPECT_EQ(D("007.10").to_string(), "7.1");
+}
+
+TEST(Decimal, RefusesBadTextWithReason) {
+  struct Case {
+    const char* text;
+    const char* fragment;
+  } cases[] = {
+      {"", "empty"},
+      {" 1", "unexpected character at position 1"},
+      {"1 ", "unexpected character at position 2"},
+      {"+1", "unexpected character"},
+      {"1e5", "unexpected character at position 2"},
+      {"1.", "no digits after"},
+      {".5", "needs a digit before"},
+      {"-", "no digits"},
+      {"1.000000001", "more than 8 fractional digits"},
+      {"92233720368.54775808", "out of range"},
+      {"-92233720368.54775808", "out of range"},
+      {"99999999999999999999", "out of range"},
+      {"nan", "unexpected character"},
+      {"123456789012345678901234567890123", "longer than 32"},
+      {"1..2", "no digits after"},
+      {"--1", "unexpected character"},
+  };
+  for (const auto& c : cases) {
+    auto r = Decimal::parse(c.text);
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_NE(r.error().message.find(c.fragment), std::string::npos) << c.text << " -> " << r.error().message;
+  }
+}
+
+TEST(Decimal, ParseRoundedUsesMode) {
+  EXPECT_EQ(Decimal::parse_rounded("1.000000005", Rounding::kHalfEven)->to_string(), "1");
+  EXPECT_EQ(Decimal::parse_rounded("1.000000015", Rounding::kHalfEven)->to_string(), "1.00000002");
+  EXPECT_EQ(Decimal::parse_rounded("1.0000000051", Rounding::kHalfEven)->to_string(), "1.00000001");
+  EXPECT_EQ(Decimal::parse_rounded("-1.000000001", Rounding::kFloor)->to_string(), "-1.00000001");
+  EXPECT_EQ(Decimal::parse_rounded("-1.000000001", Rounding::kCeiling)->to_string(), "-1");
+  EXPECT_EQ(Decimal::parse_rounded("1.000000001", Rounding::kAwayFromZero)->to_string(), "1.00000001");
+  EXPECT_EQ(Decimal::parse_rounded("1.000000009", Rounding::kTowardZero)->to_string(), "1");
+  // A sticky digit far to the right still counts for "more than half".
+  EXPECT_EQ(Decimal::parse_rounded("0.000000005000000000000000000001", Rounding::kHalfEven)->to_string(),
+            "0.00000001");
+}
+
+TEST(Decimal, CheckedArithmetic) {
+  EXPECT_EQ(D("0.1").add(D("0.2"))->to_string(), "0.3");
+  EXPECT_EQ(D("1").sub(D("2.5"))->to_string(), "-1.5");
+  EXPECT_EQ(D("60000.01").mul(D("0.00012345"), Rounding::kHalfEven)->to_string(), "7.40700123");
+  EXPECT_EQ(D("1").div(D("3"), Rounding::kTowardZero)->to_string(), "0.33333333");
+  EXPECT_EQ(D("2").div(D("3"), Rounding::kHalfEven)->to_string(), "0.66666667");
+  EXPECT_FALSE(D("1").div(D("0"), Rounding::kHalfEven).ok());
+  const Decimal max = D("92233720368.54775807");
+  EXPECT_FALSE(max.add(D("0.00000001")).ok());
+  EXPECT_FALSE(max.negate()->sub(D("0.00000001")).ok());
+  EXPECT_FALSE(max.mul(D("2"), Rounding::kHalfEven).ok());
+  EXPECT_TRUE(max.mul(D("1"), Rounding::kHalfEven).ok());
+  EXPECT_EQ(max.negate()->abs(), max);
+}
+
+TEST(Decimal, RoundsToIncrement) {
+  const Decimal inc = D("0.0001");
+  EXPECT_EQ(D("0.123456").round_to_increment(inc, Rounding::kTowardZero)->to_string(), "0.1234");
+  EXPECT_EQ(D("0.123456").round_to_increment(inc, Rounding::kAwayFromZero)->to_string(), "0.1235");
+  EXPECT_EQ(D("0.12345").round_to_increment(inc, Rounding::kHalfEven)->to_string(), "0.1234");
+  EXPECT_EQ(D("0.12355").round_to_increment(inc, Rounding::kHalfEven)->to_string(), "0.1236");
+  EXPECT_EQ(D("-0.12345").round_to_increment(inc, Rounding::kFloor)->to_string(), "-0.1235");
+  EXPECT_EQ(D("60000.015").round_to_increment(D("0.01"), Rounding::kCeiling)->to_string(), "60000.02");
+  EXPECT_FALSE(D("1").round_to_increment(D("0"), Rounding::kHalfEven).ok());
+  EXPECT_FALSE(D("1").round_to_increment(D("-0.1"), Rounding::kHalfEven).ok());
+  EXPECT_TRUE(D("0.1234").is_multiple_of(inc));
+  EXPECT_FALSE(D("0.12345").is_multiple_of(inc));
+}
+
+TEST(Decimal, FixedFormatting) {
+  EXPECT_EQ(D("1.005").to_string_fixed(2, Rounding::kHalfEven), "1.00");
+  EXPECT_EQ(D("1.005").to_string_fixed(2, Rounding::kAwayFromZero), "1.01");
+  EXPECT_EQ(D("-0.5").to_string_fixed(0, Rounding::kHalfEven), "0");
+  EXPECT_EQ(D("-1.5").to_string_fixed(0, Rounding::kHalfEven), "-2");
+  EXPECT_EQ(D("12").to_string_fixed(3), "12.000");
+}
+
+TEST(Decimal, FromDouble) {
+  EXPECT_EQ(Decimal::from_double(0.1, Rounding::kHalfEven)->to_string(), "0.1");
+  EXPECT_EQ(Decimal::from_double(-2.123456789, Rounding::kTowardZero)->to_string(), "-2.12345678");
+  EXPECT_FALSE(Decimal::from_double(std::nan(""), Rounding::kHalfEven).ok());
+  EXPECT_FALSE(Decimal::from_double(1e300, Rounding::kHalfEven).ok());
+  EXPECT_FALSE(Decimal::from_double(-1.0 / 0.0, Rounding::kHalfEven).ok());
+}
+
+TEST(Decimal, RandomRoundTripProperty) {
+  const unsigned seed = std::random_device{}();
+  std::printf("seed=%u\n", seed);
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<std::int64_t> dist(-9'000'000'000'000'000'000LL, 9'000'000'000'000'000'000LL);
+  for (int i = 0; i < 100000; ++i) {
+    const Decimal d = Decimal::from_units(dist(rng) >> (rng() % 60));
+    auto back = Decimal::parse(d.to_string());
+    ASSERT_TRUE(back.ok()) << "seed=" << seed << " " << d.to_string();
+    ASSERT_EQ(back.value(), d) << "seed=" << seed;
+    // a + b - b == a whenever no overflow happened.
+    const Decimal e = Decimal::from_units(dist(rng) >> 20);
+    auto sum = d.add(e);
+    if (sum.ok()) {
+      ASSERT_EQ(sum->sub(e).value(), d) << "seed=" << seed;
+    }
+  }
+}
+
+TEST(DivideRounded, AllModesOnSigns) {
+  EXPECT_EQ(static_cast<long>(divide_rounded(7, 2, Rounding::kHalfEven)), 4);
+  EXPECT_EQ(static_cast<long>(divide_rounded(5, 2, Rounding::kHalfEven)), 2);
+  EXPECT_EQ(static_cast<long>(divide_rounded(-5, 2, Rounding::kHalfEven)), -2);
+  EXPECT_EQ(static_cast<long>(divide_rounded(-7, 2, Rounding::kFloor)), -4);
+  EXPECT_EQ(static_cast<long>(divide_rounded(-7, 2, Rounding::kCeiling)), -3);
+  EXPECT_EQ(static_cast<long>(divide_rounded(7, -2, Rounding::kTowardZero)), -3);
+  EXPECT_EQ(static_cast<long>(divide_rounded(7, -2, Rounding::kAwayFromZero)), -4);
+}
+
+}  // namespace
+}  // namespace ta
