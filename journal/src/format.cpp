@@ -151,8 +151,8 @@ std::string_view to_string(ProblemKind kind) {
 }
 
 std::string Problem::message() const {
-  std::string m = segment.empty() ? std::string("journal") : segment;
-  m += " offset " + std::to_string(offset) + ": " + std::string(to_string(kind));
+  std::string m = segment.empty() ? std::string() : segment + " offset " + std::to_string(offset) + ": ";
+  m += to_string(kind);
   if (!detail.empty()) m += ": " + detail;
   return m;
 }
