@@ -10,8 +10,6 @@
 
 #include "journal/journal.h"
 
-struct evp_md_ctx_st;
-
 namespace ta::journal::detail {
 
 // Segment header (64 bytes, little-endian):
@@ -78,19 +76,11 @@ inline Hash get_hash(const char* p) {
   return h;
 }
 
-// SHA-256 through OpenSSL EVP with the algorithm fetched once and the
-// context reused, so hashing one small record costs no allocation.
+// SHA-256 of one record (OpenSSL; see format.cpp for why not EVP).
 class Sha256 {
  public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
   // SHA-256(a || b || c).
   Hash digest(std::string_view a, std::string_view b, std::string_view c);
-
- private:
-  evp_md_ctx_st* ctx_;
 };
 
 struct SegmentHeader {
