@@ -15,6 +15,7 @@
 #include <google/protobuf/arena.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -108,6 +109,55 @@ void BM_BareWriteFdatasync(benchmark::State& state) {
 }
 BENCHMARK(BM_BareWriteFdatasync)->UseRealTime()->MinTime(3.0);
 
+// (a) again, with the two interleaved: each iteration does one journal
+// append and one bare write + fdatasync of the same size, so both see the
+// same disk load (on a shared machine the sync latency drifts by 10x within
+// seconds). The reported time is the journal append's; counters give both
+// means and their ratio.
+void BM_DurableAppendVsBareInterleaved(benchmark::State& state) {
+  const fs::path dir = bench_dir("interleaved");
+  const fs::path bare_dir = bench_dir("interleaved_bare");
+  fs::create_directories(bare_dir);
+  const std::string payload = gate_record_payload(1);
+  const std::string bytes(tj::kRecordHeaderBytes + payload.size(), 'x');
+  const int fd = ::open((bare_dir / "bare.dat").c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0640);
+  std::uint64_t offset = 0;
+  double journal_s = 0;
+  double bare_s = 0;
+  {
+    auto w = tj::Writer::open(dir, {});
+    if (!w || fd < 0) {
+      state.SkipWithError("open failed");
+      return;
+    }
+    std::int64_t ts = 0;
+    for (auto _ : state) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (!w.value()->append(++ts, 1, payload)) state.SkipWithError("append failed");
+      const auto t1 = std::chrono::steady_clock::now();
+      if (::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset)) !=
+              static_cast<ssize_t>(bytes.size()) ||
+          ::fdatasync(fd) != 0) {
+        state.SkipWithError("write failed");
+      }
+      const auto t2 = std::chrono::steady_clock::now();
+      offset += bytes.size();
+      const double j = std::chrono::duration<double>(t1 - t0).count();
+      journal_s += j;
+      bare_s += std::chrono::duration<double>(t2 - t1).count();
+      state.SetIterationTime(j);
+    }
+  }
+  ::close(fd);
+  const auto n = static_cast<double>(state.iterations());
+  state.counters["journal_us"] = journal_s / n * 1e6;
+  state.counters["bare_us"] = bare_s / n * 1e6;
+  state.counters["ratio"] = bare_s > 0 ? journal_s / bare_s : 0;
+  fs::remove_all(dir);
+  fs::remove_all(bare_dir);
+}
+BENCHMARK(BM_DurableAppendVsBareInterleaved)->UseManualTime()->MinTime(5.0);
+
 // (b) One thread appends `records` records, then waits until the last is
 // durable; items/s is durable records per second.
 void BM_GroupCommitThroughput(benchmark::State& state) {
@@ -142,21 +192,47 @@ BENCHMARK(BM_GroupCommitThroughput)->Arg(100'000)->UseRealTime()->Unit(benchmark
 
 // (c) A journal of 200k GateRecords, written once; each iteration reads it
 // all back through a Reader (checksums and chain) and, in the decode
-// variant, parses every payload as a GateRecord.
+// variants, parses every payload as a GateRecord. The main journal holds
+// IntentDecided records (the largest common kind); a second one holds
+// MarkPrice records (small and the most frequent).
 constexpr int kReplayRecords = 200'000;
+
+std::string mark_price_payload(std::int64_t ts_ns) {
+  ta::ipc::GateRecord g;
+  g.set_ts_ns(ts_ns);
+  auto* m = g.mutable_mark();
+  m->set_product("BTC-USD");
+  m->set_price("60000.01");
+  m->set_ts_ns(ts_ns);
+  return g.SerializeAsString();
+}
+
+fs::path write_replay_journal(const std::string& name, std::string (*payload)(std::int64_t)) {
+  fs::path d = bench_dir(name);
+  tj::Options o;
+  o.durability = tj::Durability::kGroupCommit;
+  auto w = tj::Writer::open(d, o);
+  if (!w) std::abort();
+  for (int i = 1; i <= kReplayRecords; ++i) {
+    if (!w.value()->append(i, 1, payload(i))) std::abort();
+  }
+  if (!w.value()->close()) std::abort();
+  return d;
+}
 
 const fs::path& replay_journal() {
   static const fs::path dir = [] {
-    fs::path d = bench_dir("replay");
-    tj::Options o;
-    o.durability = tj::Durability::kGroupCommit;
-    auto w = tj::Writer::open(d, o);
-    if (!w) std::abort();
-    for (int i = 1; i <= kReplayRecords; ++i) {
-      if (!w.value()->append(i, 1, gate_record_payload(i))) std::abort();
-    }
-    if (!w.value()->close()) std::abort();
+    fs::path d = write_replay_journal("replay", gate_record_payload);
     std::atexit([] { fs::remove_all(replay_journal()); });
+    return d;
+  }();
+  return dir;
+}
+
+const fs::path& mark_journal() {
+  static const fs::path dir = [] {
+    fs::path d = write_replay_journal("replay_mark", mark_price_payload);
+    std::atexit([] { fs::remove_all(mark_journal()); });
     return d;
   }();
   return dir;
@@ -200,8 +276,7 @@ class Decoder {
   int in_arena_ = 0;
 };
 
-void replay(benchmark::State& state, Decode mode) {
-  const fs::path& dir = replay_journal();
+void replay(benchmark::State& state, Decode mode, const fs::path& dir) {
   Decoder decoder(mode);
   for (auto _ : state) {
     auto reader = tj::Reader::open(dir);
@@ -225,17 +300,23 @@ void replay(benchmark::State& state, Decode mode) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kReplayRecords);
 }
 
-void BM_ReplayVerifyDecodeGateRecord(benchmark::State& state) { replay(state, Decode::kReused); }
-void BM_ReplayVerifyDecodeGateRecordArena(benchmark::State& state) { replay(state, Decode::kArena); }
-void BM_ReplayVerifyOnly(benchmark::State& state) { replay(state, Decode::kNone); }
+void BM_ReplayVerifyDecodeGateRecord(benchmark::State& state) { replay(state, Decode::kReused, replay_journal()); }
+void BM_ReplayVerifyDecodeGateRecordArena(benchmark::State& state) {
+  replay(state, Decode::kArena, replay_journal());
+}
+void BM_ReplayVerifyOnly(benchmark::State& state) { replay(state, Decode::kNone, replay_journal()); }
+void BM_ReplayVerifyDecodeMarkPrice(benchmark::State& state) { replay(state, Decode::kReused, mark_journal()); }
 BENCHMARK(BM_ReplayVerifyDecodeGateRecord)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReplayVerifyDecodeGateRecordArena)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReplayVerifyOnly)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ReplayVerifyDecodeMarkPrice)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// Replay on two threads: the reader (checksums and chain) runs on one and
-// hands batches of verified payloads to a decoding thread through a queue
-// of at most kQueueBatchesMax batches.
-void BM_ReplayVerifyDecodeTwoThreads(benchmark::State& state) {
+// Replay on several threads: the reader (checksums and chain) runs on the
+// benchmark thread and hands batches of verified payloads to
+// state.range(0) decoding threads through a queue of at most
+// kQueueBatchesMax batches.
+void BM_ReplayVerifyDecodeThreaded(benchmark::State& state) {
+  const auto decoders = static_cast<int>(state.range(0));
   constexpr std::size_t kBatchRecords = 1024;
   constexpr std::size_t kQueueBatchesMax = 8;
   struct Batch {
@@ -250,7 +331,7 @@ void BM_ReplayVerifyDecodeTwoThreads(benchmark::State& state) {
     bool done = false;
     std::atomic<std::uint64_t> decoded{0};
     std::atomic<bool> bad{false};
-    std::thread consumer([&] {
+    auto consume = [&] {
       Decoder decoder(Decode::kArena);
       for (;;) {
         Batch b;
@@ -269,7 +350,9 @@ void BM_ReplayVerifyDecodeTwoThreads(benchmark::State& state) {
         }
         decoded += b.ends.size();
       }
-    });
+    };
+    std::vector<std::thread> consumers;
+    for (int i = 0; i < decoders; ++i) consumers.emplace_back(consume);
     auto reader = tj::Reader::open(dir);
     Batch batch;
     auto push = [&] {
@@ -292,11 +375,11 @@ void BM_ReplayVerifyDecodeTwoThreads(benchmark::State& state) {
       done = true;
     }
     cv.notify_all();
-    consumer.join();
+    for (auto& c : consumers) c.join();
     if (bad || decoded != kReplayRecords) state.SkipWithError("replay incomplete");
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kReplayRecords);
 }
-BENCHMARK(BM_ReplayVerifyDecodeTwoThreads)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ReplayVerifyDecodeThreaded)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
