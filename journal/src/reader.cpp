@@ -53,10 +53,10 @@ std::string errno_text(int err) { return std::error_code(err, std::generic_categ
 std::variant<std::vector<SegmentEntry>, Problem> list_segments(const fs::path& dir) {
   std::vector<SegmentEntry> out;
   std::error_code ec;
-  fs::directory_iterator it(dir, ec);
-  if (ec) return make_problem(ProblemKind::kIo, "", 0, "cannot list " + dir.string() + ": " + ec.message());
-  for (const fs::directory_entry& entry : it) {
-    const std::string name = entry.path().filename().string();
+  // increment(ec) rather than a range-for: the throwing operator++ would
+  // turn an I/O error into an exception.
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
     if (name.rfind(detail::kSegmentPrefix, 0) != 0) continue;
     SegmentEntry seg;
     seg.name = name;
@@ -66,6 +66,7 @@ std::variant<std::vector<SegmentEntry>, Problem> list_segments(const fs::path& d
     }
     out.push_back(std::move(seg));
   }
+  if (ec) return make_problem(ProblemKind::kIo, "", 0, "cannot list " + dir.string() + ": " + ec.message());
   std::sort(out.begin(), out.end(),
             [](const SegmentEntry& a, const SegmentEntry& b) { return a.first_seq < b.first_seq; });
   return out;
