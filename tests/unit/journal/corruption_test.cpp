@@ -54,6 +54,9 @@ class Corruption : public ::testing::Test {
     dir_ = tmp_.path() / "j";
     Options o;
     o.segment_bytes_max = kSegmentBytesMaxMin;
+    // Group commit: the same bytes on disk with a few syncs instead of 60.
+    o.durability = Durability::kGroupCommit;
+    o.group_commit_window_us = kGroupCommitWindowUsMax;
     auto w = Writer::open(dir_, o);
     ASSERT_TRUE(w.ok()) << w.error().message;
     for (std::uint64_t seq = 1; seq < kRecords; ++seq) {
@@ -293,6 +296,9 @@ TEST_F(Corruption, TruncatedTailAtEveryByteOfTheLastRecord) {
       EXPECT_FALSE(s.torn_tail->whole_segment);
     }
     // Opening for append cuts the tail, says so, and continues the chain.
+    // That costs several fsyncs, so it runs at every fourth cut point and
+    // the last one (verify above classified every cut point).
+    if ((cut - start) % 4 != 0 && cut + 1 != original.size()) continue;
     auto w = Writer::open(work, {});
     ASSERT_TRUE(w.ok()) << w.error().message;
     EXPECT_EQ(w.value()->recovery().cut, cut != start);
