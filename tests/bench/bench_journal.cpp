@@ -220,22 +220,24 @@ fs::path write_replay_journal(const std::string& name, std::string (*payload)(st
   return d;
 }
 
+// The replay journals are written once per process and removed at exit.
+// The paths are never destroyed, so the exit handler can still use them.
 const fs::path& replay_journal() {
-  static const fs::path dir = [] {
-    fs::path d = write_replay_journal("replay", gate_record_payload);
+  static const fs::path* const dir = [] {
+    auto* d = new fs::path(write_replay_journal("replay", gate_record_payload));
     std::atexit([] { fs::remove_all(replay_journal()); });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 const fs::path& mark_journal() {
-  static const fs::path dir = [] {
-    fs::path d = write_replay_journal("replay_mark", mark_price_payload);
+  static const fs::path* const dir = [] {
+    auto* d = new fs::path(write_replay_journal("replay_mark", mark_price_payload));
     std::atexit([] { fs::remove_all(mark_journal()); });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 enum class Decode { kNone, kReused, kArena };
