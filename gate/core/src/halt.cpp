@@ -135,15 +135,15 @@ Result<HaltChange> HaltMachine::apply(HaltEvent event, std::int64_t now_ns, std:
   if (!t) return make_error(t.error().message);
   if ((event == HaltEvent::kOperatorResume || event == HaltEvent::kOperatorReduce) && in_cooldown(now_ns)) {
     return make_error(std::string(to_string(event)) + " refused: the daily loss cooldown runs for another " +
-                      proto::format_duration_ms((cooldown_until_ns_ - now_ns + 999'999) / 1'000'000));
+                      proto::format_duration_ms((cooldown_until_ns_ - now_ns + kNanosPerMs - 1) / kNanosPerMs));
   }
   if (event == HaltEvent::kCooldownElapsed &&
       (cause_ != HaltEvent::kDailyLossLimit || in_cooldown(now_ns) || cooldown_until_ns_ == 0)) {
     return make_error("cooldown_elapsed refused: no finished daily loss cooldown to end");
   }
   if (t->starts_cooldown) {
-    cooldown_until_ns_ = now_ns + loss_cooldown_ms * 1'000'000;
-    loss_halt_day_ = now_ns / kNanosPerDay;
+    cooldown_until_ns_ = now_ns + loss_cooldown_ms * kNanosPerMs;
+    loss_halt_day_ = utc_day(now_ns);
   }
   if (event == HaltEvent::kCooldownElapsed) cooldown_until_ns_ = 0;
   const HaltChange change{state_, t->to, event, t->cancel_all, t->flatten, cooldown_until_ns_, now_ns};

@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "gate.pb.h"
+#include "gate/time_units.h"
 #include "proto/result.h"
 
 namespace ta::gate {
@@ -139,8 +140,6 @@ struct HaltChange {
 
   ipc::HaltStateChanged to_proto(std::string_view reason) const;
 };
-
-inline constexpr std::int64_t kNanosPerDay = 86'400'000'000'000;
 
 class HaltMachine {
  public:
