@@ -136,6 +136,10 @@ struct Order {
   // price for a market order); open orders hold cash and exposure at it.
   Price decision_price;
   bool reduce_only = false;
+  // decide()'s classification when accepted: false when the order shrank
+  // the position at the time. Growing orders count toward the position and
+  // gross exposure limits while they are open.
+  bool grows_exposure = true;
   std::int64_t expire_ts_ns = 0;
 
   OrderState state = OrderState::kPendingNew;
