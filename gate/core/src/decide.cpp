@@ -1,9 +1,10 @@
 // decide(): the fixed sequence of checks described in gate/core.h. Each
 // check is a short function from the Evaluation (the parsed intent plus the
 // facts gathered once) to an optional Denial; decide() runs them in order
-// and the first denial wins. Limits are compared exactly in 128-bit units:
-// observed amounts round up and allowed amounts round down, so rounding can
-// only make the gate stricter.
+// and the first denial wins. Limits are compared exactly: amounts that are
+// products of two decimals stay in 1e-16 units (128 bits, see exposure.h)
+// and are compared without rounding; the rounded figures in a denial are for
+// people (observed rounded up, allowed rounded down).
 #include <array>
 #include <initializer_list>
 
@@ -14,8 +15,10 @@ namespace ta::gate {
 namespace {
 
 using detail::abs128;
-using detail::mul_units;
 using detail::saturate;
+using detail::wide;
+using detail::wide_add;
+using detail::wide_mul;
 
 constexpr Int128 kScale = Decimal::kScale;
 constexpr Int128 kBpsDenominator = 10'000 * kScale;  // 1 bp = 1/10000, in units
@@ -79,19 +82,30 @@ struct Evaluation {
   Quantity position;
   detail::OpenOrderTotals open;
   bool shrinks = false;
-  Price price;            // limit price, else the reference price; zero if neither
-  Int128 notional = 0;    // quantity x price, units, rounded up
-  Int128 equity = 0;      // units
+  Price price;               // limit price, else the reference price; zero if neither
+  Int128 notional_wide = 0;  // quantity x price, exact (1e-16 units)
 };
 
+// Wide (1e-16) values back to decimals for denial reports.
+Decimal up(Int128 wide_units) { return saturate(divide_rounded(wide_units, kScale, Rounding::kCeiling)); }
+Decimal down(Int128 wide_units) { return saturate(divide_rounded(wide_units, kScale, Rounding::kFloor)); }
+
 // ------------------------------------------------------------- 1. fields
+
+// The characters allowed in ids and names: [A-Za-z0-9._:-].
+constexpr std::array<bool, 256> kIdChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (char c : {'-', '_', '.', ':'}) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
 
 bool id_text_ok(std::string_view s, std::size_t length_max) {
   if (s.size() > length_max) return false;
   for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '_' || c == '.' || c == ':';
-    if (!ok) return false;
+    if (!kIdChars[static_cast<unsigned char>(c)]) return false;
   }
   return true;
 }
@@ -200,8 +214,7 @@ void gather(Evaluation& ev) {
   } else if (ev.reference != nullptr) {
     ev.price = ev.reference->price;
   }
-  ev.notional = mul_units(ev.quantity, ev.price, Rounding::kCeiling);
-  ev.equity = s.ledger().equity().units();
+  ev.notional_wide = wide(ev.quantity, ev.price);
 }
 
 // ----------------------------------------------------------- 5. halt state
@@ -241,10 +254,10 @@ std::optional<Denial> check_daily_loss(const Evaluation& ev) {
   if (ev.shrinks || l.day() != utc_day(ev.ctx.now_ns)) return std::nullopt;
   const Decimal fraction = ev.state.limits().daily_loss_fraction_max;
   if (!l.daily_loss_breached(fraction)) return std::nullopt;
-  const Int128 allowed = mul_units(l.day_peak_equity(), fraction, Rounding::kFloor);
   const Int128 loss = Int128{l.day_peak_equity().units()} - l.equity().units();
   return deny(ipc::DENY_REASON_DAILY_LOSS_LIMIT, "today's loss is beyond the daily loss limit; only reducing orders",
-              saturate(allowed), saturate(loss), {{"day_peak_equity", l.day_peak_equity()}, {"equity", l.equity()}});
+              down(wide(l.day_peak_equity(), fraction)), saturate(loss),
+              {{"day_peak_equity", l.day_peak_equity()}, {"equity", l.equity()}});
 }
 
 std::optional<Denial> check_product(const Evaluation& ev) {
@@ -281,8 +294,8 @@ std::optional<Denial> check_price_increment(const Evaluation& ev) {
 }
 
 std::optional<Denial> check_reference(const Evaluation& ev) {
-  if (ev.reference == nullptr || !ev.reference->price.is_positive()) {
-    return deny(ipc::DENY_REASON_NO_REFERENCE_PRICE, "no reference price for " + ev.intent.product());
+  if (ev.reference == nullptr || !ev.reference->price.is_positive() || ev.reference->price > kFieldValueMax) {
+    return deny(ipc::DENY_REASON_NO_REFERENCE_PRICE, "no usable reference price for " + ev.intent.product());
   }
   const std::int64_t age_ns = ev.ctx.now_ns - ev.reference->ts_ns;
   const std::int64_t age_max_ns = ev.state.limits().reference_price_age_max_ms * kNanosPerMs;
@@ -307,9 +320,9 @@ std::optional<Denial> check_price_band(const Evaluation& ev) {
 
 std::optional<Denial> check_notional(const Evaluation& ev) {
   const Notional max = ev.state.limits().order_notional_max;
-  if (ev.notional <= max.units()) return std::nullopt;
+  if (ev.notional_wide <= Int128{max.units()} * kScale) return std::nullopt;
   return deny(ipc::DENY_REASON_NOTIONAL_ABOVE_MAX, "order notional above order_notional_max", max,
-              saturate(ev.notional), {{"price", ev.price}});
+              up(ev.notional_wide), {{"price", ev.price}});
 }
 
 // Position after this order and every open growing order of the product
@@ -318,11 +331,11 @@ std::optional<Denial> check_position(const Evaluation& ev) {
   if (ev.shrinks) return std::nullopt;
   const Price ref = ev.reference->price;
   const Int128 qty = abs128(ev.position.units()) + ev.open.growing_this_product + ev.quantity.units();
-  const Int128 value = divide_rounded(qty * ref.units(), kScale, Rounding::kCeiling);
-  const Int128 allowed = mul_units(ev.state.ledger().equity(), ev.state.limits().position_fraction_max, Rounding::kFloor);
+  const Int128 value = wide_mul(qty, ref.units());
+  const Int128 allowed = wide(ev.state.ledger().equity(), ev.state.limits().position_fraction_max);
   if (value <= allowed) return std::nullopt;
   return deny(ipc::DENY_REASON_POSITION_ABOVE_MAX, "position value after this order above position_fraction_max of equity",
-              saturate(allowed), saturate(value),
+              down(allowed), up(value),
               {{"equity", ev.state.ledger().equity()}, {"reference_price", ref}, {"position_quantity_after", saturate(qty)}});
 }
 
@@ -330,17 +343,16 @@ std::optional<Denial> check_position(const Evaluation& ev) {
 std::optional<Denial> check_gross_exposure(const Evaluation& ev) {
   if (ev.shrinks) return std::nullopt;
   const Price ref = ev.reference->price;
-  Int128 gross = ev.open.growing_other_value;
+  Int128 gross = ev.open.growing_other_wide;
   for (const Position& p : ev.state.ledger().positions()) {
     const Price price = p.product == ev.intent.product() ? ref : p.mark_price;
-    gross += mul_units(p.quantity.abs(), price, Rounding::kCeiling);
+    gross = wide_add(gross, wide(p.quantity.abs(), price));
   }
-  gross += divide_rounded((ev.open.growing_this_product + ev.quantity.units()) * ref.units(), kScale, Rounding::kCeiling);
-  const Int128 allowed =
-      mul_units(ev.state.ledger().equity(), ev.state.limits().gross_exposure_fraction_max, Rounding::kFloor);
+  gross = wide_add(gross, wide_mul(ev.open.growing_this_product + ev.quantity.units(), ref.units()));
+  const Int128 allowed = wide(ev.state.ledger().equity(), ev.state.limits().gross_exposure_fraction_max);
   if (gross <= allowed) return std::nullopt;
   return deny(ipc::DENY_REASON_GROSS_EXPOSURE_ABOVE_MAX, "gross exposure after this order above gross_exposure_fraction_max of equity",
-              saturate(allowed), saturate(gross), {{"equity", ev.state.ledger().equity()}});
+              down(allowed), up(gross), {{"equity", ev.state.ledger().equity()}});
 }
 
 // Loss if the protective stop is hit: |entry - stop| x quantity.
@@ -356,12 +368,11 @@ std::optional<Denial> check_risk(const Evaluation& ev) {
                 ev.price, ev.protective_stop, {});
   }
   const Int128 distance = abs128(Int128{ev.price.units()} - ev.protective_stop.units());
-  const Int128 risk = divide_rounded(distance * ev.quantity.units(), kScale, Rounding::kCeiling);
-  const Int128 allowed =
-      mul_units(ev.state.ledger().equity(), ev.state.limits().risk_per_trade_fraction_max, Rounding::kFloor);
+  const Int128 risk = wide_mul(distance, ev.quantity.units());
+  const Int128 allowed = wide(ev.state.ledger().equity(), ev.state.limits().risk_per_trade_fraction_max);
   if (risk <= allowed) return std::nullopt;
   return deny(ipc::DENY_REASON_RISK_PER_TRADE_ABOVE_MAX, "risk to the protective stop above risk_per_trade_fraction_max of equity",
-              saturate(allowed), saturate(risk),
+              down(allowed), up(risk),
               {{"equity", ev.state.ledger().equity()}, {"entry_price", ev.price}, {"protective_stop_price", ev.protective_stop}});
 }
 
@@ -372,17 +383,21 @@ std::optional<Denial> check_open_orders(const Evaluation& ev) {
               count(ev.open.count + 1), {});
 }
 
-// Spot: a buy needs cash for its notional plus the fee reserve beyond what
-// open buys hold; a sell needs base not already promised to open sells.
+// Spot: a buy needs cash for its notional plus the fee reserve, on top of
+// what open buys already hold; a sell needs base not already promised to
+// open sells.
 std::optional<Denial> check_funds(const Evaluation& ev) {
   if (ev.buy) {
+    // (this order + open buys) x (1 + fee_reserve_bps / 10000), rounded up
+    // once. Sums that no cash can cover (beyond 2^80 units) stay huge.
+    const Int128 total = divide_rounded(wide_add(ev.notional_wide, ev.open.buys_wide), kScale, Rounding::kCeiling);
     const Int128 factor = kBpsDenominator + ev.state.limits().fee_reserve_bps.units();
-    const Int128 need = divide_rounded(ev.notional * factor, kBpsDenominator, Rounding::kCeiling);
-    const Int128 held = divide_rounded(ev.open.buys_value * factor, kBpsDenominator, Rounding::kCeiling);
-    const Int128 available = Int128{ev.state.ledger().cash().units()} - held;
-    if (need <= available) return std::nullopt;
-    return deny(ipc::DENY_REASON_INSUFFICIENT_FUNDS, "cash (less open buys) does not cover notional plus fee reserve",
-                saturate(available), saturate(need), {{"cash", ev.state.ledger().cash()}});
+    const Int128 need = total > (Int128{1} << 80) ? detail::kWideCap
+                                                   : divide_rounded(total * factor, kBpsDenominator, Rounding::kCeiling);
+    const Notional cash = ev.state.ledger().cash();
+    if (need <= cash.units()) return std::nullopt;
+    return deny(ipc::DENY_REASON_INSUFFICIENT_FUNDS, "cash does not cover this buy and open buys plus the fee reserve",
+                cash, saturate(need), {{"cash", cash}});
   }
   const Int128 available = Int128{ev.position.units()} - ev.open.sells;
   if (ev.quantity.units() <= available) return std::nullopt;

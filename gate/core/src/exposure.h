@@ -14,6 +14,24 @@ inline Int128 mul_units(Decimal a, Decimal b, Rounding mode) {
   return divide_rounded(Int128{a.units()} * b.units(), Decimal::kScale, mode);
 }
 
+// "Wide" values are exact products of two decimals, in 1e-16 units. The
+// limit checks compare them directly, so no rounding (and no 128-bit
+// division) happens on the way to a decision. Magnitudes are capped at
+// kWideCap = 2^126, which every product of two int64 values respects and
+// which the sums below saturate at, so nothing can overflow.
+inline constexpr Int128 kWideCap = Int128{1} << 126;
+
+// a x b for non-negative 1e-8 unit counts that may exceed int64 (sums).
+inline Int128 wide_mul(Int128 a, Int128 b) {
+  if (a == 0 || b == 0) return 0;
+  constexpr Int128 kInt64Max = Int128{INT64_MAX};
+  if (a > kInt64Max || b > kInt64Max) return kWideCap;
+  return a * b;
+}
+inline Int128 wide(Decimal a, Decimal b) { return Int128{a.units()} * b.units(); }
+// Saturating sum of non-negative wide values.
+inline Int128 wide_add(Int128 a, Int128 b) { return b > kWideCap - a ? kWideCap : a + b; }
+
 // Back to a Decimal for reporting; values beyond the range saturate.
 inline Decimal saturate(Int128 units) {
   constexpr Int128 kMax = Int128{INT64_MAX};
@@ -29,8 +47,8 @@ struct OpenOrderTotals {
   Int128 same_side = 0;             // remaining of live orders on this product and side
   Int128 sells = 0;                 // remaining of live sells of this product
   Int128 growing_this_product = 0;  // remaining of growing orders of this product
-  Int128 growing_other_value = 0;   // remaining x decision price, growing orders of other products
-  Int128 buys_value = 0;            // remaining x decision price of every live buy
+  Int128 growing_other_wide = 0;    // remaining x decision price, growing orders of other products
+  Int128 buys_wide = 0;             // remaining x decision price of every live buy
 };
 
 inline OpenOrderTotals open_order_totals(const GateState& state, std::string_view product, ipc::Side side) {
@@ -45,10 +63,10 @@ inline OpenOrderTotals open_order_totals(const GateState& state, std::string_vie
       if (here) {
         t.growing_this_product += remaining;
       } else {
-        t.growing_other_value += mul_units(o.remaining(), o.decision_price, Rounding::kCeiling);
+        t.growing_other_wide = wide_add(t.growing_other_wide, wide(o.remaining(), o.decision_price));
       }
     }
-    if (o.side == ipc::SIDE_BUY) t.buys_value += mul_units(o.remaining(), o.decision_price, Rounding::kCeiling);
+    if (o.side == ipc::SIDE_BUY) t.buys_wide = wide_add(t.buys_wide, wide(o.remaining(), o.decision_price));
   }
   return t;
 }

@@ -206,10 +206,11 @@ Decimal Ledger::daily_loss_fraction() const { return fall_fraction(day_peak_equi
 
 bool Ledger::daily_loss_breached(Decimal fraction_max) const {
   if (!day_peak_equity_.is_positive()) return equity_ < day_peak_equity_;
-  const auto allowed = day_peak_equity_.mul(fraction_max, Rounding::kFloor);
-  const auto loss = day_peak_equity_.sub(equity_);
-  if (!allowed || !loss) return true;  // out of range: treat as breached, never as safe
-  return *loss > *allowed;
+  // loss > day_peak x fraction, compared exactly in 1e-16 units. For an
+  // integer count of 1e-8 units this is the same as loss > the allowed
+  // amount rounded down.
+  const Int128 loss = Int128{day_peak_equity_.units()} - equity_.units();
+  return loss * Decimal::kScale > Int128{day_peak_equity_.units()} * fraction_max.units();
 }
 
 ipc::PositionSnapshot Ledger::to_snapshot(std::int64_t ts_ns) const {

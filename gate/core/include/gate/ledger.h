@@ -97,8 +97,7 @@ class Ledger {
   Decimal drawdown_fraction() const;
   // (day_peak - equity) / day_peak, half-even; zero when day_peak <= 0.
   Decimal daily_loss_fraction() const;
-  // True when day_peak - equity > fraction_max x day_peak. The allowed loss
-  // is rounded down, so a breach is never missed by rounding.
+  // True when day_peak - equity > fraction_max x day_peak, compared exactly.
   bool daily_loss_breached(Decimal fraction_max) const;
 
   // Sorted by product; flat positions stay (their realized P&L and fees).
