@@ -22,7 +22,7 @@ using detail::wide_mul;
 
 constexpr Int128 kScale = Decimal::kScale;
 constexpr Int128 kBpsDenominator = 10'000 * kScale;  // 1 bp = 1/10000, in units
-const Decimal kFieldValueMax = Decimal::from_units(kFieldValueMaxWhole * Decimal::kScale);
+constexpr Decimal kFieldValueMax = Decimal::from_units(kFieldValueMaxWhole * Decimal::kScale);
 
 struct Field {
   const char* name;
