@@ -14,13 +14,13 @@
 #include <vector>
 
 #include "gate/core.h"
+#include "gate_test_support.h"
 
 namespace {
 
 using ta::Decimal;
+using ta::gate::test::D;
 using namespace ta::gate;
-
-Decimal D(const char* text) { return Decimal::parse(text).value(); }
 
 constexpr std::int64_t kT0 = 20'000 * kNanosPerDay + 12 * 3600 * kNanosPerSecond;
 
@@ -39,24 +39,7 @@ GateState make_state() {
   (void)s.apply_mark("ETH-USD", D("3000"), kT0);
   const auto add = [&](const char* product, ta::ipc::Side side, const char* qty, const char* price, bool fill,
                        std::int64_t ts) -> std::string {
-    GateOrder g;
-    const std::string id = s.next_order_id();
-    g.intent.set_intent_id("setup-" + id);
-    g.intent.set_product(product);
-    g.intent.set_side(side);
-    g.intent.set_type(ta::ipc::ORDER_TYPE_LIMIT);
-    g.intent.set_quantity(qty);
-    g.intent.set_limit_price(price);
-    g.intent.set_time_in_force(ta::ipc::TIME_IN_FORCE_GTC);
-    g.decision.set_intent_id(g.intent.intent_id());
-    g.decision.set_accepted(true);
-    g.decision.set_order_id(id);
-    g.decision.set_quantity(qty);
-    g.decision.set_decided_ts_ns(ts);
-    auto* f = g.decision.add_fields();
-    f->set_name("order_price");
-    f->set_value(price);
-    (void)s.record_decision(g.intent, g.decision);
+    const std::string id = test::inject_order(s, product, side, qty, price, ts).value();
     if (!fill) return id;
     (void)s.apply_order_event(id, OrderEvent::kSubmit, ts);
     ta::ipc::Fill fl;
@@ -145,8 +128,8 @@ BENCHMARK(BM_DecideDeniedFunds);
 void BM_DecideReplay(benchmark::State& bench) {
   static const GateState state = make_state();
   ta::ipc::OrderIntent i = entry_intent();
-  i.set_intent_id("setup-o-500");
-  i.set_strategy("");
+  i.set_intent_id("setup-o-500");  // an intent made by test::inject_order
+  i.set_strategy("setup");
   i.set_product("ETH-USD");
   i.set_quantity("0.001");
   i.set_limit_price("2900");

@@ -9,14 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "gate_test_support.h"
+
 namespace ta::gate {
 namespace {
 
-Decimal D(const char* text) {
-  auto r = Decimal::parse(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? *r : Decimal();
-}
+using test::D;
 
 constexpr std::int64_t kT0 = 20'000 * kNanosPerDay + 12 * 3600 * kNanosPerSecond;  // midday UTC
 
@@ -97,32 +95,11 @@ ipc::OrderIntent market_buy(const char* qty, const char* protective = "9900") {
   return intent("i-1", ipc::SIDE_BUY, ipc::ORDER_TYPE_MARKET, qty, "", "", protective);
 }
 
-// Puts an accepted order straight into the state (as plan_flatten's orders
-// are), bypassing decide(), so cases can arrange open orders and positions
-// under limits that decide() would not allow.
 std::string inject_order(GateState& s, const char* product_name, ipc::Side side, const char* qty, const char* price,
                          std::int64_t ts = kT0) {
-  GateOrder g;
-  const std::string order_id = s.next_order_id();
-  g.intent.set_intent_id("setup-" + order_id);
-  g.intent.set_strategy("setup");
-  g.intent.set_product(product_name);
-  g.intent.set_side(side);
-  g.intent.set_type(ipc::ORDER_TYPE_LIMIT);
-  g.intent.set_quantity(qty);
-  g.intent.set_limit_price(price);
-  g.intent.set_time_in_force(ipc::TIME_IN_FORCE_GTC);
-  g.decision.set_intent_id(g.intent.intent_id());
-  g.decision.set_accepted(true);
-  g.decision.set_order_id(order_id);
-  g.decision.set_quantity(qty);
-  g.decision.set_decided_ts_ns(ts);
-  auto* f = g.decision.add_fields();
-  f->set_name("order_price");
-  f->set_value(price);
-  const Status st = s.record_decision(g.intent, g.decision);
-  EXPECT_TRUE(st.ok()) << st.error().message;
-  return order_id;
+  auto id = test::inject_order(s, product_name, side, qty, price, ts);
+  EXPECT_TRUE(id.ok()) << id.error().message;
+  return id.ok() ? *id : std::string();
 }
 
 void fill(GateState& s, const std::string& order_id, const char* qty, const char* price, const char* fee = "0",

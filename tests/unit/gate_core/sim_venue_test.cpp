@@ -3,21 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
+#include <map>
 #include <random>
-#include <sstream>
 
 #include "gate/core.h"
+#include "gate_test_support.h"
 
 namespace ta::gate {
 namespace {
 
-Decimal D(const char* text) {
-  auto r = Decimal::parse(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? *r : Decimal();
-}
+using test::D;
 
 constexpr std::int64_t kMinute = 60 * kNanosPerSecond;
 constexpr std::int64_t kT0 = 1'522'800'000 * kNanosPerSecond;  // a minute boundary
@@ -314,41 +309,14 @@ TEST(SimVenue, ParseBar) {
   }
 }
 
-// Reads the first `limit` bars of the real Coinbase sample in the repository.
-std::vector<Bar> real_bars(std::size_t limit) {
-  const char* dir = std::getenv("TA_SOURCE_DIR");
-  EXPECT_NE(dir, nullptr) << "TA_SOURCE_DIR is not set";
-  std::vector<Bar> out;
-  if (dir == nullptr) return out;
-  std::ifstream in(std::string(dir) + "/tests/unit/gate_core/data/coinbase_BTC-USD_1m_2018-04-04_first400.csv");
-  EXPECT_TRUE(in.good()) << "missing test data file";
-  std::string line;
-  std::getline(in, line);  // header
-  while (out.size() < limit && std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string f[6];
-    for (auto& x : f) std::getline(ss, x, ',');
-    ipc::Bar b;
-    b.set_product("BTC-USD");
-    b.set_open_ts_s(std::stoll(f[0]));
-    b.set_open(f[1]);
-    b.set_high(f[2]);
-    b.set_low(f[3]);
-    b.set_close(f[4]);
-    b.set_volume(f[5]);
-    auto r = parse_bar(b);
-    EXPECT_TRUE(r.ok()) << line << ": " << r.error().message;
-    if (r.ok()) out.push_back(*r);
-  }
-  return out;
-}
-
 // A seeded random order stream over real bars: the same seed gives the same
 // events, and every fill obeys the model's bounds.
 TEST(SimVenue, DeterministicOnRealBarsAndFillsStayInBounds) {
   const unsigned seed = std::random_device{}();
   std::printf("seed=%u\n", seed);
-  const auto bars = real_bars(400);
+  const auto sample = test::sample_bars(400);
+  ASSERT_TRUE(sample.ok()) << sample.error().message;
+  const std::vector<Bar>& bars = *sample;
   ASSERT_EQ(bars.size(), 400u);
   SimVenueConfig c = config();
   c.seed = seed;

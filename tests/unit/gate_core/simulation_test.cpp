@@ -6,44 +6,17 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <map>
 #include <random>
-#include <sstream>
 
 #include "gate/core.h"
 #include "gate/sim_venue.h"
+#include "gate_test_support.h"
 
 namespace ta::gate {
 namespace {
 
-Decimal D(const char* text) { return Decimal::parse(text).value(); }
-
-std::vector<Bar> bars() {
-  const char* dir = std::getenv("TA_SOURCE_DIR");
-  EXPECT_NE(dir, nullptr);
-  std::vector<Bar> out;
-  if (dir == nullptr) return out;
-  std::ifstream in(std::string(dir) + "/tests/unit/gate_core/data/coinbase_BTC-USD_1m_2018-04-04_first400.csv");
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string f[6];
-    for (auto& x : f) std::getline(ss, x, ',');
-    ipc::Bar b;
-    b.set_product("BTC-USD");
-    b.set_open_ts_s(std::stoll(f[0]));
-    b.set_open(f[1]);
-    b.set_high(f[2]);
-    b.set_low(f[3]);
-    b.set_close(f[4]);
-    b.set_volume(f[5]);
-    out.push_back(parse_bar(b).value());
-  }
-  return out;
-}
+using test::D;
 
 struct Sim {
   explicit Sim(unsigned seed) : rng(seed), venue(venue_config(seed), {{"BTC-USD", D("0.00000001"), D("0.01")}}) {}
@@ -174,7 +147,9 @@ TEST(Simulation, RandomIntentsKeepEveryPromise) {
   std::printf("seed=%u\n", seed);
   Sim sim(seed);
   sim.state.set_ready(true);
-  const auto all = bars();
+  const auto sample = test::sample_bars(400);
+  ASSERT_TRUE(sample.ok()) << sample.error().message;
+  const std::vector<Bar>& all = *sample;
   ASSERT_EQ(all.size(), 400u);
   int n = 0;
   for (const Bar& b : all) {
