@@ -5,6 +5,7 @@
 // products of two decimals stay in 1e-16 units (128 bits, see exposure.h)
 // and are compared without rounding; the rounded figures in a denial are for
 // people (observed rounded up, allowed rounded down).
+#include <algorithm>
 #include <array>
 #include <initializer_list>
 
@@ -219,6 +220,15 @@ void gather(Evaluation& ev) {
 
 // ----------------------------------------------------------- 5. halt state
 
+// The most an order on this side could shrink the position by: |position|
+// less other open orders on the same side, or zero when the side does not
+// oppose the position.
+Decimal reducible(const Evaluation& ev) {
+  const bool opposite = ev.buy ? ev.position.is_negative() : ev.position.is_positive();
+  if (!opposite) return Decimal();
+  return saturate(std::max<Int128>(abs128(ev.position.units()) - ev.open.same_side, 0));
+}
+
 std::optional<Denial> check_halt(const Evaluation& ev) {
   const HaltMachine& h = ev.state.halt();
   switch (h.state()) {
@@ -233,14 +243,14 @@ std::optional<Denial> check_halt(const Evaluation& ev) {
     case HaltState::kReducing:
       if (!ev.shrinks) {
         return deny(ipc::DENY_REASON_REDUCING_ONLY, "the gate is REDUCING and this order does not shrink the position",
-                    ev.position.abs(), ev.quantity, {{"position", ev.position}});
+                    reducible(ev), ev.quantity, {{"position", ev.position}});
       }
       break;
     case HaltState::kActive:
       break;
   }
   if (ev.intent.reduce_only() && !ev.shrinks) {
-    return deny(ipc::DENY_REASON_REDUCING_ONLY, "reduce_only order does not shrink the position", ev.position.abs(),
+    return deny(ipc::DENY_REASON_REDUCING_ONLY, "reduce_only order does not shrink the position", reducible(ev),
                 ev.quantity, {{"position", ev.position}});
   }
   return std::nullopt;

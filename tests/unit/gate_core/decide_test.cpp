@@ -442,6 +442,13 @@ TEST(Decide, HaltStates) {
   const auto d = decide(s, sell("1"), w.ctx());
   ASSERT_TRUE(d.accepted()) << d.detail();
   EXPECT_TRUE(d.reduce_only());
+  // A denial names how much could still be reduced.
+  GateState t = w.make();
+  reducing_long("0.3")(t);
+  const auto denied = decide(t, sell("0.70000001"), w.ctx());
+  EXPECT_EQ(denied.reason(), ipc::DENY_REASON_REDUCING_ONLY);
+  EXPECT_EQ(denied.limit(), "0.7");
+  EXPECT_EQ(denied.observed(), "0.70000001");
 }
 
 TEST(Decide, ReduceOnlyFlag) {
