@@ -49,7 +49,8 @@ double Ema::update(double value) {
   return this->value();
 }
 
-Rsi::Rsi(std::size_t period) : period_(checked(period, "RSI")) {}
+Rsi::Rsi(std::size_t period)
+    : period_(checked(period, "RSI")), inv_period_(1.0 / static_cast<double>(period)) {}
 
 void Rsi::reset() {
   has_prev_ = false;
@@ -81,15 +82,18 @@ double Rsi::update(double close) {
     avg_gain_ = (avg_gain_ + gain) / n;
     avg_loss_ = (avg_loss_ + loss) / n;
   } else {
-    avg_gain_ = (avg_gain_ * (n - 1.0) + gain) / n;
-    avg_loss_ = (avg_loss_ * (n - 1.0) + loss) / n;
+    // (avg * (n - 1) + x) / n, rearranged so the dependency chain from one
+    // bar to the next is a subtract, a multiply and an add, not a division.
+    avg_gain_ += (gain - avg_gain_) * inv_period_;
+    avg_loss_ += (loss - avg_loss_) * inv_period_;
   }
   const double total = avg_gain_ + avg_loss_;
   rsi_ = total > 0 ? 100.0 * avg_gain_ / total : 50.0;
   return rsi_;
 }
 
-Atr::Atr(std::size_t period) : period_(checked(period, "ATR")) {}
+Atr::Atr(std::size_t period)
+    : period_(checked(period, "ATR")), inv_period_(1.0 / static_cast<double>(period)) {}
 
 void Atr::reset() {
   count_ = 0;
@@ -109,7 +113,7 @@ double Atr::update(double high, double low, double close) {
   } else if (count_ == period_) {
     atr_ = (tr_sum_ + tr) / n;
   } else {
-    atr_ = (atr_ * (n - 1.0) + tr) / n;
+    atr_ += (tr - atr_) * inv_period_;  // (atr * (n - 1) + tr) / n, see Rsi
   }
   return value();
 }

@@ -174,35 +174,41 @@ void RollingSum2::recompute() {
 
 RollingExtremum::RollingExtremum(Kind kind, std::size_t period) : kind_(kind), period_(period) {
   check_period(period);
-  deque_.resize(period);
+  block_.assign(period, 0.0);
+  suffix_.assign(period, 0.0);
 }
 
 void RollingExtremum::reset() {
-  front_ = 0;
-  size_ = 0;
+  pos_ = 0;
   count_ = 0;
+  prefix_ = 0;
+  value_ = 0;
 }
 
+// van Herk / Gil-Werman: split the stream into blocks of `period` values.
+// The window ending at position pos of the current block is the tail
+// [pos+1, period) of the previous block plus the head [0, pos] of this one,
+// so its extremum is better(suffix of the previous block at pos+1, running
+// prefix of this block). Suffixes are computed once per block (period
+// operations per period pushes): amortized O(1) with no data-dependent
+// branches, unlike a monotonic deque whose pops mispredict.
 void RollingExtremum::push(double x) {
-  const auto back_index = [&] { return (front_ + size_ - 1) % period_; };
-  // Drop entries that can never be the extremum again: they are older than
-  // x and not better than it.
-  while (size_ > 0) {
-    const double v = deque_[back_index()].value;
-    const bool dominated = kind_ == Kind::kMax ? v <= x : v >= x;
-    if (!dominated) break;
-    --size_;
+  const bool is_max = kind_ == Kind::kMax;
+  const auto better = [is_max](double a, double b) { return is_max ? std::max(a, b) : std::min(a, b); };
+  if (pos_ == period_) {  // the current block is complete: it becomes the previous one
+    suffix_[period_ - 1] = block_[period_ - 1];
+    for (std::size_t k = period_ - 1; k-- > 0;) suffix_[k] = better(block_[k], suffix_[k + 1]);
+    pos_ = 0;
   }
-  // Drop the front if it left the window.
-  if (size_ > 0 && deque_[front_].index + period_ <= count_) {
-    front_ = (front_ + 1) % period_;
-    --size_;
-  }
-  deque_[(front_ + size_) % period_] = Entry{count_, x};
-  ++size_;
+  block_[pos_] = x;
+  prefix_ = pos_ == 0 ? x : better(prefix_, x);
+  // Before the first block is complete there is no previous block.
+  const bool has_tail = count_ >= period_ && pos_ + 1 < period_;
+  value_ = has_tail ? better(suffix_[pos_ + 1], prefix_) : prefix_;
+  ++pos_;
   ++count_;
 }
 
-double RollingExtremum::value() const { return deque_[front_].value; }
+double RollingExtremum::value() const { return value_; }
 
 }  // namespace ta::agent::ind

@@ -87,6 +87,7 @@ class Rsi {
 
  private:
   std::size_t period_;
+  double inv_period_;
   bool has_prev_ = false;
   double prev_ = 0;
   std::size_t changes_ = 0;
@@ -110,6 +111,7 @@ class Atr {
 
  private:
   std::size_t period_;
+  double inv_period_;
   std::size_t count_ = 0;
   double prev_close_ = 0;
   double tr_sum_ = 0;

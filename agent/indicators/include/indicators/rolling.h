@@ -92,28 +92,27 @@ class RollingSum2 {
   std::size_t since_recompute_ = 0;
 };
 
-// Maximum (kMax) or minimum of the last `period` values with a monotonic
-// deque: each value enters and leaves once, amortized O(1) per push.
+// Maximum (kMax) or minimum of the last `period` values (van Herk /
+// Gil-Werman block decomposition): amortized O(1) per push, about three
+// comparisons and no data-dependent branches.
 class RollingExtremum {
  public:
   enum class Kind { kMax, kMin };
-  RollingExtremum(Kind kind, std::size_t period);
+  RollingExtremum(Kind kind, std::size_t period);  // period >= 1
   void push(double x);
   void reset();
   double value() const;  // precondition: at least one push since reset
   std::size_t count() const { return count_ < period_ ? static_cast<std::size_t>(count_) : period_; }
 
  private:
-  struct Entry {
-    std::uint64_t index;
-    double value;
-  };
   Kind kind_;
   std::size_t period_;
-  std::vector<Entry> deque_;  // ring of capacity period_
-  std::size_t front_ = 0;
-  std::size_t size_ = 0;
-  std::uint64_t count_ = 0;  // values pushed since reset
+  std::vector<double> block_;   // the current block's values
+  std::vector<double> suffix_;  // suffix extrema of the previous block
+  std::size_t pos_ = 0;         // next position in the current block
+  std::uint64_t count_ = 0;     // values pushed since reset
+  double prefix_ = 0;           // extremum of the current block so far
+  double value_ = 0;
 };
 
 }  // namespace ta::agent::ind
