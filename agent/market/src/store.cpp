@@ -237,9 +237,6 @@ Result<std::uint64_t> CandleStore::count(ProductId product) const {
 }
 
 Result<std::vector<ProductId>> CandleStore::products() const {
-  // Product ids are validated on insert; the bound keeps a hand-edited file
-  // from making this unbounded.
-  constexpr std::size_t kProductsMax = 10'000;
   auto sel = impl_->prepare("SELECT DISTINCT product FROM candles ORDER BY product");
   if (!sel) return sel.error();
   std::vector<ProductId> out;
@@ -247,7 +244,9 @@ Result<std::vector<ProductId>> CandleStore::products() const {
     const int rc = sqlite3_step(sel->get());
     if (rc == SQLITE_DONE) break;
     if (rc != SQLITE_ROW) return impl_->error("list products");
-    if (out.size() == kProductsMax) return make_error(impl_->path + ": more than 10000 products");
+    if (out.size() == kProductsMax) {
+      return make_error(impl_->path + ": more than " + std::to_string(kProductsMax) + " products");
+    }
     const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(sel->get(), 0));
     auto id = ProductId::parse(text != nullptr ? text : "");
     if (!id) return make_error(impl_->path + ": stored " + id.error().message);

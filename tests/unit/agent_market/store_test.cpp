@@ -160,6 +160,27 @@ TEST(CandleStore, LoadsRangesPerProductWithARowLimit) {
   EXPECT_EQ(db.load(eth(), 0, kT0 + 6000).value(), series(eth(), 0, 20, 2000));
 }
 
+TEST(CandleStore, ProductListLimit) {
+  test::ScratchDir dir;
+  auto store = CandleStore::open(dir / "c.db");
+  ASSERT_TRUE(store.ok());
+  CandleStore& db = store.value();
+  std::vector<Bar> bars;
+  for (std::size_t i = 0; i < CandleStore::kProductsMax; ++i) {
+    Bar b = series(btc(), 0, 1)[0];
+    b.product = ProductId::parse("P" + std::to_string(i)).value();
+    bars.push_back(b);
+  }
+  ASSERT_TRUE(db.insert(bars).ok());
+  auto at_limit = db.products();
+  ASSERT_TRUE(at_limit.ok()) << at_limit.error().message;
+  EXPECT_EQ(at_limit->size(), CandleStore::kProductsMax);
+  ASSERT_TRUE(db.insert(series(btc(), 0, 1)).ok());
+  auto over = db.products();
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.error().message.find("more than 10000 products"), std::string::npos);
+}
+
 TEST(CandleStore, HandEditedBadRowIsReportedOnLoad) {
   test::ScratchDir dir;
   {

@@ -49,6 +49,9 @@ class CandleStore {
   // Bars returned by one load(): 10 million minutes (19 years) of one
   // product is far beyond any backtest and bounds memory at ~900 MB.
   static constexpr std::size_t kLoadRowsMax = 10'000'000;
+  // products() refuses to list more: a real store holds a handful, so more
+  // means a corrupt or foreign database.
+  static constexpr std::size_t kProductsMax = 10'000;
   static constexpr int kSchemaVersion = 1;
 
   // Opens or creates the database at `path` (parent directory must exist),
@@ -69,7 +72,8 @@ class CandleStore {
   Result<std::vector<Bar>> load(ProductId product, std::int64_t from_ts_s, std::int64_t to_ts_s,
                                 std::size_t rows_max = kLoadRowsMax) const;
   Result<std::uint64_t> count(ProductId product) const;
-  // Products with at least one bar, in ProductId order.
+  // Products with at least one bar, in ProductId order; fails above
+  // kProductsMax.
   Result<std::vector<ProductId>> products() const;
 
  private:
