@@ -156,7 +156,7 @@ TEST(Agreement, DemoBtcAndEth) {
 TEST(Agreement, SharedBinanceBtcAndEth) {
   const auto dir = test::shared_data();
   const auto btc = dir / "binance_BTCUSDT_1m_2025-05-20_2025-08-17.csv";
-  if (!std::filesystem::exists(btc)) GTEST_SKIP() << "no shared data at " << dir;
+  if (!std::filesystem::exists(btc)) GTEST_FAIL() << "shared data missing (set -DTA_SHARED_DATA): " << dir;
   check_agreement(load(btc, "BTC-USD", 43'200), kUsual, "binance BTC");
   check_agreement(load(dir / "binance_ETHUSDT_1m_2025-05-20_2025-08-17.csv", "ETH-USD", 43'200), kUsual,
                   "binance ETH");

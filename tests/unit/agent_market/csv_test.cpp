@@ -215,7 +215,7 @@ TEST(CsvBars, RealSharedFilesAreValid) {
   const char* files[] = {"binance_BTCUSDT_1m_2025-05-20_2025-08-17.csv", "binance_ETHUSDT_1m_2025-05-20_2025-08-17.csv",
                          "coinbase_BTC-USD_1m_2018-04-04_2018-04-06.csv", "coinbase_ETH-USD_1m_2018-04-04_2018-04-05.csv"};
   const std::uint64_t rows[] = {129'600, 129'600, 3'887, 2'449};
-  if (!std::filesystem::exists(dir / files[0])) GTEST_SKIP() << "no shared data at " << dir;
+  if (!std::filesystem::exists(dir / files[0])) GTEST_FAIL() << "shared data missing (set -DTA_SHARED_DATA): " << dir;
   for (std::size_t i = 0; i < 4; ++i) {
     auto r = read_bars_csv(dir / files[i], btc());
     ASSERT_TRUE(r.ok()) << r.error().message;

@@ -247,7 +247,7 @@ TEST(ImportCsv, StrictByDefault) {
 // at 16:46. Both stay gaps in the store.
 TEST(ImportCsv, RealCoinbaseOutageStaysAGap) {
   const auto file = test::shared_data() / "coinbase_BTC-USD_1m_2018-04-04_2018-04-06.csv";
-  if (!std::filesystem::exists(file)) GTEST_SKIP() << "no shared data at " << file;
+  if (!std::filesystem::exists(file)) GTEST_FAIL() << "shared data missing (set -DTA_SHARED_DATA): " << file;
   test::ScratchDir dir;
   auto store = CandleStore::open(dir / "c.db");
   ASSERT_TRUE(store.ok());
