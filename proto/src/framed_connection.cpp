@@ -75,7 +75,9 @@ class FramedConnection::Impl : public std::enable_shared_from_this<Impl> {
     asio::co_spawn(io_, watchdog_loop(self), asio::detached);
   }
 
-  Status enqueue(std::string frame) {
+  // Writes `frame` at once when nothing is ahead of it, otherwise (or for
+  // what did not fit) copies it into the queue for the writer.
+  Status enqueue(std::string_view frame) {
     if (closing_) return make_error("connection is closed");
     if (queue_.size() >= limits_.outbound_queue_max) {
       close(CloseReason::kOutboundQueueFull,
@@ -91,14 +93,20 @@ class FramedConnection::Impl : public std::enable_shared_from_this<Impl> {
       const std::size_t n = socket_.write_some(asio::buffer(frame), ec);
       if (!ec && n == frame.size()) return {};
       if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-        close(CloseReason::kWriteError, "write failed: " + ec.message(), false);
+        write_failed(ec);
         return make_error("write failed: " + ec.message());
       }
       if (!ec) front_offset_ = n;
     }
-    queue_.push_back(std::move(frame));
+    queue_.emplace_back(frame);
     write_signal_.cancel();
     return {};
+  }
+
+  // Reused for every send() so encoding does not allocate.
+  std::string& encode_buffer() {
+    encode_buf_.clear();
+    return encode_buf_;
   }
 
   void close(CloseReason reason, std::string detail, bool flush) {
@@ -252,12 +260,22 @@ class FramedConnection::Impl : public std::enable_shared_from_this<Impl> {
       writing_ = false;
       if (closed_) co_return;
       if (ec) {
-        close(CloseReason::kWriteError, "write failed: " + ec.message(), false);
+        write_failed(ec);
         co_return;
       }
       consume(n);
       if (paused_ && queue_.size() < pause_threshold()) resume_signal_.cancel();
     }
+  }
+
+  // A peer that went away shows up as EPIPE/ECONNRESET on the next write:
+  // that is an end of stream, not a fault.
+  void write_failed(const boost::system::error_code& ec) {
+    if (ec == asio::error::broken_pipe || ec == asio::error::connection_reset) {
+      close(CloseReason::kPeerClosed, "peer closed the connection (" + ec.message() + " on write)", false);
+      return;
+    }
+    close(CloseReason::kWriteError, "write failed: " + ec.message(), false);
   }
 
   // Drops `n` written bytes from the front of the queue.
@@ -309,6 +327,7 @@ class FramedConnection::Impl : public std::enable_shared_from_this<Impl> {
   std::deque<std::string> queue_;  // encoded frames; deque keeps their addresses stable
   std::size_t front_offset_ = 0;   // bytes of queue_.front() already written
   std::string assign_error_;
+  std::string encode_buf_;
 
   Clock::time_point read_deadline_ = Clock::time_point::max();
   Clock::time_point write_deadline_ = Clock::time_point::max();
@@ -334,17 +353,17 @@ void FramedConnection::start() { impl_->start(); }
 
 Status FramedConnection::send(const google::protobuf::MessageLite& message) {
   if (!impl_->open()) return make_error("connection is closed");
-  std::string frame;
+  std::string& frame = impl_->encode_buffer();
   if (auto st = encode_frame(message, frame, impl_->frame_size_max()); !st) return st;
-  return impl_->enqueue(std::move(frame));
+  return impl_->enqueue(frame);
 }
 
-Status FramedConnection::send_frame(std::string frame) {
+Status FramedConnection::send_frame(std::string_view frame) {
   if (frame.size() < kFrameHeaderBytes || frame.size() - kFrameHeaderBytes > impl_->frame_size_max()) {
     return make_error("frame of " + std::to_string(frame.size()) + " bytes does not fit frame_size_max " +
                       std::to_string(impl_->frame_size_max()));
   }
-  return impl_->enqueue(std::move(frame));
+  return impl_->enqueue(frame);
 }
 
 void FramedConnection::close(CloseReason reason, std::string detail, bool flush) {

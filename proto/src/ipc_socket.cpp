@@ -317,33 +317,107 @@ std::string unknown_field_numbers(const google::protobuf::Message& message) {
   return out;
 }
 
-// Shared checks of decode_envelope and decode_admin_envelope.
+bool has_unknown(const google::protobuf::Message& m) { return !m.GetReflection()->GetUnknownFields(m).empty(); }
+
+// The body message of a decoded envelope, through the generated accessors
+// (this runs for every frame; reflection would cost a descriptor walk).
+const google::protobuf::Message* body_of(const ta::ipc::Envelope& e) {
+  using E = ta::ipc::Envelope;
+  switch (e.body_case()) {
+    case E::kHello: return &e.hello();
+    case E::kHelloAck: return &e.hello_ack();
+    case E::kOrderIntent: return &e.order_intent();
+    case E::kCancelIntent: return &e.cancel_intent();
+    case E::kDecision: return &e.decision();
+    case E::kCancelResult: return &e.cancel_result();
+    case E::kOrderUpdate: return &e.order_update();
+    case E::kFill: return &e.fill();
+    case E::kPositionSnapshot: return &e.position_snapshot();
+    case E::kHeartbeat: return &e.heartbeat();
+    case E::kHaltStateChanged: return &e.halt_state_changed();
+    case E::kBar: return &e.bar();
+    case E::kProposalSubmit: return &e.proposal_submit();
+    case E::kProposalResult: return &e.proposal_result();
+    case E::kParameterChange: return &e.parameter_change();
+    case E::kParameterChangeAck: return &e.parameter_change_ack();
+    case E::kProtocolError: return &e.protocol_error();
+    case E::BODY_NOT_SET: return nullptr;
+  }
+  return nullptr;
+}
+
+const google::protobuf::Message* body_of(const ta::ipc::AdminEnvelope& e) {
+  using A = ta::ipc::AdminEnvelope;
+  switch (e.body_case()) {
+    case A::kStatusRequest: return &e.status_request();
+    case A::kStatusReply: return &e.status_reply();
+    case A::kOrdersRequest: return &e.orders_request();
+    case A::kOrdersReply: return &e.orders_reply();
+    case A::kPositionsRequest: return &e.positions_request();
+    case A::kPositionsReply: return &e.positions_reply();
+    case A::kKillRequest: return &e.kill_request();
+    case A::kHaltRequest: return &e.halt_request();
+    case A::kResumeRequest: return &e.resume_request();
+    case A::kActionReply: return &e.action_reply();
+    case A::kRulesListRequest: return &e.rules_list_request();
+    case A::kRulesListReply: return &e.rules_list_reply();
+    case A::kRulesReloadRequest: return &e.rules_reload_request();
+    case A::kRulesReloadReply: return &e.rules_reload_reply();
+    case A::kProposalsListRequest: return &e.proposals_list_request();
+    case A::kProposalsListReply: return &e.proposals_list_reply();
+    case A::kProposalDecisionRequest: return &e.proposal_decision_request();
+    case A::kProtocolError: return &e.protocol_error();
+    case A::kHello: return &e.hello();
+    case A::kHelloAck: return &e.hello_ack();
+    case A::BODY_NOT_SET: return nullptr;
+  }
+  return nullptr;
+}
+
+// Shared checks of decode_envelope and decode_admin_envelope. The cheap
+// checks run first; messages are built only on the failure paths.
 template <class Envelope, class Allowed>
 Status decode_checked(std::string_view payload, Sender sender, Envelope& out, std::string_view type,
                       Allowed allowed) {
   if (!out.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     return make_error("undecodable " + std::string(type) + " (" + std::to_string(payload.size()) + " bytes)");
   }
-  const std::string version = std::to_string(ta::ipc::PROTOCOL_VERSION_CURRENT);
-  if (auto fields = unknown_field_numbers(out); !fields.empty()) {
-    return make_error(std::string(type) + " carries field(s) " + fields + " unknown to protocol version " + version +
+  auto unknown = [&](const google::protobuf::Message& m, std::string_view what) {
+    return make_error(std::string(what) + " carries field(s) " + unknown_field_numbers(m) +
+                      " unknown to protocol version " + std::to_string(ta::ipc::PROTOCOL_VERSION_CURRENT) +
                       " (wrong socket, or a peer speaking another protocol)");
-  }
-  const int number = static_cast<int>(out.body_case());
-  if (number == 0) return make_error(std::string(type) + " has no body (empty or unknown message type)");
-  const auto* field = Envelope::descriptor()->FindFieldByNumber(number);
-  const auto& body = out.GetReflection()->GetMessage(out, field);
-  if (auto fields = unknown_field_numbers(body); !fields.empty()) {
-    return make_error(field->name() + " carries field(s) " + fields + " unknown to protocol version " + version +
-                      " (wrong socket, or a peer speaking another protocol)");
-  }
+  };
+  if (has_unknown(out)) return unknown(out, type);
+  const google::protobuf::Message* body = body_of(out);
+  if (body == nullptr) return make_error(std::string(type) + " has no body (empty or unknown message type)");
+  auto name = [&] { return body_name<Envelope>(static_cast<int>(out.body_case())); };
+  if (has_unknown(*body)) return unknown(*body, name());
   if (!allowed(out.body_case(), sender)) {
-    return make_error(field->name() + " may not be sent by " + std::string(sender_name(sender)));
+    return make_error(std::string(name()) + " may not be sent by " + std::string(sender_name(sender)));
   }
   return {};
 }
 
 }  // namespace
+
+DecodeScratch::DecodeScratch() : block_(new char[kBlockBytes]) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block_.get();
+  options.initial_block_size = kBlockBytes;
+  arena_ = std::make_unique<google::protobuf::Arena>(options);
+}
+
+DecodeScratch::~DecodeScratch() = default;
+
+ta::ipc::Envelope& DecodeScratch::fresh_envelope() {
+  arena_->Reset();
+  return *google::protobuf::Arena::CreateMessage<ta::ipc::Envelope>(arena_.get());
+}
+
+ta::ipc::AdminEnvelope& DecodeScratch::fresh_admin_envelope() {
+  arena_->Reset();
+  return *google::protobuf::Arena::CreateMessage<ta::ipc::AdminEnvelope>(arena_.get());
+}
 
 std::string_view envelope_body_name(ta::ipc::Envelope::BodyCase body) {
   return body_name<ta::ipc::Envelope>(static_cast<int>(body));

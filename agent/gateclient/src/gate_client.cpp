@@ -124,16 +124,21 @@ class GateClient::Impl : public std::enable_shared_from_this<Impl> {
 
   ta::Status submit_intent(const ta::ipc::OrderIntent& intent) {
     if (intent.intent_id().empty()) return make_error("intent_id is empty");
+    // The envelope borrows the caller's intent for the encoding instead of
+    // copying it (unsafe_arena_* only moves the pointer; nothing writes
+    // through it), and gives it back before the envelope is destroyed.
     ta::ipc::Envelope env;
-    *env.mutable_order_intent() = intent;
-    return track(intents_, intent.intent_id(), std::move(env));
+    env.unsafe_arena_set_allocated_order_intent(const_cast<ta::ipc::OrderIntent*>(&intent));
+    auto st = track(intents_, intent.intent_id(), env);
+    env.unsafe_arena_release_order_intent();
+    return st;
   }
 
   ta::Status submit_cancel(const ta::ipc::CancelIntent& cancel) {
     if (cancel.cancel_id().empty()) return make_error("cancel_id is empty");
     ta::ipc::Envelope env;
     *env.mutable_cancel_intent() = cancel;
-    return track(cancels_, cancel.cancel_id(), std::move(env));
+    return track(cancels_, cancel.cancel_id(), env);
   }
 
   ta::Status send(ta::ipc::Envelope message) {
@@ -164,24 +169,27 @@ class GateClient::Impl : public std::enable_shared_from_this<Impl> {
  private:
   struct Inflight {
     std::uint64_t order = 0;  // submission order, for resending in order
-    ta::ipc::Envelope envelope;
+    std::string frame;        // encoded once; resent byte for byte
   };
   using InflightTable = std::map<std::string, Inflight>;
 
-  ta::Status track(InflightTable& table, const std::string& id, ta::ipc::Envelope env) {
+  ta::Status track(InflightTable& table, const std::string& id, ta::ipc::Envelope& env) {
     if (table.count(id) > 0) return make_error("'" + id + "' is already in flight");
     if (inflight_count() >= options_.inflight_max) {
       return make_error("in-flight table full (inflight_max " + std::to_string(options_.inflight_max) +
                         "); the gate is not answering");
     }
-    env.set_request_id(next_request_id_++);
+    env.set_request_id(next_request_id_);
+    std::string frame;
+    if (auto st = ta::proto::encode_frame(env, frame, options_.limits.frame_size_max); !st) return st;
+    ++next_request_id_;
     Inflight& entry = table[id];
     entry.order = next_order_++;
-    entry.envelope = std::move(env);
+    entry.frame = std::move(frame);
     if (state_ == GateConnectionState::kReady && conn_ != nullptr) {
       // A failure here closes the connection; the entry is resent after the
       // reconnect, so it is not an error for the caller.
-      (void)conn_->send(entry.envelope);
+      (void)conn_->send_frame(entry.frame);
     }
     return {};
   }
@@ -258,7 +266,7 @@ class GateClient::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void on_frame(std::string_view payload) {
-    ta::ipc::Envelope& env = scratch_;
+    ta::ipc::Envelope& env = scratch_.fresh_envelope();
     if (auto st = ta::proto::decode_envelope(payload, ta::proto::Sender::kGate, env); !st) {
       violation(st.error().message);
       return;
@@ -311,7 +319,7 @@ class GateClient::Impl : public std::enable_shared_from_this<Impl> {
     std::sort(pending.begin(), pending.end(), [](const Inflight* a, const Inflight* b) { return a->order < b->order; });
     for (const Inflight* e : pending) {
       if (conn_ == nullptr || !conn_->open()) return;
-      if (conn_->send(e->envelope).ok()) ++resends_;
+      if (conn_->send_frame(e->frame).ok()) ++resends_;
     }
   }
 
@@ -402,7 +410,7 @@ class GateClient::Impl : public std::enable_shared_from_this<Impl> {
   GateConnectionState state_ = GateConnectionState::kStopped;
   bool running_ = false;
   ta::ipc::HelloAck ack_;
-  ta::ipc::Envelope scratch_;
+  ta::proto::DecodeScratch scratch_;  // the frame being dispatched
   InflightTable intents_;
   InflightTable cancels_;
   std::uint64_t next_order_ = 1;

@@ -461,7 +461,7 @@ class IpcServer::Impl {
   }
 
   void on_agent_frame(Session& s, std::string_view payload) {
-    ta::ipc::Envelope& env = scratch_;
+    ta::ipc::Envelope& env = scratch_.fresh_envelope();
     if (auto st = ta::proto::decode_envelope(payload, ta::proto::Sender::kAgent, env); !st) {
       violation(s, env.request_id(), st.error().message);
       return;
@@ -495,7 +495,7 @@ class IpcServer::Impl {
   }
 
   void on_admin_frame(Session& s, std::string_view payload) {
-    ta::ipc::AdminEnvelope& env = admin_scratch_;
+    ta::ipc::AdminEnvelope& env = scratch_.fresh_admin_envelope();
     if (auto st = ta::proto::decode_admin_envelope(payload, ta::proto::Sender::kAdminClient, env); !st) {
       violation(s, env.request_id(), st.error().message);
       return;
@@ -645,8 +645,7 @@ class IpcServer::Impl {
   std::map<std::uint64_t, std::unique_ptr<ScheduledTimer>> timers_;
   asio::steady_timer grace_timer_;
   std::vector<std::function<void()>> shutdown_done_;
-  ta::ipc::Envelope scratch_;             // decoded agent frame, reused
-  ta::ipc::AdminEnvelope admin_scratch_;  // decoded admin frame, reused
+  ta::proto::DecodeScratch scratch_;  // the frame being handled; valid during its handler call
   SessionId next_session_id_ = 1;
   std::uint64_t next_timer_id_ = 1;
   bool started_ = false;

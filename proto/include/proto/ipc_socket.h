@@ -152,6 +152,27 @@ bool admin_body_allowed(ta::ipc::AdminEnvelope::BodyCase body, Sender sender);
 std::string_view envelope_body_name(ta::ipc::Envelope::BodyCase body);
 std::string_view admin_body_name(ta::ipc::AdminEnvelope::BodyCase body);
 
+// Reusable storage for decoded frames: messages come from an arena whose
+// first block is reused, so decoding a typical frame allocates nothing.
+// fresh_*() invalidates the message the previous call returned. One per
+// connection owner; not thread-safe.
+class DecodeScratch {
+ public:
+  // Frames whose decoded form needs more than this spill into heap blocks,
+  // released at the next fresh_*(). 16 KiB holds any intent or decision.
+  static constexpr std::size_t kBlockBytes = 16 * 1024;
+  DecodeScratch();
+  ~DecodeScratch();
+  DecodeScratch(const DecodeScratch&) = delete;
+  DecodeScratch& operator=(const DecodeScratch&) = delete;
+  ta::ipc::Envelope& fresh_envelope();
+  ta::ipc::AdminEnvelope& fresh_admin_envelope();
+
+ private:
+  std::unique_ptr<char[]> block_;
+  std::unique_ptr<google::protobuf::Arena> arena_;
+};
+
 // Parses one frame payload and checks it: decodable; no field this protocol
 // version does not know, in the envelope or its body (an unknown field means
 // the peer speaks another protocol, e.g. an admin message on gate.sock); a
@@ -260,8 +281,9 @@ class FramedConnection {
   // connection is then closed with kOutboundQueueFull).
   [[nodiscard]] Status send(const google::protobuf::MessageLite& message);
   // Queues an already encoded frame (header + payload), e.g. one broadcast to
-  // many peers. Same failures as send().
-  [[nodiscard]] Status send_frame(std::string frame);
+  // many peers or a stored request sent again. The bytes are copied only if
+  // they cannot be written at once. Same failures as send().
+  [[nodiscard]] Status send_frame(std::string_view frame);
 
   // Closes the connection. With flush, reading stops at once but queued
   // frames get up to close_flush_timeout_ms to leave first. Idempotent: the

@@ -365,3 +365,28 @@ TEST(ValidateLimits, Bounds) {
 
 }  // namespace
 }  // namespace ta::proto
+
+namespace ta::proto {
+namespace {
+
+TEST(DecodeScratch, FreshMessagesAndLargeFrames) {
+  DecodeScratch scratch;
+  ta::ipc::Envelope small;
+  small.mutable_order_intent()->set_intent_id("i-1");
+  ta::ipc::Envelope large;
+  large.mutable_order_update()->set_detail(std::string(3 * DecodeScratch::kBlockBytes, 'x'));
+  for (int round = 0; round < 3; ++round) {
+    ta::ipc::Envelope& a = scratch.fresh_envelope();
+    ASSERT_TRUE(decode_envelope(serialize(small), Sender::kAgent, a).ok());
+    EXPECT_EQ(a.order_intent().intent_id(), "i-1");
+    ta::ipc::Envelope& b = scratch.fresh_envelope();
+    EXPECT_FALSE(b.has_order_intent()) << "a fresh message is empty";
+    ASSERT_TRUE(decode_envelope(serialize(large), Sender::kGate, b).ok()) << "spills past the first block";
+    EXPECT_EQ(b.order_update().detail().size(), 3 * DecodeScratch::kBlockBytes);
+    ta::ipc::AdminEnvelope& c = scratch.fresh_admin_envelope();
+    EXPECT_EQ(c.body_case(), ta::ipc::AdminEnvelope::BODY_NOT_SET);
+  }
+}
+
+}  // namespace
+}  // namespace ta::proto
