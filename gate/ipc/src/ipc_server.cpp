@@ -170,11 +170,12 @@ class IpcServer::Impl {
     if (s == nullptr || s->channel != IpcChannel::kAgent) {
       return make_error("no agent session " + std::to_string(id));
     }
-    if (!s->ready) return make_error("agent session " + std::to_string(id) + " has not finished its handshake");
     if (!ta::proto::envelope_body_allowed(message.body_case(), ta::proto::Sender::kGate)) {
       return make_error(std::string(ta::proto::envelope_body_name(message.body_case())) +
                         " may not be sent by the gate");
     }
+    if (s->in_connect_handler) return hold(*s, message);
+    if (!s->ready) return make_error("agent session " + std::to_string(id) + " has not finished its handshake");
     return s->conn->send(message);
   }
 
@@ -203,11 +204,12 @@ class IpcServer::Impl {
     if (s == nullptr || s->channel != IpcChannel::kAdmin) {
       return make_error("no admin session " + std::to_string(id));
     }
-    if (!s->ready) return make_error("admin session " + std::to_string(id) + " has not finished its handshake");
     if (!ta::proto::admin_body_allowed(message.body_case(), ta::proto::Sender::kGate)) {
       return make_error(std::string(ta::proto::admin_body_name(message.body_case())) +
                         " may not be sent by the gate");
     }
+    if (s->in_connect_handler) return hold(*s, message);
+    if (!s->ready) return make_error("admin session " + std::to_string(id) + " has not finished its handshake");
     return s->conn->send(message);
   }
 
@@ -299,6 +301,10 @@ class IpcServer::Impl {
     IpcChannel channel = IpcChannel::kAgent;
     PeerCredentials peer;
     bool ready = false;  // handshake accepted
+    // While the connect handler runs, sends are held here and go out right
+    // after the HelloAck (dropped if the handler refuses the session).
+    bool in_connect_handler = false;
+    std::vector<std::string> held;
     std::unique_ptr<FramedConnection> conn;
   };
 
@@ -327,6 +333,18 @@ class IpcServer::Impl {
         return options_.admin;
     }
     return options_.agent;
+  }
+
+  // Pushes sent from inside on_*_connected: the HelloAck must be the first
+  // frame, and it is only complete once the handler returns.
+  ta::Status hold(Session& s, const google::protobuf::MessageLite& message) {
+    if (s.held.size() >= channel(s.channel).limits.outbound_queue_max) {
+      return make_error("too many messages sent during the connect handler (outbound_queue_max)");
+    }
+    std::string frame;
+    if (auto st = ta::proto::encode_frame(message, frame, channel(s.channel).limits.frame_size_max); !st) return st;
+    s.held.push_back(std::move(frame));
+    return {};
   }
 
   Session* find(SessionId id) {
@@ -546,6 +564,7 @@ class IpcServer::Impl {
       return;
     }
     ack.set_accepted(true);
+    s.in_connect_handler = true;
     switch (ch) {
       case IpcChannel::kAgent:
         handler_.on_agent_connected(id, s.peer, hello, ack);
@@ -558,6 +577,9 @@ class IpcServer::Impl {
     ack.set_session_id(id);
     Session* again = find(id);
     if (again == nullptr) return;
+    again->in_connect_handler = false;
+    std::vector<std::string> held = std::move(again->held);
+    again->held.clear();
     (void)again->conn->send(reply);
     if (!ack.accepted()) {
       const std::string reason = "refused by the gate: " + ack.reason();
@@ -565,6 +587,9 @@ class IpcServer::Impl {
                       hello.client_name(), reason);
       again->conn->close(CloseReason::kHandshakeRefused, reason, true);
       return;
+    }
+    for (const std::string& frame : held) {
+      if (!again->conn->send_frame(frame).ok()) break;  // a full queue closes the session itself
     }
     again->ready = true;
     again->conn->set_read_idle_timeout_ms(channel(ch).limits.read_idle_timeout_ms);

@@ -220,6 +220,44 @@ TEST_F(IpcServerTest, VersionMismatchRefusedWithClearMessage) {
   expect_still_serving();
 }
 
+TEST_F(IpcServerTest, PushesFromConnectHandlerFollowTheHelloAck) {
+  struct Pusher : Recorder {
+    IpcServer* server = nullptr;
+    void on_agent_connected(SessionId s, const PeerCredentials& p, const ta::ipc::Hello& h,
+                            ta::ipc::HelloAck& ack) override {
+      Recorder::on_agent_connected(s, p, h, ack);
+      ta::ipc::Envelope snap;
+      snap.mutable_position_snapshot()->set_ts_ns(42);
+      EXPECT_TRUE(server->send(s, snap).ok());
+    }
+  };
+  Pusher pusher;
+  server = std::make_unique<IpcServer>(io, options(), pusher);
+  pusher.server = server.get();
+  ASSERT_TRUE(server->start().ok());
+  RawPeer p = RawPeer::connect(dir.file("gate.sock"));
+  ASSERT_TRUE(p.write_message(hello_envelope()));
+  std::vector<ta::ipc::Envelope> got;
+  ASSERT_TRUE(run_until(io, [&] {
+    ta::ipc::Envelope e;
+    while (p.poll_message(e)) got.push_back(e);
+    return got.size() == 2;
+  }));
+  EXPECT_TRUE(got[0].hello_ack().accepted()) << "the HelloAck comes first";
+  EXPECT_EQ(got[1].position_snapshot().ts_ns(), 42);
+
+  // A refused session gets the refusal and nothing held.
+  pusher.refuse_hello_reason = "no";
+  RawPeer q = RawPeer::connect(dir.file("gate.sock"));
+  ASSERT_TRUE(q.write_message(hello_envelope()));
+  ta::ipc::Envelope ack;
+  ASSERT_TRUE(run_until(io, [&] { return q.poll_message(ack); }));
+  EXPECT_FALSE(ack.hello_ack().accepted());
+  EXPECT_TRUE(run_until(io, [&] { return q.poll_closed(); }));
+  ta::ipc::Envelope extra;
+  EXPECT_FALSE(q.poll_message(extra));
+}
+
 TEST_F(IpcServerTest, ApplicationMayRefuseHello) {
   start(options());
   rec.refuse_hello_reason = "gate not configured for this agent";

@@ -132,7 +132,8 @@ struct GateClientOptions {
 
 class GateClient {
  public:
-  // `io` and `handler` must outlive the client.
+  // `io` and `handler` must outlive the client. Do not destroy the client
+  // from inside a handler call; call stop() there instead.
   GateClient(boost::asio::io_context& io, GateClientOptions options, GateClientHandler& handler);
   // Closes the connection at once; no handler call happens afterwards.
   ~GateClient();

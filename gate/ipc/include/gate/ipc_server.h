@@ -67,6 +67,8 @@ class IpcHandler {
   // gate_version, mode, halt_state and the heartbeat period/timeout. Setting
   // accepted=false (with a reason) refuses the session: the ack is sent and
   // the connection closed, and on_agent_disconnected is not called.
+  // Messages sent to the session from inside this call (a first
+  // PositionSnapshot) are held and follow the HelloAck.
   virtual void on_agent_connected(SessionId session, const ta::proto::PeerCredentials& peer,
                                   const ta::ipc::Hello& hello, ta::ipc::HelloAck& ack) = 0;
   // Every frame after the handshake that the agent may send: OrderIntent,
@@ -141,7 +143,8 @@ struct IpcServerOptions {
 
 class IpcServer {
  public:
-  // `io` and `handler` must outlive the server.
+  // `io` and `handler` must outlive the server. Do not destroy the server
+  // from inside a handler call; call shutdown() there instead.
   IpcServer(boost::asio::io_context& io, IpcServerOptions options, IpcHandler& handler);
   // Closes every socket at once; no handler call happens afterwards. Prefer
   // shutdown() first for a graceful stop.
