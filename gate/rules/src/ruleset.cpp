@@ -1,0 +1,62 @@
+#include <algorithm>
+
+#include "program.h"
+
+namespace ta::rules {
+
+RuleSet::RuleSet() : program_(std::make_shared<Program>()) {}
+
+std::size_t RuleSet::size() const { return program_->infos.size(); }
+
+const RuleInfo& RuleSet::rule(std::size_t index) const { return program_->infos.at(index); }
+
+std::optional<std::size_t> RuleSet::find(std::string_view id) const {
+  const auto& infos = program_->infos;
+  for (std::size_t i = 0; i < infos.size(); ++i) {
+    if (infos[i].id == id) return i;
+  }
+  return std::nullopt;
+}
+
+std::string RuleSet::reason(const Outcome& outcome) const {
+  if (outcome.verdict == Verdict::kAllow || outcome.deciding_rule < 0 ||
+      static_cast<std::size_t>(outcome.deciding_rule) >= size()) {
+    return "";
+  }
+  const RuleInfo& r = rule(static_cast<std::size_t>(outcome.deciding_rule));
+  const std::string who = "rule '" + r.id + "' v" + std::to_string(r.version);
+  switch (outcome.cause) {
+    case Cause::kNone: return "";
+    case Cause::kHaltAction: return who + " halted trading: " + r.message;
+    case Cause::kDenyAction: return who + " denied: " + r.message;
+    case Cause::kHoldAction:
+      return who + " holds the order for approval (expires in " + std::to_string(outcome.hold_expiry_s) + "s)";
+    case Cause::kCapNotPositive:
+      return who + " caps the order to zero or less: " + r.description;
+    case Cause::kFault: {
+      for (const RuleFault& f : outcome.faults) {
+        if (f.rule != static_cast<std::uint32_t>(outcome.deciding_rule)) continue;
+        const char* what = "overflow";
+        switch (f.kind) {
+          case FaultKind::kDivisionByZero: what = "division by zero"; break;
+          case FaultKind::kOverflow: what = "decimal overflow"; break;
+        }
+        return who + " could not be evaluated: " + what + " at " + r.file + ":" + std::to_string(f.line) + ":" +
+               std::to_string(f.column);
+      }
+      return who + " could not be evaluated";
+    }
+  }
+  return "";
+}
+
+std::string RuleSet::canonical_text() const {
+  std::string out;
+  for (const RuleInfo& r : program_->infos) {
+    if (!out.empty()) out += "\n";
+    out += r.canonical;
+  }
+  return out;
+}
+
+}  // namespace ta::rules
