@@ -763,11 +763,11 @@ class Parser {
           return nullptr;
         }
         bump();
-        auto e = parse_expr();
+        // Each pair of parentheses costs one level of recursion (this
+        // guard), even though it adds no node to the tree.
+        auto e = parse_or();
         if (!e) return nullptr;
         if (!expect(Tok::kRParen, "')'")) return nullptr;
-        // Parentheses count as a level of nesting, so the printed form
-        // (which may drop them) never nests deeper than the source.
         return e;
       }
       case Tok::kIdent: {
