@@ -11,6 +11,18 @@
 namespace ta::rules {
 namespace {
 
+bool is_comparison(OpCode c) {
+  switch (c) {
+    case OpCode::kLt: case OpCode::kLe: case OpCode::kGt: case OpCode::kGe: case OpCode::kEq: case OpCode::kNe:
+      return true;
+    case OpCode::kIn:  // its x holds the list length
+    case OpCode::kAdd: case OpCode::kSub: case OpCode::kMul: case OpCode::kDiv: case OpCode::kNeg:
+    case OpCode::kNot: case OpCode::kMove: case OpCode::kJumpIfFalse: case OpCode::kJumpIfTrue:
+      return false;
+  }
+  return false;
+}
+
 class CodeGen {
  public:
   CodeGen(Program& p, DiagnosticSink& sink) : p_(p), sink_(sink) {}
@@ -19,6 +31,7 @@ class CodeGen {
   // compile.
   bool rule(const Rule& r, RuleInfo info) {
     failed_ = false;
+    rule_begin_ = p_.code.size();
     CompiledRule c;
     c.action = r.action.kind;
     const std::size_t first_op = p_.code.size();
@@ -26,6 +39,7 @@ class CodeGen {
     c.cond_result = gen(*r.condition, kFactCount);
     c.cond_end = static_cast<std::uint32_t>(p_.code.size());
     c.value_begin = c.value_end = c.cond_end;
+    rule_begin_ = p_.code.size();  // the value's code never fuses with the condition's
     if (r.action.value) {
       c.value_result = gen(*r.action.value, kFactCount);
       c.value_end = static_cast<std::uint32_t>(p_.code.size());
@@ -213,13 +227,27 @@ class CodeGen {
   std::uint32_t gen_binary(const Expr& e, std::uint32_t t) {
     if (e.binary == BinaryOp::kAnd || e.binary == BinaryOp::kOr) {
       // Short circuit: 'b != 0 and a / b > 1' never divides by zero.
+      const bool is_and = e.binary == BinaryOp::kAnd;
       const std::uint32_t a = gen(*e.lhs, t);
-      if (a != t) emit(OpCode::kMove, t, a, 0, 0, e.loc);
-      const std::size_t jump = p_.code.size();
-      emit(e.binary == BinaryOp::kAnd ? OpCode::kJumpIfFalse : OpCode::kJumpIfTrue, 0, t, 0, 0, e.loc);
+      std::size_t jump = 0;
+      // When the left side ended in a comparison into t, that comparison
+      // can jump by itself - unless an inner jump lands right after it, in
+      // which case that path must still meet a separate jump here.
+      const bool fuse = a == t && p_.code.size() > rule_begin_ && landing_ != p_.code.size() &&
+                        is_comparison(p_.code.back().code) && p_.code.back().then == Then::kNext &&
+                        p_.code.back().dst == t;
+      if (fuse) {
+        jump = p_.code.size() - 1;
+        p_.code[jump].then = is_and ? Then::kJumpIfFalse : Then::kJumpIfTrue;
+      } else {
+        if (a != t) emit(OpCode::kMove, t, a, 0, 0, e.loc);
+        jump = p_.code.size();
+        emit(is_and ? OpCode::kJumpIfFalse : OpCode::kJumpIfTrue, 0, t, 0, 0, e.loc);
+      }
       const std::uint32_t b = gen(*e.rhs, t);
       if (b != t) emit(OpCode::kMove, t, b, 0, 0, e.loc);
       p_.code[jump].x = static_cast<std::uint32_t>(p_.code.size());
+      landing_ = p_.code.size();
       return t;
     }
     const std::uint32_t a = gen(*e.lhs, t);
@@ -252,6 +280,8 @@ class CodeGen {
   Program& p_;
   DiagnosticSink& sink_;
   std::map<std::int64_t, std::uint32_t> constant_index_;
+  std::size_t rule_begin_ = 0;
+  std::size_t landing_ = 0;  // where the latest patched jump lands
   bool failed_ = false;
 };
 

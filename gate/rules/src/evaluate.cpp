@@ -19,59 +19,61 @@ inline std::int64_t operand(std::uint32_t o, const std::int64_t* r, const std::i
 
 // Runs code[begin, end). Returns false with `fault` set when an arithmetic
 // operation faults; the rule's result is then meaningless.
-bool run(const Program& p, std::uint32_t begin, std::uint32_t end, std::int64_t* r, Fault& fault) {
+[[gnu::always_inline]] inline bool run(const Program& p, std::uint32_t begin, std::uint32_t end, std::int64_t* r,
+                                       Fault& fault) {
   const Op* code = p.code.data();
   const std::int64_t* k = p.constants.data();
   std::uint32_t i = begin;
   while (i < end) {
     const Op& op = code[i];
     const std::int64_t a = operand(op.a, r, k);
+    bool test = false;  // comparisons: the result, for a fused jump
     switch (op.code) {
       case OpCode::kAdd:
         if (!units_add(a, operand(op.b, r, k), r[op.dst])) return fault = {FaultKind::kOverflow, i}, false;
-        break;
+        ++i;
+        continue;
       case OpCode::kSub:
         if (!units_sub(a, operand(op.b, r, k), r[op.dst])) return fault = {FaultKind::kOverflow, i}, false;
-        break;
+        ++i;
+        continue;
       case OpCode::kMul:
         if (!units_mul(a, operand(op.b, r, k), r[op.dst])) return fault = {FaultKind::kOverflow, i}, false;
-        break;
+        ++i;
+        continue;
       case OpCode::kDiv: {
         const std::int64_t b = operand(op.b, r, k);
         if (b == 0) return fault = {FaultKind::kDivisionByZero, i}, false;
         if (!units_div(a, b, r[op.dst])) return fault = {FaultKind::kOverflow, i}, false;
-        break;
+        ++i;
+        continue;
       }
       case OpCode::kNeg:
         if (!units_neg(a, r[op.dst])) return fault = {FaultKind::kOverflow, i}, false;
-        break;
-      case OpCode::kLt: r[op.dst] = a < operand(op.b, r, k); break;
-      case OpCode::kLe: r[op.dst] = a <= operand(op.b, r, k); break;
-      case OpCode::kGt: r[op.dst] = a > operand(op.b, r, k); break;
-      case OpCode::kGe: r[op.dst] = a >= operand(op.b, r, k); break;
-      case OpCode::kEq: r[op.dst] = a == operand(op.b, r, k); break;
-      case OpCode::kNe: r[op.dst] = a != operand(op.b, r, k); break;
-      case OpCode::kNot: r[op.dst] = a == 0; break;
-      case OpCode::kMove: r[op.dst] = a; break;
+        ++i;
+        continue;
+      case OpCode::kNot: r[op.dst] = a == 0; ++i; continue;
+      case OpCode::kMove: r[op.dst] = a; ++i; continue;
+      case OpCode::kJumpIfFalse: i = a == 0 ? op.x : i + 1; continue;
+      case OpCode::kJumpIfTrue: i = a != 0 ? op.x : i + 1; continue;
+      case OpCode::kLt: test = a < operand(op.b, r, k); break;
+      case OpCode::kLe: test = a <= operand(op.b, r, k); break;
+      case OpCode::kGt: test = a > operand(op.b, r, k); break;
+      case OpCode::kGe: test = a >= operand(op.b, r, k); break;
+      case OpCode::kEq: test = a == operand(op.b, r, k); break;
+      case OpCode::kNe: test = a != operand(op.b, r, k); break;
       case OpCode::kIn: {
         const std::int64_t* first = k + op.b;
-        r[op.dst] = std::find(first, first + op.x, a) != first + op.x;
+        test = std::find(first, first + op.x, a) != first + op.x;
         break;
       }
-      case OpCode::kJumpIfFalse:
-        if (a == 0) {
-          i = op.x;
-          continue;
-        }
-        break;
-      case OpCode::kJumpIfTrue:
-        if (a != 0) {
-          i = op.x;
-          continue;
-        }
-        break;
     }
-    ++i;
+    r[op.dst] = test;
+    switch (op.then) {
+      case Then::kNext: ++i; break;
+      case Then::kJumpIfFalse: i = test ? i + 1 : op.x; break;
+      case Then::kJumpIfTrue: i = test ? op.x : i + 1; break;
+    }
   }
   return true;
 }

@@ -31,12 +31,17 @@ enum class OpCode : std::uint8_t {
 
 inline constexpr std::uint32_t kConstBit = 1u << 31;
 
+// After a comparison, optionally jump on its result: the short circuit of
+// 'and'/'or' fused into the comparison that feeds it, saving one dispatch.
+enum class Then : std::uint8_t { kNext, kJumpIfFalse, kJumpIfTrue };
+
 struct Op {
   OpCode code = OpCode::kMove;
   std::uint8_t dst = 0;
+  Then then = Then::kNext;  // comparisons only
   std::uint32_t a = 0;
   std::uint32_t b = 0;
-  std::uint32_t x = 0;
+  std::uint32_t x = 0;  // jump target, or list length for kIn
 };
 
 // Registers: the facts, then one temporary per nesting level and a spare.

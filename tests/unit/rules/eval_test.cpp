@@ -139,6 +139,33 @@ TEST(RulesEval, AndOrShortCircuitGuardsDivision) {
   EXPECT_EQ(o.warnings.size(), 1u);
 }
 
+// Every grouping of three comparisons with 'and'/'or', for every truth
+// assignment: the fused compare-and-jump code must agree with C++.
+TEST(RulesEval, NestedShortCircuitsAgreeWithCpp) {
+  const char* ops[] = {"and", "or"};
+  for (int mask = 0; mask < 8; ++mask) {
+    Facts f = typical_facts();
+    f.stats.orders_last_minute = (mask & 1) ? 1 : 0;
+    f.stats.consecutive_losses = (mask & 2) ? 1 : 0;
+    f.stats.fills_today = (mask & 4) ? 1 : 0;
+    const bool x = mask & 1, y = mask & 2, z = mask & 4;
+    for (int o1 = 0; o1 < 2; ++o1) {
+      for (int o2 = 0; o2 < 2; ++o2) {
+        auto apply = [](int op, bool a, bool b) { return op == 0 ? (a && b) : (a || b); };
+        const std::string a = "stats.orders_last_minute > 0", b = "stats.consecutive_losses > 0",
+                          c = "stats.fills_today > 0";
+        const std::string left = "(" + a + " " + ops[o1] + " " + b + ") " + ops[o2] + " " + c;
+        const std::string right = a + " " + ops[o1] + " (" + b + " " + ops[o2] + " " + c + ")";
+        EXPECT_EQ(holds(left, f), apply(o2, apply(o1, x, y), z)) << left << " mask=" << mask;
+        EXPECT_EQ(holds(right, f), apply(o1, x, apply(o2, y, z))) << right << " mask=" << mask;
+        EXPECT_EQ(holds("not (" + left + ")", f), !apply(o2, apply(o1, x, y), z)) << left;
+        EXPECT_EQ(holds("(" + left + ") == (" + right + ")", f),
+                  apply(o2, apply(o1, x, y), z) == apply(o1, x, apply(o2, y, z)));
+      }
+    }
+  }
+}
+
 TEST(RulesEval, EveryAction) {
   const Facts f = typical_facts();
   Outcome o = compile_ok(rule_text("true", "deny \"no entries\"")).evaluate(f);
