@@ -2,6 +2,7 @@
 // rule's straight-line code, and combine the effects (docs/rule-dsl.md,
 // "When several rules fire").
 #include <algorithm>
+#include <cstdlib>
 
 #include "program.h"
 
@@ -162,6 +163,11 @@ Outcome RuleSet::evaluate(const Facts& facts) const {
   Outcome out;
   evaluate(facts, out);
   return out;
+}
+
+std::uint64_t HitCounters::hits(std::size_t rule) const {
+  if (rule >= hits_.size()) std::abort();  // a bug in the caller
+  return hits_[rule];
 }
 
 void HitCounters::record(const Outcome& outcome) {

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdlib>
 
 #include "program.h"
 
@@ -8,7 +9,11 @@ RuleSet::RuleSet() : program_(std::make_shared<Program>()) {}
 
 std::size_t RuleSet::size() const { return program_->infos.size(); }
 
-const RuleInfo& RuleSet::rule(std::size_t index) const { return program_->infos.at(index); }
+const RuleInfo& RuleSet::rule(std::size_t index) const {
+  // An index that is not from this set is a bug in the caller, not input.
+  if (index >= program_->infos.size()) std::abort();
+  return program_->infos[index];
+}
 
 std::optional<std::size_t> RuleSet::find(std::string_view id) const {
   const auto& infos = program_->infos;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <sstream>
 
 #include "ast.h"
 #include "checker.h"
@@ -65,6 +66,46 @@ TEST(RulesGolden, BadFilesGiveExactErrors) {
       EXPECT_FALSE(d.message.empty());
     }
   }
+}
+
+// Every rule in a code block of docs/rule-dsl.md compiles (the grammar
+// block excepted), so the reference never shows a rule that does not work.
+TEST(RulesDocs, ExamplesInTheReferenceCompile) {
+  const std::string doc = read(source_dir() / "docs/rule-dsl.md");
+  ASSERT_FALSE(doc.empty());
+  // Collect the plain ``` blocks (not ```cpp and the like).
+  std::vector<std::string> blocks;
+  std::istringstream lines(doc);
+  std::string line, block;
+  bool in_block = false, plain = false;
+  while (std::getline(lines, line)) {
+    if (line.rfind("```", 0) == 0) {
+      if (in_block && plain) blocks.push_back(block);
+      plain = !in_block && line == "```";
+      in_block = !in_block;
+      block.clear();
+      continue;
+    }
+    if (in_block) block += line + "\n";
+  }
+  std::size_t rules = 0;
+  for (const std::string& text : blocks) {
+    // Only blocks of rules; the syntax template (ID vVERSION) is not one.
+    if ((text.rfind("rule ", 0) != 0 && text.rfind("#", 0) != 0) || text.find("ID vVERSION") != std::string::npos) {
+      continue;
+    }
+    // Split into single rules (with the comments above them).
+    std::size_t at = 0;
+    for (std::size_t next; (next = text.find("\n}\n", at)) != std::string::npos; at = next + 3) {
+      const std::string one = text.substr(at, next + 3 - at);
+      const bool proposal = one.find("from proposal") != std::string::npos;
+      SourceOrigin origin{proposal ? SourceOrigin::Kind::kProposal : SourceOrigin::Kind::kCore, ""};
+      auto c = compile_source(one, "doc", origin);
+      EXPECT_TRUE(c.ok()) << one << c.render_errors();
+      ++rules;
+    }
+  }
+  EXPECT_GE(rules, 10u);
 }
 
 TEST(RulesSyntax, ErrorPointsAtFileLineColumnWithCaret) {

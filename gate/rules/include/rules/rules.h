@@ -29,6 +29,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -220,7 +221,7 @@ class HitCounters {
  public:
   explicit HitCounters(std::size_t rule_count) : hits_(rule_count, 0) {}
   void record(const Outcome& outcome);
-  std::uint64_t hits(std::size_t rule) const { return hits_.at(rule); }
+  std::uint64_t hits(std::size_t rule) const;  // precondition: rule < size()
   std::size_t size() const { return hits_.size(); }
 
  private:
@@ -234,7 +235,7 @@ class RuleSet {
   RuleSet();  // empty: no rules, every evaluation allows
 
   std::size_t size() const;
-  const RuleInfo& rule(std::size_t index) const;  // precondition: index < size()
+  const RuleInfo& rule(std::size_t index) const;  // precondition: index < size(); aborts otherwise
   std::optional<std::size_t> find(std::string_view id) const;
 
   // Evaluates every enabled rule against `facts` and combines the effects.
