@@ -113,16 +113,17 @@ class Lexer {
       const char* text;
       Tok kind;
     };
-    static constexpr std::array<Punct, 20> kPuncts{{
+    // Two-character symbols first, so "<=" is not read as "<" then "=".
+    static constexpr std::array<Punct, 18> kPuncts{{
         {"<=", Tok::kLe}, {">=", Tok::kGe}, {"==", Tok::kEq}, {"!=", Tok::kNe},
         {"{", Tok::kLBrace}, {"}", Tok::kRBrace}, {"(", Tok::kLParen}, {")", Tok::kRParen},
         {"[", Tok::kLBracket}, {"]", Tok::kRBracket}, {",", Tok::kComma}, {".", Tok::kDot},
         {"+", Tok::kPlus}, {"-", Tok::kMinus}, {"*", Tok::kStar}, {"/", Tok::kSlash},
-        {"<", Tok::kLt}, {">", Tok::kGt}, {"", Tok::kEnd}, {"", Tok::kEnd},
+        {"<", Tok::kLt}, {">", Tok::kGt},
     }};
     for (const Punct& p : kPuncts) {
       const std::string_view s(p.text);
-      if (!s.empty() && text_.substr(i_, s.size()) == s) {
+      if (text_.substr(i_, s.size()) == s) {
         t.kind = p.kind;
         for (std::size_t k = 0; k < s.size(); ++k) advance();
         return true;

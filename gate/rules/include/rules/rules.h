@@ -233,6 +233,11 @@ struct Program;  // private: the flat compiled form
 class RuleSet {
  public:
   RuleSet();  // empty: no rules, every evaluation allows
+  // Copies share the immutable program. There are deliberately no move
+  // operations: a "moved-from" RuleSet stays a valid copy, never an empty
+  // shell that could crash evaluate().
+  RuleSet(const RuleSet&) = default;
+  RuleSet& operator=(const RuleSet&) = default;
 
   std::size_t size() const;
   const RuleInfo& rule(std::size_t index) const;  // precondition: index < size(); aborts otherwise
@@ -284,7 +289,7 @@ class [[nodiscard]] Compiled {
   Compiled(std::vector<Diagnostic> errors) : v_(std::move(errors)) {}  // NOLINT
   bool ok() const { return v_.index() == 0; }
   const T& value() const& { check(); return std::get<0>(v_); }
-  T&& value() && { check(); return std::get<0>(std::move(v_)); }
+  T value() && { check(); return std::get<0>(std::move(v_)); }  // by value: no dangling reference
   // Empty when ok().
   const std::vector<Diagnostic>& errors() const { return ok() ? kNoErrors : std::get<1>(v_); }
   // Every diagnostic rendered, one after the other.
