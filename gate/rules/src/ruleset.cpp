@@ -55,6 +55,49 @@ std::string RuleSet::reason(const Outcome& outcome) const {
   return "";
 }
 
+const char* to_string(ActionKind kind) {
+  switch (kind) {
+    case ActionKind::kDeny: return "deny";
+    case ActionKind::kHalt: return "halt";
+    case ActionKind::kWarn: return "warn";
+    case ActionKind::kCapQuantity: return "cap_quantity";
+    case ActionKind::kCapNotional: return "cap_notional";
+    case ActionKind::kForceReduceOnly: return "force_reduce_only";
+    case ActionKind::kHold: return "hold";
+  }
+  return "?";
+}
+
+const char* to_string(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kAllow: return "allow";
+    case Verdict::kHold: return "hold";
+    case Verdict::kDeny: return "deny";
+    case Verdict::kHalt: return "halt";
+  }
+  return "?";
+}
+
+const char* to_string(Cause cause) {
+  switch (cause) {
+    case Cause::kNone: return "none";
+    case Cause::kHaltAction: return "halt_action";
+    case Cause::kDenyAction: return "deny_action";
+    case Cause::kFault: return "fault";
+    case Cause::kCapNotPositive: return "cap_not_positive";
+    case Cause::kHoldAction: return "hold_action";
+  }
+  return "?";
+}
+
+const char* to_string(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kDivisionByZero: return "division_by_zero";
+    case FaultKind::kOverflow: return "overflow";
+  }
+  return "?";
+}
+
 std::string RuleSet::canonical_text() const {
   std::string out;
   for (const RuleInfo& r : program_->infos) {

@@ -377,6 +377,13 @@ TEST(RulesEval, OutcomeIsReusedWithoutLeftovers) {
   EXPECT_EQ(s.reason(o), "");
 }
 
+TEST(RulesEval, NamesForLogs) {
+  EXPECT_STREQ(to_string(Verdict::kHalt), "halt");
+  EXPECT_STREQ(to_string(Cause::kCapNotPositive), "cap_not_positive");
+  EXPECT_STREQ(to_string(ActionKind::kCapNotional), "cap_notional");
+  EXPECT_STREQ(to_string(FaultKind::kDivisionByZero), "division_by_zero");
+}
+
 TEST(RulesEval, EmptyRuleSetAllows) {
   const RuleSet s;
   const Outcome o = s.evaluate(typical_facts());

@@ -20,8 +20,8 @@
 //   ta::rules::RuleSet rules = loaded.value().rules;   // cheap to copy
 //   ...
 //   ta::rules::Facts facts;  // filled by decide() from the intent and state
-//   ta::rules::Outcome outcome;  // reuse it: evaluate() does not allocate
-//   rules.evaluate(facts, outcome);  // once it has grown to its working size
+//   ta::rules::Outcome outcome;  // keep and reuse it: once its vectors have
+//   rules.evaluate(facts, outcome);  // grown, evaluate() does not allocate
 //
 // Thread safety: a RuleSet is immutable after compilation; evaluate() is const
 // and may run on several threads, each with its own Outcome.
@@ -216,7 +216,8 @@ struct Outcome {
   void clear();  // back to the initial state, keeping vector capacity
 };
 
-// Per-rule hit counters, indexed like the RuleSet. Not thread-safe.
+// Per-rule hit counters, indexed like one RuleSet (make a new one for each
+// loaded set: indices change when the rules do). Not thread-safe.
 class HitCounters {
  public:
   explicit HitCounters(std::size_t rule_count) : hits_(rule_count, 0) {}
@@ -227,6 +228,13 @@ class HitCounters {
  private:
   std::vector<std::uint64_t> hits_;
 };
+
+// Stable lower-case names for logs and journals: "deny", "cap_quantity",
+// "halt", "division_by_zero", "cap_not_positive", ...
+const char* to_string(ActionKind kind);
+const char* to_string(Verdict verdict);
+const char* to_string(Cause cause);
+const char* to_string(FaultKind kind);
 
 struct Program;  // private: the flat compiled form
 
