@@ -395,8 +395,7 @@ TEST(RulesEval, EmptyRuleSetAllows) {
 // extremes included), the compiled program agrees with a tree walk over
 // ta::Decimal: same firing, same fault kind, same cap value.
 TEST(RulesProperty, CompiledCodeMatchesReferenceInterpreter) {
-  const std::uint32_t seed = std::random_device{}();
-  std::printf("seed=%u\n", seed);
+  const std::uint32_t seed = testing::test_seed();
   testing::RuleGenerator gen(seed);
   int compared = 0, faulted = 0, fired = 0;
   for (int i = 0; i < 300; ++i) {

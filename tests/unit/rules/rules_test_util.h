@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <random>
@@ -61,6 +62,14 @@ inline Facts typical_facts() {
 }
 
 inline const SourceOrigin kCore{SourceOrigin::Kind::kCore, ""};
+
+// A fresh random seed, or TA_TEST_SEED to replay a failure. Printed first.
+inline std::uint32_t test_seed() {
+  const char* env = std::getenv("TA_TEST_SEED");
+  const std::uint32_t seed = env ? static_cast<std::uint32_t>(std::strtoul(env, nullptr, 10)) : std::random_device{}();
+  std::printf("seed=%u\n", seed);
+  return seed;
+}
 
 inline RuleSet compile_ok(const std::string& source) {
   auto c = compile_source(source, "test.rule", kCore);

@@ -326,8 +326,7 @@ TEST(RulesSyntax, ReportsEveryBrokenRuleInAFile) {
 // Property: random well-typed rules print in canonical form, re-parse to
 // the same tree, type-check, and print identically again.
 TEST(RulesProperty, PrintParseRoundTrip) {
-  const std::uint32_t seed = std::random_device{}();
-  std::printf("seed=%u\n", seed);
+  const std::uint32_t seed = testing::test_seed();
   testing::RuleGenerator gen(seed);
   constexpr int kRules = 400;
   for (int i = 0; i < kRules; ++i) {
