@@ -85,7 +85,7 @@ std::vector<Facts> fact_sets() {
 }
 
 ta::rules::RuleSet compile(int count) {
-  auto c = ta::rules::compile_source(rule_source(count), "bench.rule", ta::rules::SourceOrigin{});
+  auto c = ta::rules::compile_source(rule_source(count), "bench.rule", ta::rules::SourceOrigin::core());
   if (!c.ok()) {
     std::fputs(c.render_errors().c_str(), stderr);
     std::abort();
@@ -135,7 +135,7 @@ BENCHMARK(BM_EvaluateRules)->Arg(20)->Arg(100)->Arg(200);
 void BM_CompileRules(benchmark::State& state) {
   const std::string source = rule_source(static_cast<int>(state.range(0)));
   for (auto _ : state) {
-    auto c = ta::rules::compile_source(source, "bench.rule", ta::rules::SourceOrigin{});
+    auto c = ta::rules::compile_source(source, "bench.rule", ta::rules::SourceOrigin::core());
     benchmark::DoNotOptimize(c);
   }
   state.counters["bytes"] = static_cast<double>(source.size());

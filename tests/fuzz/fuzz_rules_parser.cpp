@@ -11,7 +11,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto compiled = ta::rules::compile_source(text, "fuzz.rule", ta::rules::SourceOrigin{});
+  auto compiled = ta::rules::compile_source(text, "fuzz.rule", ta::rules::SourceOrigin::core());
   if (compiled.ok()) {
     ta::rules::Facts facts;
     facts.order.product = "BTC-USD";

@@ -294,20 +294,21 @@ std::string provenance_text(const Provenance& p) {
 }
 
 void check_origin(const Rule& r, const SourceOrigin& origin, DiagnosticSink& sink) {
-  switch (origin.kind) {
+  switch (origin.kind()) {
     case SourceOrigin::Kind::kCore:
       if (r.provenance.kind != Provenance::Kind::kCore) {
         sink.error(r.provenance_loc, "rules in the core directory must say 'from core', found '" +
                                          provenance_text(r.provenance) + "'");
       }
       return;
+    case SourceOrigin::Kind::kAnyProposal:
     case SourceOrigin::Kind::kProposal:
       if (r.provenance.kind != Provenance::Kind::kProposal) {
         sink.error(r.provenance_loc,
                    "a rule from a proposal must say 'from proposal \"ID\"'; 'from core' is reserved for rules/core");
-      } else if (!origin.proposal_id.empty() && r.provenance.proposal_id != origin.proposal_id) {
+      } else if (origin.kind() == SourceOrigin::Kind::kProposal && r.provenance.proposal_id != origin.proposal_id()) {
         sink.error(r.provenance_loc, "this proposal's rules must say 'from proposal " +
-                                         quote_string(origin.proposal_id) + "', found '" +
+                                         quote_string(origin.proposal_id()) + "', found '" +
                                          provenance_text(r.provenance) + "'");
       }
       return;

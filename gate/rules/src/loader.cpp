@@ -102,11 +102,8 @@ Compiled<LoadedRules> load_rules(const std::string& core_dir, const std::string&
     const bool core = i < core_files.size();
     const fs::path& path = core ? core_files[i] : active_files[i - core_files.size()];
     if (!read_file(path, texts[i], sink)) continue;
-    SourceUnit unit;
-    unit.name = path.string();
-    unit.text = texts[i];
-    unit.origin.kind = core ? SourceOrigin::Kind::kCore : SourceOrigin::Kind::kProposal;
-    units.push_back(std::move(unit));
+    units.push_back(SourceUnit{path.string(), texts[i],
+                               core ? SourceOrigin::core() : SourceOrigin::any_proposal()});
     files.push_back(RuleFile{path.string(), sha256_hex(texts[i]), texts[i].size()});
   }
   if (sink.count() > 0) return sink.take();

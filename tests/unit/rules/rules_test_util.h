@@ -61,7 +61,7 @@ inline Facts typical_facts() {
   return f;
 }
 
-inline const SourceOrigin kCore{SourceOrigin::Kind::kCore, ""};
+inline const SourceOrigin kCore = SourceOrigin::core();
 
 // A fresh random seed, or TA_TEST_SEED to replay a failure. Printed first.
 inline std::uint32_t test_seed() {

@@ -99,7 +99,7 @@ TEST(RulesDocs, ExamplesInTheReferenceCompile) {
     for (std::size_t next; (next = text.find("\n}\n", at)) != std::string::npos; at = next + 3) {
       const std::string one = text.substr(at, next + 3 - at);
       const bool proposal = one.find("from proposal") != std::string::npos;
-      SourceOrigin origin{proposal ? SourceOrigin::Kind::kProposal : SourceOrigin::Kind::kCore, ""};
+      const SourceOrigin origin = proposal ? SourceOrigin::any_proposal() : SourceOrigin::core();
       auto c = compile_source(one, "doc", origin);
       EXPECT_TRUE(c.ok()) << one << c.render_errors();
       ++rules;
@@ -186,7 +186,7 @@ TEST(RulesSyntax, RuleHeaderAndClauses) {
       "  then hold for approval within 90m\n"
       "}\n"
       "rule b v1 \"second\" { from core enabled true when false then force reduce_only }\n";
-  auto c = compile_source(src, "t.rule", SourceOrigin{SourceOrigin::Kind::kProposal, ""});
+  auto c = compile_source(src, "t.rule", SourceOrigin::any_proposal());
   ASSERT_FALSE(c.ok());  // rule b says 'from core' in a proposal
   EXPECT_NE(c.render_errors().find("'from core' is reserved"), std::string::npos);
   auto f = format_source(src, "t.rule");
@@ -208,8 +208,11 @@ TEST(RulesSyntax, RuleHeaderAndClauses) {
 
 TEST(RulesSyntax, ProposalIdMustMatch) {
   const std::string src = "rule a v1 \"d\" { from proposal \"p-8\" when true then warn \"w\" }";
-  EXPECT_TRUE(compile_source(src, "p", SourceOrigin{SourceOrigin::Kind::kProposal, "p-8"}).ok());
-  auto c = compile_source(src, "p", SourceOrigin{SourceOrigin::Kind::kProposal, "p-7"});
+  EXPECT_TRUE(compile_source(src, "p", SourceOrigin::proposal("p-8")).ok());
+  EXPECT_TRUE(compile_source(src, "p", SourceOrigin::any_proposal()).ok());
+  EXPECT_FALSE(compile_source(src, "p", SourceOrigin::proposal("")).ok());
+  EXPECT_FALSE(compile_source(src, "p", SourceOrigin::core()).ok());
+  auto c = compile_source(src, "p", SourceOrigin::proposal("p-7"));
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.errors()[0].message, "this proposal's rules must say 'from proposal \"p-7\"', found 'from proposal \"p-8\"'");
 }

@@ -318,14 +318,27 @@ class [[nodiscard]] Compiled {
 // Where a source comes from, which fixes the provenance its rules must state:
 // rules/core/ files say 'from core'; rules/active/ files and proposals say
 // 'from proposal "ID"'. A rule cannot claim to be core from a proposal.
-struct SourceOrigin {
+// There is no default: every caller names the origin it means.
+class SourceOrigin {
+ public:
   enum class Kind : std::uint8_t {
-    kCore,      // every rule must say 'from core'
-    kProposal,  // every rule must say 'from proposal "..."'; if proposal_id is
-                // not empty, with exactly that id
+    kCore,         // every rule must say 'from core'
+    kAnyProposal,  // every rule must say 'from proposal "..."' (rules/active)
+    kProposal,     // every rule must say 'from proposal "<proposal_id>"'
   };
-  Kind kind = Kind::kCore;
-  std::string proposal_id;
+  static SourceOrigin core() { return SourceOrigin(Kind::kCore, ""); }
+  static SourceOrigin any_proposal() { return SourceOrigin(Kind::kAnyProposal, ""); }
+  // An empty id matches no rule ('from proposal ""' does not parse), so such
+  // a source never compiles.
+  static SourceOrigin proposal(std::string proposal_id) { return SourceOrigin(Kind::kProposal, std::move(proposal_id)); }
+
+  Kind kind() const { return kind_; }
+  const std::string& proposal_id() const { return proposal_id_; }
+
+ private:
+  SourceOrigin(Kind kind, std::string proposal_id) : kind_(kind), proposal_id_(std::move(proposal_id)) {}
+  Kind kind_;
+  std::string proposal_id_;
 };
 
 // Compiles one source text; `name` is used in diagnostics (a path, or
