@@ -1,0 +1,302 @@
+// Journal benchmarks (docs/performance.md records the figures):
+//  (a) one durable append (kPerRecord: write + fdatasync) against a bare
+//      pwrite + fdatasync of the same number of bytes, in the same run and
+//      the same directory;
+//  (b) group commit throughput: records made durable per second by one
+//      appending thread with the default window and group size;
+//  (c) replay: read, checksum, chain-check and decode GateRecords.
+// The journals live under $TA_BENCH_DIR, else the system temp directory,
+// which must be on the disk being measured (not tmpfs) for (a) and (b).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <benchmark/benchmark.h>
+
+#include <google/protobuf/arena.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+#include <filesystem>
+#include <string>
+
+#include "journal/journal.h"
+#include "journal_records.pb.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace tj = ta::journal;
+
+fs::path bench_dir(const std::string& name) {
+  const char* env = std::getenv("TA_BENCH_DIR");
+  const fs::path base = env != nullptr ? fs::path(env) : fs::temp_directory_path();
+  fs::path p = base / ("ta_bench_journal_" + std::to_string(::getpid()) + "_" + name);
+  fs::remove_all(p);
+  return p;
+}
+
+// A typical gate record: an accepted intent with its decision (~200 bytes).
+std::string gate_record_payload(std::int64_t ts_ns) {
+  ta::ipc::GateRecord g;
+  g.set_ts_ns(ts_ns);
+  auto* d = g.mutable_intent_decided();
+  auto* i = d->mutable_intent();
+  i->set_intent_id("mr-BTC-USD-1712345678-0001");
+  i->set_strategy("mean_reversion");
+  i->set_product("BTC-USD");
+  i->set_side(ta::ipc::SIDE_BUY);
+  i->set_type(ta::ipc::ORDER_TYPE_LIMIT);
+  i->set_quantity("0.00123400");
+  i->set_limit_price("60000.01");
+  i->set_protective_stop_price("59000");
+  i->set_time_in_force(ta::ipc::TIME_IN_FORCE_GTC);
+  i->set_created_ts_ns(ts_ns - 1000);
+  auto* dec = d->mutable_decision();
+  dec->set_intent_id("mr-BTC-USD-1712345678-0001");
+  dec->set_accepted(true);
+  dec->set_order_id("g-000000123");
+  dec->set_quantity("0.00123400");
+  dec->add_rules_fired("core.max_notional");
+  dec->set_decided_ts_ns(ts_ns);
+  return g.SerializeAsString();
+}
+
+void BM_DurableAppendPerRecord(benchmark::State& state) {
+  const fs::path dir = bench_dir("per_record");
+  const std::string payload = gate_record_payload(1);
+  {
+    auto w = tj::Writer::open(dir, {});
+    if (!w) {
+      state.SkipWithError(w.error().message.c_str());
+      return;
+    }
+    std::int64_t ts = 0;
+    for (auto _ : state) {
+      if (!w.value()->append(++ts, 1, payload)) state.SkipWithError("append failed");
+    }
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * (tj::kRecordHeaderBytes + payload.size())));
+  state.counters["record_bytes"] = static_cast<double>(tj::kRecordHeaderBytes + payload.size());
+  fs::remove_all(dir);
+}
+BENCHMARK(BM_DurableAppendPerRecord)->UseRealTime()->MinTime(3.0);
+
+// The floor (a) is compared with: what any durable append of the same
+// bytes to the end of a file costs.
+void BM_BareWriteFdatasync(benchmark::State& state) {
+  const fs::path dir = bench_dir("bare");
+  fs::create_directories(dir);
+  const std::string bytes(tj::kRecordHeaderBytes + gate_record_payload(1).size(), 'x');
+  const int fd = ::open((dir / "bare.dat").c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0640);
+  std::uint64_t offset = 0;
+  for (auto _ : state) {
+    if (::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset)) != static_cast<ssize_t>(bytes.size()) ||
+        ::fdatasync(fd) != 0) {
+      state.SkipWithError("write failed");
+    }
+    offset += bytes.size();
+  }
+  ::close(fd);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes.size()));
+  state.counters["record_bytes"] = static_cast<double>(bytes.size());
+  fs::remove_all(dir);
+}
+BENCHMARK(BM_BareWriteFdatasync)->UseRealTime()->MinTime(3.0);
+
+// (b) One thread appends `records` records, then waits until the last is
+// durable; items/s is durable records per second.
+void BM_GroupCommitThroughput(benchmark::State& state) {
+  const auto records = static_cast<std::uint64_t>(state.range(0));
+  const std::string payload = gate_record_payload(1);
+  const fs::path dir = bench_dir("group");
+  tj::Options o;
+  o.durability = tj::Durability::kGroupCommit;
+  auto w = tj::Writer::open(dir, o);
+  if (!w) {
+    state.SkipWithError(w.error().message.c_str());
+    return;
+  }
+  std::int64_t ts = 0;
+  for (auto _ : state) {
+    std::uint64_t last = 0;
+    for (std::uint64_t i = 0; i < records; ++i) {
+      auto r = w.value()->append(++ts, 1, payload);
+      if (!r) {
+        state.SkipWithError("append failed");
+        break;
+      }
+      last = r.value();
+    }
+    if (!w.value()->wait_durable(last)) state.SkipWithError("not durable");
+  }
+  if (!w.value()->close()) state.SkipWithError("close failed");
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * records));
+  fs::remove_all(dir);
+}
+BENCHMARK(BM_GroupCommitThroughput)->Arg(100'000)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
+
+// (c) A journal of 200k GateRecords, written once; each iteration reads it
+// all back through a Reader (checksums and chain) and, in the decode
+// variant, parses every payload as a GateRecord.
+constexpr int kReplayRecords = 200'000;
+
+const fs::path& replay_journal() {
+  static const fs::path dir = [] {
+    fs::path d = bench_dir("replay");
+    tj::Options o;
+    o.durability = tj::Durability::kGroupCommit;
+    auto w = tj::Writer::open(d, o);
+    if (!w) std::abort();
+    for (int i = 1; i <= kReplayRecords; ++i) {
+      if (!w.value()->append(i, 1, gate_record_payload(i))) std::abort();
+    }
+    if (!w.value()->close()) std::abort();
+    std::atexit([] { fs::remove_all(replay_journal()); });
+    return d;
+  }();
+  return dir;
+}
+
+enum class Decode { kNone, kReused, kArena };
+
+// Parses `payload` as a GateRecord: into one reused message, or into
+// arena-allocated messages with the arena reset every 4096 records (how a
+// replay loop that keeps no message beyond its record would do it).
+class Decoder {
+ public:
+  explicit Decoder(Decode mode) : mode_(mode) {}
+  bool decode(std::string_view payload) {
+    const auto size = static_cast<int>(payload.size());
+    switch (mode_) {
+      case Decode::kNone: return true;
+      case Decode::kReused: {
+        const bool ok = reused_.ParseFromArray(payload.data(), size);
+        benchmark::DoNotOptimize(reused_);
+        return ok;
+      }
+      case Decode::kArena: {
+        if (++in_arena_ == 4096) {
+          arena_.Reset();
+          in_arena_ = 0;
+        }
+        auto* m = google::protobuf::Arena::CreateMessage<ta::ipc::GateRecord>(&arena_);
+        const bool ok = m->ParseFromArray(payload.data(), size);
+        benchmark::DoNotOptimize(m);
+        return ok;
+      }
+    }
+    return false;
+  }
+
+ private:
+  Decode mode_;
+  ta::ipc::GateRecord reused_;
+  google::protobuf::Arena arena_;
+  int in_arena_ = 0;
+};
+
+void replay(benchmark::State& state, Decode mode) {
+  const fs::path& dir = replay_journal();
+  Decoder decoder(mode);
+  for (auto _ : state) {
+    auto reader = tj::Reader::open(dir);
+    if (!reader) {
+      state.SkipWithError("open failed");
+      break;
+    }
+    std::uint64_t n = 0;
+    for (;;) {
+      auto r = reader.value()->next();
+      if (!r) {
+        state.SkipWithError(r.error().message.c_str());
+        break;
+      }
+      if (!r.value()) break;
+      if (!decoder.decode(r.value()->payload)) state.SkipWithError("decode failed");
+      ++n;
+    }
+    if (n != kReplayRecords) state.SkipWithError("wrong record count");
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kReplayRecords);
+}
+
+void BM_ReplayVerifyDecodeGateRecord(benchmark::State& state) { replay(state, Decode::kReused); }
+void BM_ReplayVerifyDecodeGateRecordArena(benchmark::State& state) { replay(state, Decode::kArena); }
+void BM_ReplayVerifyOnly(benchmark::State& state) { replay(state, Decode::kNone); }
+BENCHMARK(BM_ReplayVerifyDecodeGateRecord)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ReplayVerifyDecodeGateRecordArena)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ReplayVerifyOnly)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Replay on two threads: the reader (checksums and chain) runs on one and
+// hands batches of verified payloads to a decoding thread through a queue
+// of at most kQueueBatchesMax batches.
+void BM_ReplayVerifyDecodeTwoThreads(benchmark::State& state) {
+  constexpr std::size_t kBatchRecords = 1024;
+  constexpr std::size_t kQueueBatchesMax = 8;
+  struct Batch {
+    std::string bytes;
+    std::vector<std::uint32_t> ends;
+  };
+  const fs::path& dir = replay_journal();
+  for (auto _ : state) {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<Batch> queue;
+    bool done = false;
+    std::atomic<std::uint64_t> decoded{0};
+    std::atomic<bool> bad{false};
+    std::thread consumer([&] {
+      Decoder decoder(Decode::kArena);
+      for (;;) {
+        Batch b;
+        {
+          std::unique_lock lk(mu);
+          cv.wait(lk, [&] { return done || !queue.empty(); });
+          if (queue.empty()) return;
+          b = std::move(queue.front());
+          queue.pop_front();
+        }
+        cv.notify_all();
+        std::uint32_t at = 0;
+        for (const std::uint32_t end : b.ends) {
+          if (!decoder.decode(std::string_view(b.bytes).substr(at, end - at))) bad = true;
+          at = end;
+        }
+        decoded += b.ends.size();
+      }
+    });
+    auto reader = tj::Reader::open(dir);
+    Batch batch;
+    auto push = [&] {
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return queue.size() < kQueueBatchesMax; });
+      queue.push_back(std::move(batch));
+      batch = Batch{};
+      cv.notify_all();
+    };
+    while (reader) {
+      auto r = reader.value()->next();
+      if (!r || !r.value()) break;
+      batch.bytes.append(r.value()->payload);
+      batch.ends.push_back(static_cast<std::uint32_t>(batch.bytes.size()));
+      if (batch.ends.size() == kBatchRecords) push();
+    }
+    if (!batch.ends.empty()) push();
+    {
+      std::lock_guard lk(mu);
+      done = true;
+    }
+    cv.notify_all();
+    consumer.join();
+    if (bad || decoded != kReplayRecords) state.SkipWithError("replay incomplete");
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kReplayRecords);
+}
+BENCHMARK(BM_ReplayVerifyDecodeTwoThreads)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
