@@ -5,7 +5,16 @@
 # tests/fuzz/corpus_runner.cpp, so the corpus is regression-tested under
 # ASan/UBSan without clang. With -DTA_FUZZ=ON (the fuzz preset, clang) the
 # same sources also build a real libFuzzer binary NAME:
-#   build/fuzz/tests/fuzz/NAME tests/fuzz/corpus/NAME -max_total_time=60
+#   cp -r tests/fuzz/corpus/NAME /tmp/NAME-corpus   # libFuzzer adds to its first dir
+#   build/fuzz/tests/fuzz/NAME /tmp/NAME-corpus -max_total_time=60
+# Under TA_FUZZ every library is built with coverage instrumentation (but
+# without libFuzzer's main), so the fuzzer sees edges in the code under test
+# and not only in the target's own file.
+if(TA_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 function(ta_add_fuzz_target name)
   cmake_parse_arguments(F "" "CORPUS" "SOURCES;LIBS" ${ARGN})
   if(TA_BUILD_TESTS)

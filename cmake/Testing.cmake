@@ -1,3 +1,7 @@
+# Real market data shared beside the repository (../shared/data). A git
+# worktree elsewhere can point at it with -DTA_SHARED_DATA=/path/to/shared/data.
+set(TA_SHARED_DATA "${PROJECT_SOURCE_DIR}/../shared/data" CACHE PATH "Directory of the shared market-data CSVs")
+
 # ta_add_test(NAME SOURCES ... LIBS ... [LABELS ...] [TIMEOUT s])
 # One GoogleTest executable = one ctest entry. Tests find the source tree
 # and the shared data through TA_SOURCE_DIR and TA_SHARED_DATA.
@@ -13,5 +17,5 @@ function(ta_add_test name)
   set_tests_properties(${name} PROPERTIES
     LABELS "${T_LABELS}"
     TIMEOUT ${T_TIMEOUT}
-    ENVIRONMENT "TA_SOURCE_DIR=${PROJECT_SOURCE_DIR};TA_SHARED_DATA=${PROJECT_SOURCE_DIR}/../shared/data;TA_BINARY_DIR=${PROJECT_BINARY_DIR}")
+    ENVIRONMENT "TA_SOURCE_DIR=${PROJECT_SOURCE_DIR};TA_SHARED_DATA=${TA_SHARED_DATA};TA_BINARY_DIR=${PROJECT_BINARY_DIR}")
 endfunction()

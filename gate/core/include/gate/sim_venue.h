@@ -1,0 +1,166 @@
+// SimVenue: the simulated exchange behind SIM, PAPER and backtests.
+//
+// Market time comes only from bars: now_ns() is the end of the latest bar
+// seen. An order submitted at market time T arrives at T + ack latency
+// (+ seeded jitter) and may fill only on a bar that opens at or after its
+// arrival, so an order sent after bar k closes fills on bar k+1 at the
+// earliest, never on the bar that produced the signal.
+//
+// Fill model (docs/gate-core.md has the derivation and examples):
+// * MARKET fills at the eligible bar's open, moved against the order by
+//   the slippage fraction, as taker. IOC/FOK cancel what the first eligible
+//   bar cannot fill; GTC/GTD keep filling at later bars' opens.
+// * LIMIT is marketable if the first eligible bar opens at or through the
+//   limit: it fills at once as taker at the slipped open, never worse than
+//   the limit. Otherwise it rests and fills at the limit price, as maker,
+//   on any bar that trades through it (low < limit for a buy, high > limit
+//   for a sell; a touch is not enough). IOC/FOK do not rest.
+// * STOP_LIMIT triggers when a bar reaches the stop (high >= stop for a
+//   buy, low <= stop for a sell). Triggered at the bar's open it acts as a
+//   limit order in that bar; triggered inside a bar it acts as one from the
+//   next bar on.
+// * Slippage fraction = half-spread + impact_coefficient x qty / bar volume,
+//   where half-spread = (ask - bid) / (ask + bid) from the latest bid/ask seen
+//   before the bar, or default_spread_bps / 2 / 10000. Buy prices round UP to
+//   the quote increment and sell prices round DOWN, so rounding never
+//   favours the simulated trader.
+// * Fills per bar and product are capped at fill_volume_fraction_max of the
+//   bar's volume (rounded down to the base increment), shared by all orders
+//   in submission order; the rest waits (or is cancelled for IOC/FOK; a FOK
+//   that cannot fill completely fills nothing).
+// * Fees: quantity x price x bps / 10000, rounded up to 1e-8; maker bps for
+//   resting fills, taker bps otherwise.
+// * Cancels and GTD expiries take effect at the first bar that opens at or
+//   after the cancel's arrival / the expiry time, before that bar's fills.
+//
+// Deterministic: the same config (seed included), orders and bars give the
+// same events. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gate.pb.h"
+#include "gate/config.h"
+#include "gate/orders.h"
+#include "proto/decimal.h"
+#include "proto/result.h"
+
+namespace ta::gate {
+
+struct Bar {
+  std::string product;
+  std::int64_t open_ts_ns = 0;
+  Price open;
+  Price high;
+  Price low;
+  Price close;
+  Quantity volume;
+  Price bid;  // top of book at the bar's close; zero when unknown
+  Price ask;
+};
+
+// Parses and checks an ipc::Bar: positive prices, low <= open, close <= high,
+// volume >= 0, bid and ask both present (0 < bid <= ask) or both absent.
+Result<Bar> parse_bar(const ipc::Bar& bar);
+
+struct SimOrder {
+  std::string order_id;
+  std::string product;
+  ipc::Side side = ipc::SIDE_UNSPECIFIED;
+  ipc::OrderType type = ipc::ORDER_TYPE_UNSPECIFIED;
+  ipc::TimeInForce time_in_force = ipc::TIME_IN_FORCE_GTC;
+  Quantity quantity;
+  Price limit_price;  // LIMIT, STOP_LIMIT
+  Price stop_price;   // STOP_LIMIT
+  std::int64_t expire_ts_ns = 0;  // GTD
+};
+
+SimOrder to_sim_order(const Order& order);
+
+enum class VenueEventKind { kAck, kReject, kFill, kCancelled, kExpired };
+std::string_view to_string(VenueEventKind kind);
+
+struct VenueEvent {
+  VenueEventKind kind = VenueEventKind::kAck;
+  std::string order_id;
+  std::int64_t ts_ns = 0;
+  // kFill only.
+  Quantity quantity;
+  Price price;
+  Notional fee;
+  ipc::Liquidity liquidity = ipc::LIQUIDITY_UNSPECIFIED;
+  std::string detail;  // why, for rejects and cancels
+};
+
+// Orders the simulator holds at once.
+inline constexpr std::size_t kSimOrdersMax = 10'000;
+
+class SimVenue {
+ public:
+  SimVenue(SimVenueConfig config, std::vector<ProductSpec> products);
+
+  // The end of the latest bar seen; 0 before the first.
+  std::int64_t now_ns() const { return now_ns_; }
+  std::size_t open_orders() const { return orders_.size(); }
+
+  // Accepts an order for arrival at now + latency. Invalid orders (unknown
+  // product, sizes or prices off the increments) are not errors: they
+  // produce a kReject event at arrival, as a venue would. Errors are for
+  // caller bugs: a duplicate order id, or kSimOrdersMax orders held.
+  Status submit(const SimOrder& order);
+  // Requests a cancel arriving at now + latency. If the order finishes
+  // before the cancel arrives, the cancel produces no event. Error: the
+  // venue does not hold the order (finished, or never submitted).
+  Status cancel(std::string_view order_id);
+  // Processes one bar: acks, cancels, expiries and fills, in time order.
+  // Error: unknown product, or a bar not newer than the product's last.
+  Result<std::vector<VenueEvent>> on_bar(const Bar& bar);
+
+ private:
+  struct Resting {
+    SimOrder order;
+    std::int64_t arrival_ns = 0;
+    std::int64_t cancel_arrival_ns = -1;  // -1: no cancel requested
+    std::string reject_reason;            // non-empty: reject at arrival
+    bool acked = false;
+    bool triggered = false;               // stop-limit: the stop was reached
+    std::int64_t limit_from_ns = 0;       // acts as a limit order on bars opening at or after this
+    bool had_limit_bar = false;           // IOC/FOK: their one chance has passed
+    Quantity filled;
+  };
+  // Per product: the last bar's time and its bid/ask (for the next bar's spread).
+  struct Book {
+    std::string product;
+    std::int64_t last_open_ts_ns = -1;
+    Price bid;
+    Price ask;
+  };
+  struct BarWork {
+    const Bar& bar;
+    const ProductSpec& spec;
+    const Book& book;
+    Quantity volume_left;  // the per-bar fill cap still available
+    std::vector<VenueEvent>& out;
+  };
+
+  std::int64_t latency_ns();
+  const ProductSpec* spec(std::string_view product) const;
+  // Returns true when the order is finished and leaves the book.
+  bool work(Resting& r, BarWork& w);
+  bool fill_as_limit(Resting& r, BarWork& w, bool arrival_bar);
+  void emit_fill(Resting& r, BarWork& w, std::int64_t ts_ns, Quantity qty, Price price, bool maker);
+  Price slipped_open(const Resting& r, const BarWork& w, Quantity qty) const;
+  Quantity fill_cap(const Resting& r, const BarWork& w) const;
+
+  SimVenueConfig config_;
+  std::vector<ProductSpec> products_;
+  std::int64_t now_ns_ = 0;
+  std::uint64_t rng_state_;
+  std::vector<Resting> orders_;  // in submission order
+  std::vector<Book> books_;      // one per product, in config order
+};
+
+}  // namespace ta::gate

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the demo with already-built binaries: scripts/run-demo.sh BUILD_DIR [RUN_DIR]
+# Imports the shipped demo bars into a fresh SQLite candle store, showing
+# validation and gap reports (the Coinbase cut contains a real outage).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build="${1:?usage: run-demo.sh BUILD_DIR [RUN_DIR]}"
+run="${2:-run/demo-$(date -u +%Y%m%dT%H%M%SZ)}"
+mkdir -p "$run"
+agent="$build/agent/app/trading-agent"
+
+echo "== demo run directory: $run"
+for spec in BTC-USD:data/demo/BTC-USD_1m_demo.csv ETH-USD:data/demo/ETH-USD_1m_demo.csv \
+            BTC-USD:data/demo/BTC-USD_1m_coinbase_outage.csv; do
+  product="${spec%%:*}"
+  file="${spec#*:}"
+  echo "== import $file as $product"
+  "$agent" data import "$file" --product "$product" --db "$run/candles.sqlite"
+done
+echo "== importing the same file again adds nothing (idempotent):"
+"$agent" data import data/demo/BTC-USD_1m_demo.csv --product BTC-USD --db "$run/candles.sqlite"
+echo "== candle store: $run/candles.sqlite (inspect with: sqlite3 $run/candles.sqlite)"
