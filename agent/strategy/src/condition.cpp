@@ -63,7 +63,6 @@ std::optional<std::vector<Token>> lex(std::string_view text, std::size_t tokens_
   };
   while (true) {
     while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) ++i;
-    if (out.size() >= tokens_max) return fail(i, "more than " + std::to_string(tokens_max) + " tokens");
     Token t;
     t.pos = i;
     if (i == text.size()) {
@@ -71,6 +70,7 @@ std::optional<std::vector<Token>> lex(std::string_view text, std::size_t tokens_
       out.push_back(t);
       return out;
     }
+    if (out.size() >= tokens_max) return fail(i, "more than " + std::to_string(tokens_max) + " tokens");
     const char c = text[i];
     const auto two = [&](char next) { return i + 1 < text.size() && text[i + 1] == next; };
     std::size_t len = 1;
@@ -173,7 +173,7 @@ class Parser {
   // Returns the root index; throws Fail on the first problem (parsing is
   // start-up work; the exception never leaves compile_condition).
   int parse() {
-    const int root = parse_or();
+    const int root = parse_or(0);
     if (peek().kind != Tok::kEnd) {
       fail(peek().pos, "expected 'and', 'or' or the end of the condition but found " + describe(peek()));
     }
@@ -212,8 +212,10 @@ class Parser {
     Parser& p_;
   };
 
-  int parse_or() {
-    Depth d(*this, peek().pos);
+  // `pos`: where this level starts (the '(' for a parenthesis), for the
+  // depth message.
+  int parse_or(std::size_t pos) {
+    Depth d(*this, pos);
     int left = parse_and();
     while (peek().kind == Tok::kOr) {
       take();
@@ -319,7 +321,7 @@ class Parser {
       return add({Kind::kName, Op::kLoad, true, t.pos, -1, -1, 0, *slot});
     }
     if (t.kind == Tok::kLParen) {
-      const int inner = parse_or();  // counts the nesting depth
+      const int inner = parse_or(t.pos);  // counts the nesting depth
       if (peek().kind != Tok::kRParen) {
         fail(peek().pos, "expected ')' to close the '(' at character " + std::to_string(t.pos + 1) +
                              " but found " + describe(peek()));

@@ -227,16 +227,16 @@ void Loader::read_params() {
   auto entries = root_.named_maps("params", Need::kOptional, kParamsMax);
   ConfigMap params_map = root_.map("params", Need::kOptional);
   for (auto& [pname, m] : entries) {
+    const std::string value_text = m.text("value", Need::kRequired, "", kArgTextLengthMax);
+    const std::string min_text = m.text("min", Need::kRequired, "", kArgTextLengthMax);
+    const std::string max_text = m.text("max", Need::kRequired, "", kArgTextLengthMax);
+    const std::string description = m.text("description", Need::kOptional, "", kDescriptionLengthMax);
     if (!valid_identifier(pname) || reserved(pname)) {
       params_map.problem(pname, "parameter name '" + pname +
                                     "' must be 1 to 32 characters from a-z, 0-9 and '_', start with a letter, and "
                                     "not be a bar field or keyword");
       continue;
     }
-    const std::string value_text = m.text("value", Need::kRequired, "", kArgTextLengthMax);
-    const std::string min_text = m.text("min", Need::kRequired, "", kArgTextLengthMax);
-    const std::string max_text = m.text("max", Need::kRequired, "", kArgTextLengthMax);
-    const std::string description = m.text("description", Need::kOptional, "", kDescriptionLengthMax);
     if (value_text.empty() || min_text.empty() || max_text.empty()) continue;
     const auto value = parse_number(value_text);
     const auto min = parse_number(min_text);
@@ -298,7 +298,8 @@ std::optional<Arg> Loader::read_arg(ConfigMap& map, std::string_view key, Need n
   }
   if (spec.min < min || spec.max > max) {
     map.problem(key, "parameter '" + text + "' may range over [" + number_text(spec.min) + ", " +
-                         number_text(spec.max) + "], beyond the accepted " + range);
+                         number_text(spec.max) + "], beyond [" + number_text(min) + ", " + number_text(max) +
+                         "] allowed for '" + std::string(key) + "'");
     return std::nullopt;
   }
   return Arg{0, p};
@@ -308,9 +309,9 @@ void Loader::read_nodes() {
   ConfigMap nodes_map = root_.map("nodes", Need::kRequired);
   const auto names = nodes_map.keys();
   if (names.size() > kNodesMax) {
+    // Still read every node below, so the file's other problems show too.
     nodes_map.problem(names[kNodesMax], "at most " + std::to_string(kNodesMax) + " nodes are allowed");
     graph_ok_ = false;
-    return;
   }
   for (const auto& name : names) {
     ConfigMap node = nodes_map.map(name, Need::kRequired);
@@ -328,33 +329,38 @@ void Loader::read_nodes() {
       graph_ok_ = false;
     }
     const auto types = node.keys();
-    std::vector<const NodeType*> known;
-    for (const auto& t : types) {
-      if (const NodeType* nt = find_type(t)) known.push_back(nt);
-    }
     if (types.size() != 1) {
       nodes_map.problem(name, "a node has exactly one type, one of: sma, ema, rsi, atr, bollinger, vwap, "
                               "session_vwap, zscore, realized_vol, donchian, lag");
       graph_ok_ = false;
     }
-    if (known.size() != 1 || types.size() != 1) {
-      graph_ok_ = false;  // an unknown type is reported by finish() with the allowed list
-      nodes_.push_back(std::move(def));
-      continue;
+    // Every known type present is read (so its arguments are checked once
+    // and not reported as unknown keys); an unknown one is reported by
+    // finish() with the list of types.
+    bool first = true;
+    for (const auto& t : types) {
+      const NodeType* type = find_type(t);
+      if (type == nullptr) {
+        graph_ok_ = false;
+        continue;
+      }
+      NodeDef parsed = def;
+      parsed.type = type;
+      ConfigMap args = node.map(type->name, Need::kRequired);
+      if (type->series_input) parsed.input_text = args.text("input", Need::kOptional, "close", kArgTextLengthMax);
+      if (!type->period_key.empty()) {
+        const auto period =
+            read_arg(args, type->period_key, Need::kRequired, 0, type->period_min, type->period_max, true);
+        if (period) parsed.period = *period; else graph_ok_ = false;
+      }
+      if (type->has_k) {
+        const auto k = read_arg(args, "k", Need::kOptional, 2.0, 0, kKStdevsMax, false);
+        if (k) parsed.k = *k; else graph_ok_ = false;
+      }
+      parsed.args = args;
+      if (first && types.size() == 1) def = std::move(parsed);
+      first = false;
     }
-    def.type = known[0];
-    ConfigMap args = node.map(def.type->name, Need::kRequired);
-    if (def.type->series_input) def.input_text = args.text("input", Need::kOptional, "close", kArgTextLengthMax);
-    if (!def.type->period_key.empty()) {
-      const auto period = read_arg(args, def.type->period_key, Need::kRequired, 0, def.type->period_min,
-                                   def.type->period_max, true);
-      if (period) def.period = *period; else graph_ok_ = false;
-    }
-    if (def.type->has_k) {
-      const auto k = read_arg(args, "k", Need::kOptional, 2.0, 0, kKStdevsMax, false);
-      if (k) def.k = *k; else graph_ok_ = false;
-    }
-    def.args = args;
     nodes_.push_back(std::move(def));
   }
 }

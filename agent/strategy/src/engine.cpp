@@ -413,7 +413,9 @@ struct AgentEngine::Impl {
     s.side = PositionSide::kFlat;
     s.stop = kNoPrice;
     ++s.counters.trades_closed;
-    if (s.pending.active && s.pending.purpose == IntentPurpose::kExit) clear_pending(s);
+    // The trade is over: an exit in flight is done, and the unfilled rest of
+    // a partly filled entry no longer counts as exposure.
+    clear_pending(s);
     transition(s, event);
   }
 

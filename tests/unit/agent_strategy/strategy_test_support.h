@@ -6,10 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <map>
 #include <string>
 #include <vector>
 
+#include "agent_test_support.h"
 #include "market/csv.h"
 #include "strategy/strategy.h"
 
@@ -89,15 +89,17 @@ class NextBarSim {
       : engine_(engine), fee_rate_(fee_rate), cash_(cash) {}
 
   std::span<const Intent> step(const Bar& b) {
-    auto& pending = pending_[b.product];
-    for (const Intent& in : pending) fill(in, b);
-    pending.clear();
+    Book& book = book_of(b.product);
+    if (!book.pending.empty()) {
+      for (const Intent& in : book.pending) fill(in, b, book);
+      book.pending.clear();
+    }
     const auto intents = engine_.on_bar(b);
     for (const Intent& in : intents) {
       all_intents.push_back(in);
-      pending.push_back(in);
+      book.pending.push_back(in);
     }
-    last_close_[b.product] = b.close;
+    book.last_close = b.close;
     return intents;
   }
 
@@ -108,24 +110,37 @@ class NextBarSim {
   // Cash plus positions at the last close.
   double equity() const {
     double e = cash_;
-    for (const auto& [p, q] : position_) {
-      const auto it = last_close_.find(p);
-      if (it != last_close_.end()) e += q * it->second;
-    }
+    for (const Book& b : books_) e += b.position * b.last_close;
     return e;
   }
   double cash() const { return cash_; }
   double fees() const { return fees_; }
   double position(const ProductId& p) const {
-    const auto it = position_.find(p);
-    return it == position_.end() ? 0.0 : it->second;
+    for (const Book& b : books_) {
+      if (b.product == p) return b.position;
+    }
+    return 0.0;
   }
 
   std::vector<Intent> all_intents;
   std::vector<SimFill> fills;
 
  private:
-  void fill(const Intent& in, const Bar& b) {
+  struct Book {
+    ProductId product;
+    std::vector<Intent> pending;  // from the product's previous bar
+    double position = 0;
+    double last_close = 0;
+  };
+  Book& book_of(const ProductId& p) {
+    for (Book& b : books_) {
+      if (b.product == p) return b;
+    }
+    books_.push_back(Book{p, {}, 0, 0});
+    return books_.back();
+  }
+
+  void fill(const Intent& in, const Bar& b, Book& book) {
     DecisionEvent d;
     d.intent_id = in.intent_id;
     d.accepted = true;
@@ -151,7 +166,7 @@ class NextBarSim {
     const double sign = in.side == OrderSide::kBuy ? 1.0 : -1.0;
     cash_ -= sign * q * b.open + fee;
     fees_ += fee;
-    position_[in.product] += sign * q;
+    book.position += sign * q;
     fills.push_back({in.intent_id, in.product, in.side, in.quantity, b.open, fee, b.open_ts_s});
   }
 
@@ -159,9 +174,7 @@ class NextBarSim {
   double fee_rate_;
   double cash_;
   double fees_ = 0;
-  std::map<ProductId, std::vector<Intent>> pending_;
-  std::map<ProductId, double> position_;
-  std::map<ProductId, double> last_close_;
+  std::vector<Book> books_;
 };
 
 inline AgentEngine make_engine(std::vector<std::shared_ptr<const StrategyDefinition>> strategies,
