@@ -303,6 +303,22 @@ class Parser {
       Depth d(*this, t.pos);
       const int operand = parse_unary();
       need_number(operand);
+      Ast& o = nodes[operand];
+      if (o.kind == Kind::kNumber) {
+        // -3 is a constant of its own.
+        o.number = -o.number;
+        o.slot = resolver_.constant(o.number);
+        o.pos = t.pos;
+        return operand;
+      }
+      if (o.kind == Kind::kName && resolver_.negated) {
+        if (const auto neg = resolver_.negated(o.slot)) {
+          // -entry_z: a parameter's negation, also a constant slot.
+          o.slot = *neg;
+          o.pos = t.pos;
+          return operand;
+        }
+      }
       return add({Kind::kNeg, Op::kNeg, true, t.pos, operand, -1, 0, 0});
     }
     return parse_primary();
@@ -342,35 +358,82 @@ class Parser {
 
 // -------------------------------------------------------------- emitter
 
+void emit(const std::vector<Ast>& ast, int n, bool prev, Program& p);
+
+bool plain(const Ast& a) { return a.kind == Kind::kNumber || a.kind == Kind::kName; }
+
+Op fused(Op compare) {
+  switch (compare) {
+    case Op::kLt: return Op::kLtSlots;
+    case Op::kLe: return Op::kLeSlots;
+    case Op::kGt: return Op::kGtSlots;
+    case Op::kGe: return Op::kGeSlots;
+    case Op::kEq: return Op::kEqSlots;
+    case Op::kNe: return Op::kNeSlots;
+    case Op::kLoad:
+    case Op::kLoadPrev:
+    case Op::kAdd:
+    case Op::kSub:
+    case Op::kMul:
+    case Op::kDiv:
+    case Op::kNeg:
+    case Op::kAnd:
+    case Op::kOr:
+    case Op::kNot:
+    case Op::kLtSlots:
+    case Op::kLeSlots:
+    case Op::kGtSlots:
+    case Op::kGeSlots:
+    case Op::kEqSlots:
+    case Op::kNeSlots:
+      break;
+  }
+  return compare;
+}
+
+// A comparison `op` of a and b, each read now or on the previous bar.
+void emit_compare(const std::vector<Ast>& ast, int a, int b, Op op, bool prev, Program& p) {
+  if (plain(ast[a]) && plain(ast[b])) {
+    Instr in;
+    in.op = fused(op);
+    in.flags = prev ? 3 : 0;
+    in.slot = ast[a].slot;
+    in.slot2 = ast[b].slot;
+    p.code.push_back(in);
+    return;
+  }
+  emit(ast, a, prev, p);
+  emit(ast, b, prev, p);
+  p.code.push_back({op, 0, 0, 0});
+}
+
 void emit(const std::vector<Ast>& ast, int n, bool prev, Program& p) {
   const Ast& a = ast[n];
   switch (a.kind) {
     case Kind::kNumber:
     case Kind::kName:
-      p.code.push_back({prev ? Op::kLoadPrev : Op::kLoad, a.slot});
+      p.code.push_back({prev ? Op::kLoadPrev : Op::kLoad, 0, a.slot, 0});
       return;
     case Kind::kNeg:
     case Kind::kNot:
       emit(ast, a.a, prev, p);
-      p.code.push_back({a.op, 0});
+      p.code.push_back({a.op, 0, 0, 0});
+      return;
+    case Kind::kCompare:
+      emit_compare(ast, a.a, a.b, a.op, prev, p);
       return;
     case Kind::kArith:
-    case Kind::kCompare:
     case Kind::kAnd:
     case Kind::kOr:
       emit(ast, a.a, prev, p);
       emit(ast, a.b, prev, p);
-      p.code.push_back({a.op, 0});
+      p.code.push_back({a.op, 0, 0, 0});
       return;
     case Kind::kCross:
       p.uses_prev = true;
-      emit(ast, a.a, true, p);
-      emit(ast, a.b, true, p);
-      p.code.push_back({a.above ? Op::kLe : Op::kGe, 0});
-      emit(ast, a.a, false, p);
-      emit(ast, a.b, false, p);
-      p.code.push_back({a.above ? Op::kGt : Op::kLt, 0});
-      p.code.push_back({Op::kAnd, 0});
+      emit_compare(ast, a.a, a.b, a.above ? Op::kLe : Op::kGe, true, p);
+      emit_compare(ast, a.a, a.b, a.above ? Op::kGt : Op::kLt, false, p);
+      p.code.push_back({Op::kAnd, 0, 0, 0});
       return;
   }
 }
@@ -382,6 +445,12 @@ std::size_t stack_depth(const Program& p) {
     switch (i.op) {
       case Op::kLoad:
       case Op::kLoadPrev:
+      case Op::kLtSlots:
+      case Op::kLeSlots:
+      case Op::kGtSlots:
+      case Op::kGeSlots:
+      case Op::kEqSlots:
+      case Op::kNeSlots:
         ++depth;
         break;
       case Op::kNeg:
@@ -435,10 +504,32 @@ CompileResult compile_condition(std::string_view text, const SlotResolver& resol
   return out;
 }
 
+namespace {
+
+template <class Compare>
+inline double fused_compare(const Instr& in, const double* const src[2], bool& not_finite, Compare cmp) {
+  const double a = src[in.flags & 1][in.slot];
+  const double b = src[(in.flags >> 1) & 1][in.slot2];
+  not_finite |= !(std::isfinite(a) && std::isfinite(b));
+  return cmp(a, b) ? 1.0 : 0.0;
+}
+
+template <class Compare>
+inline void stack_compare(double* st, std::size_t& sp, bool& not_finite, Compare cmp) {
+  --sp;
+  const double a = st[sp - 1];
+  const double b = st[sp];
+  not_finite |= !(std::isfinite(a) && std::isfinite(b));
+  st[sp - 1] = cmp(a, b) ? 1.0 : 0.0;
+}
+
+}  // namespace
+
 bool run_program(const Program& program, const double* cur, const double* prev, bool& bad) {
   double st[kEvalStackMax];
   std::size_t sp = 0;
   bool not_finite = false;
+  const double* const src[2] = {cur, prev};
   for (const Instr& in : program.code) {
     switch (in.op) {
       case Op::kLoad: st[sp++] = cur[in.slot]; break;
@@ -451,39 +542,18 @@ bool run_program(const Program& program, const double* cur, const double* prev, 
       case Op::kNot: st[sp - 1] = st[sp - 1] == 0.0 ? 1.0 : 0.0; break;
       case Op::kAnd: --sp; st[sp - 1] = (st[sp - 1] != 0.0 && st[sp] != 0.0) ? 1.0 : 0.0; break;
       case Op::kOr: --sp; st[sp - 1] = (st[sp - 1] != 0.0 || st[sp] != 0.0) ? 1.0 : 0.0; break;
-      case Op::kLt:
-      case Op::kLe:
-      case Op::kGt:
-      case Op::kGe:
-      case Op::kEq:
-      case Op::kNe: {
-        --sp;
-        const double a = st[sp - 1];
-        const double b = st[sp];
-        not_finite |= !(std::isfinite(a) && std::isfinite(b));
-        bool r = false;
-        switch (in.op) {
-          case Op::kLt: r = a < b; break;
-          case Op::kLe: r = a <= b; break;
-          case Op::kGt: r = a > b; break;
-          case Op::kGe: r = a >= b; break;
-          case Op::kEq: r = a == b; break;
-          case Op::kNe: r = a != b; break;
-          case Op::kLoad:
-          case Op::kLoadPrev:
-          case Op::kAdd:
-          case Op::kSub:
-          case Op::kMul:
-          case Op::kDiv:
-          case Op::kNeg:
-          case Op::kAnd:
-          case Op::kOr:
-          case Op::kNot:
-            break;
-        }
-        st[sp - 1] = r ? 1.0 : 0.0;
-        break;
-      }
+      case Op::kLt: stack_compare(st, sp, not_finite, [](double a, double b) { return a < b; }); break;
+      case Op::kLe: stack_compare(st, sp, not_finite, [](double a, double b) { return a <= b; }); break;
+      case Op::kGt: stack_compare(st, sp, not_finite, [](double a, double b) { return a > b; }); break;
+      case Op::kGe: stack_compare(st, sp, not_finite, [](double a, double b) { return a >= b; }); break;
+      case Op::kEq: stack_compare(st, sp, not_finite, [](double a, double b) { return a == b; }); break;
+      case Op::kNe: stack_compare(st, sp, not_finite, [](double a, double b) { return a != b; }); break;
+      case Op::kLtSlots: st[sp++] = fused_compare(in, src, not_finite, [](double a, double b) { return a < b; }); break;
+      case Op::kLeSlots: st[sp++] = fused_compare(in, src, not_finite, [](double a, double b) { return a <= b; }); break;
+      case Op::kGtSlots: st[sp++] = fused_compare(in, src, not_finite, [](double a, double b) { return a > b; }); break;
+      case Op::kGeSlots: st[sp++] = fused_compare(in, src, not_finite, [](double a, double b) { return a >= b; }); break;
+      case Op::kEqSlots: st[sp++] = fused_compare(in, src, not_finite, [](double a, double b) { return a == b; }); break;
+      case Op::kNeSlots: st[sp++] = fused_compare(in, src, not_finite, [](double a, double b) { return a != b; }); break;
     }
   }
   bad = not_finite;

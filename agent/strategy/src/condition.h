@@ -22,7 +22,9 @@
 // with prev() reading the previous bar's slots; "crosses_below" is
 //   prev(a) >= prev(b) and a < b.
 // Every operator is evaluated (no short-circuit), which keeps the program
-// branch-free apart from the dispatch. A comparison with a NaN or infinite
+// branch-free apart from the dispatch. Two rewrites keep programs short:
+// minus a number or a parameter becomes a constant slot, and a comparison
+// of two plain operands is one fused instruction. A comparison with a NaN or infinite
 // operand sets the `bad` flag: the engine then treats the condition as false
 // and counts it.
 #pragma once
@@ -30,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,11 +58,22 @@ enum class Op : std::uint8_t {
   kAnd,
   kOr,
   kNot,
+  // Fused "load a, load b, compare": most conditions are comparisons of two
+  // names or constants, and a cross is two of these and an and. `flags`
+  // bit 0: a from the previous bar, bit 1: b from the previous bar.
+  kLtSlots,
+  kLeSlots,
+  kGtSlots,
+  kGeSlots,
+  kEqSlots,
+  kNeSlots,
 };
 
 struct Instr {
   Op op = Op::kLoad;
-  std::uint16_t slot = 0;
+  std::uint8_t flags = 0;
+  std::uint16_t slot = 0;   // kLoad, kLoadPrev; a of a fused compare
+  std::uint16_t slot2 = 0;  // b of a fused compare
 };
 
 // Deepest evaluation stack a program may need; the parser's depth limit
@@ -81,9 +95,13 @@ struct ConditionError {
 
 // Resolves a name ("close", "fast", "bb.upper", a parameter) to a slot, or
 // returns an error message. `constant` gives the slot of a literal number.
+// `negated` gives a slot holding minus the value of a constant slot (a
+// parameter), or nullopt when `slot` is not constant, so "-entry_z" costs
+// nothing per bar.
 struct SlotResolver {
   std::function<Result<std::uint16_t>(std::string_view name)> name;
   std::function<std::uint16_t(double value)> constant;
+  std::function<std::optional<std::uint16_t>(std::uint16_t slot)> negated;
 };
 
 // Parses and compiles one condition. Limits: text length (checked by the

@@ -172,6 +172,7 @@ class Loader {
   Result<std::uint16_t> resolve_slot(std::string_view name);
   std::uint16_t param_slot(int param);
   std::uint16_t literal_slot(double value);
+  std::optional<std::uint16_t> negated_slot(std::uint16_t slot);
   int find_param(std::string_view name) const;
   int find_node(std::string_view name) const;
   std::string known_names(bool with_params) const;
@@ -186,6 +187,7 @@ class Loader {
   Plan plan_;
   std::map<int, std::uint16_t> param_slots_;
   std::vector<std::pair<double, std::uint16_t>> literal_slots_;
+  std::vector<std::pair<std::uint16_t, std::uint16_t>> negated_slots_;  // slot, its negation
   bool graph_ok_ = true;
 };
 
@@ -486,6 +488,20 @@ std::uint16_t Loader::literal_slot(double value) {
   return slot;
 }
 
+std::optional<std::uint16_t> Loader::negated_slot(std::uint16_t slot) {
+  for (const auto& [from, to] : negated_slots_) {
+    if (from == slot) return to;
+  }
+  for (const auto& c : plan_.constants) {
+    if (c.slot != slot) continue;
+    const auto neg = plan_.slot_count++;
+    plan_.constants.push_back({neg, c.value, !c.negate});
+    negated_slots_.emplace_back(slot, neg);
+    return neg;
+  }
+  return std::nullopt;  // a bar field or node output
+}
+
 void Loader::assign_slots() {
   first_slot_.assign(nodes_.size(), 0);
   std::uint16_t next = detail::kBarSlots;
@@ -535,6 +551,7 @@ Program Loader::read_condition(ConfigMap& map, std::string_view key) {
   detail::SlotResolver resolver;
   resolver.name = [this](std::string_view n) { return resolve_slot(n); };
   resolver.constant = [this](double v) { return literal_slot(v); };
+  resolver.negated = [this](std::uint16_t slot) { return negated_slot(slot); };
   auto result = detail::compile_condition(text, resolver, kConditionTokensMax, kConditionDepthMax);
   for (const auto& e : result.errors) map.problem_in_text(key, e.offset, e.message);
   if (!result.errors.empty()) return {};
@@ -618,6 +635,7 @@ void Loader::read_constraints() {
       return make_error("unknown name '" + std::string(n) + "'; constraints may only use parameters and numbers");
     };
     resolver.constant = [this](double v) { return literal_slot(v); };
+    resolver.negated = [this](std::uint16_t slot) { return negated_slot(slot); };
     auto result = detail::compile_condition(text, resolver, kConditionTokensMax, kConditionDepthMax);
     for (const auto& e : result.errors) m.problem_in_text(key, e.offset, e.message);
     if (!result.errors.empty()) continue;
@@ -646,7 +664,10 @@ double arg_value(const Arg& a, std::span<const ParamSpec> params) {
 
 std::vector<double> constant_slots(const Plan& plan, std::span<const ParamSpec> params) {
   std::vector<double> v(plan.slot_count, ind::kNaN);
-  for (const auto& c : plan.constants) v[c.slot] = arg_value(c.value, params);
+  for (const auto& c : plan.constants) {
+    const double x = arg_value(c.value, params);
+    v[c.slot] = c.negate ? -x : x;
+  }
   return v;
 }
 
@@ -672,7 +693,9 @@ Signal make_not_finite() {
 class DeclarativeInstance final : public StrategyInstance {
  public:
   DeclarativeInstance(std::shared_ptr<const Plan> plan, std::span<const ParamSpec> params)
-      : plan_(std::move(plan)), cur_(constant_slots(*plan_, params)), prev_(cur_) {
+      : plan_(std::move(plan)), slots_a_(constant_slots(*plan_, params)), slots_b_(slots_a_) {
+    cur_ = slots_a_.data();
+    prev_ = slots_b_.data();
     const Plan& p = *plan_;
     ops_.reserve(p.nodes.size());
     for (const auto& n : p.nodes) {
@@ -707,9 +730,14 @@ class DeclarativeInstance final : public StrategyInstance {
     if (p.has_percent_stop) stop_fraction_ = arg_value(p.stop_percent, params) / 100.0;
   }
 
+  DeclarativeInstance(const DeclarativeInstance&) = delete;  // cur_/prev_ point into this object
+  DeclarativeInstance& operator=(const DeclarativeInstance&) = delete;
+
   bool update(const Bar& bar) override {
-    std::copy_n(cur_.begin(), plan_->dynamic_slots, prev_.begin());
-    double* v = cur_.data();
+    // Every dynamic slot is rewritten below, so last bar's array becomes
+    // the previous one without a copy.
+    std::swap(cur_, prev_);
+    double* v = cur_;
     v[detail::kSlotOpen] = bar.open;
     v[detail::kSlotHigh] = bar.high;
     v[detail::kSlotLow] = bar.low;
@@ -729,13 +757,13 @@ class DeclarativeInstance final : public StrategyInstance {
     const Plan& p = *plan_;
     if (!p.entry_long.empty()) {
       bool bad = false;
-      const bool fire = detail::run_program(p.entry_long, cur_.data(), prev_.data(), bad);
+      const bool fire = detail::run_program(p.entry_long, cur_, prev_, bad);
       if (bad) return make_not_finite();
       if (fire) return enter(SignalKind::kEnterLong);
     }
     if (!p.entry_short.empty()) {
       bool bad = false;
-      const bool fire = detail::run_program(p.entry_short, cur_.data(), prev_.data(), bad);
+      const bool fire = detail::run_program(p.entry_short, cur_, prev_, bad);
       if (bad) return make_not_finite();
       if (fire) return enter(SignalKind::kEnterShort);
     }
@@ -750,7 +778,7 @@ class DeclarativeInstance final : public StrategyInstance {
     if (side == PositionSide::kFlat) return {};
     if (!exit_program.empty()) {
       bool bad = false;
-      const bool fire = detail::run_program(exit_program, cur_.data(), prev_.data(), bad);
+      const bool fire = detail::run_program(exit_program, cur_, prev_, bad);
       if (bad) return make_not_finite();
       if (fire) {
         Signal s;
@@ -761,7 +789,7 @@ class DeclarativeInstance final : public StrategyInstance {
     }
     if (!opposite.empty()) {
       bool bad = false;
-      const bool fire = detail::run_program(opposite, cur_.data(), prev_.data(), bad);
+      const bool fire = detail::run_program(opposite, cur_, prev_, bad);
       if (bad) return make_not_finite();
       if (fire) {
         Signal s;
@@ -864,8 +892,10 @@ class DeclarativeInstance final : public StrategyInstance {
   }
 
   std::shared_ptr<const Plan> plan_;
-  std::vector<double> cur_;
-  std::vector<double> prev_;
+  std::vector<double> slots_a_;
+  std::vector<double> slots_b_;
+  double* cur_ = nullptr;   // this bar's slots (one of the two arrays)
+  double* prev_ = nullptr;  // the previous bar's
   std::vector<Op> ops_;
   std::vector<ind::Sma> smas_;
   std::vector<ind::Ema> emas_;

@@ -1,7 +1,10 @@
 #include "strategy/engine.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 
 namespace ta::agent {
 
@@ -76,13 +79,30 @@ struct AgentEngine::Impl {
   SizingLimits sizing;
   Decimal equity;
   EngineCounters counters;
+  // Intents of the current bar are out[0, out_count). The Intent objects
+  // are reused from bar to bar so their strings keep their capacity: after
+  // the first few intents, emitting one allocates nothing.
   std::vector<Intent> out;
+  std::size_t out_count = 0;
   std::size_t last_product = 0;
 
+  // ProductId is 16 bytes of NUL-padded text: two word compares instead of
+  // a memcmp call on the per-bar path.
+  static bool same_product(const ProductId& a, const ProductId& b) {
+    static_assert(sizeof(ProductId) == 16 && std::is_trivially_copyable_v<ProductId>);
+    std::uint64_t x[2];
+    std::uint64_t y[2];
+    std::memcpy(x, &a, sizeof x);
+    std::memcpy(y, &b, sizeof y);
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+  }
+
   std::size_t find_product(const ProductId& id) {
-    if (last_product < products.size() && products[last_product].spec.product == id) return last_product;
+    if (last_product < products.size() && same_product(products[last_product].spec.product, id)) {
+      return last_product;
+    }
     for (std::size_t i = 0; i < products.size(); ++i) {
-      if (products[i].spec.product == id) {
+      if (same_product(products[i].spec.product, id)) {
         last_product = i;
         return i;
       }
@@ -105,7 +125,7 @@ struct AgentEngine::Impl {
   // ------------------------------------------------------------ bars
 
   std::span<const Intent> on_bar(const Bar& bar) {
-    out.clear();
+    out_count = 0;
     const std::size_t p = find_product(bar.product);
     if (p == products.size()) {
       ++counters.bars_unknown_product;
@@ -123,7 +143,7 @@ struct AgentEngine::Impl {
     product.last_open_ts_s = bar.open_ts_s;
     ++counters.bars;
     for (std::size_t i = product.slot_begin; i < product.slot_end; ++i) step(slots[i], bar);
-    return out;
+    return std::span<const Intent>(out.data(), out_count);
   }
 
   void step(Slot& s, const Bar& bar) {
@@ -248,11 +268,17 @@ struct AgentEngine::Impl {
   Intent& emit(Slot& s, const Bar& bar, IntentPurpose purpose, SignalReason reason) {
     const StrategyDefinition& def = *strategies[s.strategy].definition;
     const ProductState& product = products[s.product];
-    Intent& in = out.emplace_back();
-    const std::string ts = std::to_string(bar.open_ts_s);
-    in.intent_id.reserve(def.name().size() + product.id.size() + ts.size() + 4);
-    in.intent_id.append(def.name()).append("-").append(product.id).append("-").append(ts).append("-0");
-    in.strategy = def.name();
+    if (out_count == out.size()) out.emplace_back();
+    Intent& in = out[out_count++];
+    char ts[24];
+    const auto [end, ec] = std::to_chars(ts, ts + sizeof ts, bar.open_ts_s);
+    (void)ec;  // 24 characters hold any int64
+    in.intent_id.assign(def.name()).append("-").append(product.id).append("-").append(ts, end).append("-0");
+    in.strategy.assign(def.name());
+    in.side = OrderSide::kBuy;
+    in.quantity = Decimal::zero();
+    in.protective_stop_price = Decimal::zero();
+    in.reduce_only = false;
     in.product = bar.product;
     in.type = OrderType::kMarket;
     in.purpose = purpose;

@@ -2,8 +2,9 @@
 //
 // Slots are the evaluation's registers: 0..4 are the bar's open, high, low,
 // close and volume; then every node output in dependency order (the
-// "dynamic" slots, copied to the previous-bar array each bar); then
-// constants (parameters and literal numbers). Nodes run in dependency order
+// "dynamic" slots, all rewritten on every bar, so the current and previous
+// bar arrays simply swap); then constants (parameters and literal numbers,
+// present in both arrays). Nodes run in dependency order
 // reading and writing slots; conditions are postfix programs over them.
 #pragma once
 
@@ -59,6 +60,7 @@ struct NodePlan {
 struct ConstantSlot {
   std::uint16_t slot = 0;
   Arg value;
+  bool negate = false;  // holds minus the value ("-entry_z")
 };
 
 struct NamedProgram {

@@ -25,7 +25,19 @@ class Env {
       prev.push_back(v);
       return static_cast<std::uint16_t>(cur.size() - 1);
     };
+    // Slots from 2 on are constants; "k" names one (slot 2, value 1.5).
+    resolver.negated = [this](std::uint16_t slot) -> std::optional<std::uint16_t> {
+      if (slot < 2) return std::nullopt;
+      return resolver.constant(-cur[slot]);
+    };
+    const auto base = resolver.name;
+    k_slot = resolver.constant(1.5);
+    resolver.name = [base, this](std::string_view n) -> Result<std::uint16_t> {
+      if (n == "k") return k_slot;
+      return base(n);
+    };
   }
+  std::uint16_t k_slot = 0;
   CompileResult compile(std::string_view text, std::size_t tokens_max = kConditionTokensMax,
                         std::size_t depth_max = kConditionDepthMax) {
     return compile_condition(text, resolver, tokens_max, depth_max);
@@ -86,6 +98,24 @@ TEST(Condition, Crosses) {
   EXPECT_TRUE(e.eval("x - 1 crosses_below y * 2", 2, 1, 5, 1));
   EXPECT_TRUE(e.compile("x crosses_above y").program.uses_prev);
   EXPECT_FALSE(e.compile("x > y").program.uses_prev);
+}
+
+TEST(Condition, ComparisonsOfPlainOperandsAreOneInstruction) {
+  Env e;
+  EXPECT_EQ(e.compile("x > y").program.code.size(), 1u);
+  EXPECT_EQ(e.compile("x <= 2").program.code.size(), 1u);
+  // A cross: two fused compares and an and.
+  EXPECT_EQ(e.compile("x crosses_above y").program.code.size(), 3u);
+  // Minus a number or a parameter is a constant of its own...
+  EXPECT_EQ(e.compile("x <= -k").program.code.size(), 1u);
+  EXPECT_EQ(e.compile("x <= -3").program.code.size(), 1u);
+  EXPECT_TRUE(e.eval("x <= -k", -1.5, 0));
+  EXPECT_FALSE(e.eval("x <= -k", -1.4, 0));
+  EXPECT_TRUE(e.eval("x == --k", 1.5, 0));
+  // ...minus a bar-dependent value is computed each bar.
+  EXPECT_EQ(e.compile("x <= -y").program.code.size(), 4u);
+  EXPECT_TRUE(e.eval("x <= -y", -2, 1));
+  EXPECT_TRUE(e.eval("x + 1 > y", 1, 1.5));
 }
 
 TEST(Condition, NonFiniteOperandsMakeTheConditionFalseAndBad) {
