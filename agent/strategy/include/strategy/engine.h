@@ -4,7 +4,8 @@
 //
 // Pure and single-threaded: no clock (market time comes from the bars), no
 // randomness, no I/O, no locks. Not thread-safe; call everything from one
-// thread. on_bar() does not allocate unless it emits an intent.
+// thread. Once warm, on_bar() allocates nothing, also when it emits intents
+// (the Intent objects and their strings are reused from bar to bar).
 //
 // Per closed bar of product P, on_bar():
 //   1. refuses the bar (counted, nothing else happens) when check_bar()
