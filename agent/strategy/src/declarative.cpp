@@ -589,8 +589,10 @@ void Loader::read_stops() {
     if (!node.empty()) {
       const auto ref = resolve_ref(node);
       if (!ref || ref->node < 0) {
+        std::vector<std::string> names;
+        for (const auto& n : nodes_) names.push_back(n.name);
         m.problem("node", ref ? "the stop distance must be a node output (for example an atr node), not a bar field"
-                              : "unknown node '" + node + "'; nodes: " + known_names(false));
+                              : "unknown node '" + node + "'; nodes here: " + join(names));
       } else if (multiple && graph_ok_) {
         plan_.has_node_stop = true;
         plan_.stop_slot = static_cast<std::uint16_t>(first_slot_[static_cast<std::size_t>(ref->node)] + ref->output);
@@ -622,8 +624,8 @@ void Loader::read_constraints() {
   ConfigMap m = root_.map("constraints", Need::kOptional);
   const auto keys = m.keys();
   if (keys.size() > kConstraintsMax) {
+    // Still read every constraint below, so the file's other problems show.
     m.problem(keys[kConstraintsMax], "at most " + std::to_string(kConstraintsMax) + " constraints are allowed");
-    return;
   }
   for (const auto& key : keys) {
     const std::string text = m.text(key, Need::kRequired, "", kConditionLengthMax);

@@ -151,8 +151,7 @@ stops:
   atr_multiple: {node: atr, multiple: 2}
 )"),
             (std::vector<std::string>{
-                "s.yaml:5:24: key 'stops.atr_multiple.node': unknown node 'atr'; nodes: bar fields (open, high, low, "
-                "close, volume), nodes (fast)"}));
+                "s.yaml:5:24: key 'stops.atr_multiple.node': unknown node 'atr'; nodes here: fast"}));
 }
 
 TEST(Declarative, Cycles) {
