@@ -339,6 +339,8 @@ struct Run : std::enable_shared_from_this<Run> {
         answer.what = "connect " + ep.host + ":" + ep.port;
         co_return answer;
       }
+      boost::system::error_code ignored;
+      beast::get_lowest_layer(*secure).socket().set_option(tcp::no_delay(true), ignored);
       if (SSL_set_tlsext_host_name(secure->native_handle(), ep.host.c_str()) != 1) {
         answer.ec = asio::error::invalid_argument;
         answer.what = "TLS server name";
@@ -357,7 +359,10 @@ struct Run : std::enable_shared_from_this<Run> {
     if (cec || !plain) {
       answer.ec = cec ? cec : asio::error::operation_aborted;
       answer.what = "connect " + ep.host + ":" + ep.port;
+      co_return answer;
     }
+    boost::system::error_code ignored;
+    plain->socket().set_option(tcp::no_delay(true), ignored);
     co_return answer;
   }
 

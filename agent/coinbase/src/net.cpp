@@ -14,7 +14,10 @@ std::string to_string(const View& v) {
 
 Result<Endpoint> parse_endpoint(std::string_view url, UrlKind kind) {
   const std::string quoted = "\"" + std::string(url) + "\"";
-  auto parsed = boost::urls::parse_uri(boost::core::string_view(url.data(), url.size()));
+  // A NUL-terminated copy: Boost.URL 1.81 reads past the end of views
+  // that are not terminated.
+  const std::string text(url);
+  auto parsed = boost::urls::parse_uri(text);
   if (!parsed) return make_error("URL " + quoted + ": " + parsed.error().message());
   const boost::urls::url_view u = *parsed;
   Endpoint ep;

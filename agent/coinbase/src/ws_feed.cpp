@@ -163,7 +163,10 @@ struct CoinbaseWsFeed::Core : std::enable_shared_from_this<Core> {
     abort_session = nullptr;
     if (end_reason.empty()) end_reason = "connection closed";
     last_reason = end_reason;
-    if (connected) {
+    if (finished()) {
+      coinbase_log().info("ws closed url={} reason=\"{}\"", config.url, end_reason);
+      if (connected) ++stats.disconnects;
+    } else if (connected) {
       ++stats.disconnects;
       coinbase_log().warn("ws disconnected url={} reason=\"{}\" connected_ms={}", config.url, end_reason,
                           ms_between(connected_at, Clock::now()));
@@ -273,7 +276,6 @@ struct CoinbaseWsFeed::Core : std::enable_shared_from_this<Core> {
       return;
     }
     ParsedWsMessage parsed = parse_ws_message(text, config.parse);
-    bool gap = false;
     if (parsed.sequence_num) {
       switch (check_sequence(*parsed.sequence_num)) {
         case SeqCheck::kNext:
@@ -285,8 +287,13 @@ struct CoinbaseWsFeed::Core : std::enable_shared_from_this<Core> {
           ++stats.out_of_order;
           return;
         case SeqCheck::kGap:
-          gap = true;
-          break;
+          // Messages were lost. This one is not used either: the new
+          // connection's market_trades snapshot carries recent trades again
+          // in trade-id order, so lost trades with lower ids than this
+          // message's are not shut out as out of order by the aggregator.
+          ++stats.gap_reconnects;
+          request_end("sequence gap: reconnecting to resubscribe");
+          return;
       }
     }
     if (!parsed.message) {
@@ -298,10 +305,6 @@ struct CoinbaseWsFeed::Core : std::enable_shared_from_this<Core> {
       ++stats.venue_errors;
       coinbase_log().warn("ws venue error message=\"{}\"", err.message);
       request_end("venue error: " + err.message);
-    }
-    if (gap && !finished()) {
-      ++stats.gap_reconnects;
-      request_end("sequence gap: reconnecting to resubscribe");
     }
   }
 
@@ -390,6 +393,9 @@ struct CoinbaseWsFeed::Core : std::enable_shared_from_this<Core> {
     if (!end_reason.empty()) co_return;
     auto [cec, peer] = co_await lowest.async_connect(results, kUse);
     if (cec) co_return fail_read("connect " + endpoint.host + ":" + endpoint.port, cec);
+    // Small messages (subscribes) go out at once, not after a delayed ACK.
+    boost::system::error_code nec;
+    lowest.socket().set_option(tcp::no_delay(true), nec);
     if constexpr (kIsTls<Ws>) {
       auto& tls_stream = ws.next_layer();
       if (SSL_set_tlsext_host_name(tls_stream.native_handle(), endpoint.host.c_str()) != 1) {
@@ -482,7 +488,7 @@ struct CoinbaseWsFeed::Core : std::enable_shared_from_this<Core> {
       }
       if (self->backoff.attempts() >= self->config.reconnect_attempts_max) {
         self->fail("coinbase ws: gave up after " + std::to_string(self->backoff.attempts()) +
-                   " failed sessions in a row; last: " + self->last_reason);
+                   " reconnect attempts in a row; last: " + self->last_reason);
         co_return;
       }
       const std::int64_t delay_ms = self->backoff.next_delay_ms();

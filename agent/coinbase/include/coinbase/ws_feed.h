@@ -11,10 +11,11 @@
 //   * check the envelope's sequence_num, which counts every message of one
 //     connection: next = previous + 1 is normal; equal to the previous is a
 //     duplicate and lower is out of order (both counted and ignored); higher
-//     is a gap (messages were lost): counted, the message itself is used,
-//     and the connection is then closed and re-opened, which re-subscribes
-//     and brings a fresh market_trades snapshot (trades already seen are
-//     dropped by trade id in the aggregator);
+//     is a gap (messages were lost): counted, and that message is not used
+//     either; the connection is closed and re-opened, which re-subscribes
+//     and brings a fresh market_trades snapshot of recent trades in
+//     trade-id order (trades already seen are dropped by id in the
+//     aggregator, lost ones still inside their minute's grace are added);
 //   * market_trades: trades sorted by trade id per product, then
 //     BarAggregator::on_trade (duplicates, late trades and bad values are
 //     handled and counted there);
@@ -25,8 +26,8 @@
 // Liveness: any frame resets a staleness watchdog; no frame for
 // stale_timeout_ms, or no subscribe acknowledgement for all channels within
 // subscribe_ack_timeout_ms, closes the connection. Every reconnect waits an
-// exponential backoff with jitter; after reconnect_attempts_max failed
-// sessions in a row the feed gives up with a kError event.
+// exponential backoff with jitter; when reconnect_attempts_max reconnects
+// in a row have failed, the feed gives up with a kError event.
 //
 // Threading: everything runs on the caller's io_context; handler calls come
 // from inside io_context::run() on its thread. Call start(), stop() and the
@@ -62,8 +63,8 @@ struct WsFeedConfig {
   static constexpr std::size_t products_max = 64;
   // Upper bound of every timeout below: ten minutes.
   static constexpr std::int64_t timeout_ms_max = 600'000;
-  // Failed sessions in a row before giving up, at most: with the default
-  // 30 s backoff cap, 10,000 is more than three days of retrying.
+  // Upper bound of reconnect_attempts_max: with the default 30 s backoff
+  // cap, 10,000 is more than three days of retrying.
   static constexpr std::uint32_t reconnect_attempts_limit = 10'000;
 
   // ws://host:port/path or wss://host[:port]/path (TLS, certificate and
@@ -92,9 +93,10 @@ struct WsFeedConfig {
   // A session that stayed connected this long resets the backoff, so a
   // feed that flaps (connects, then fails at once) keeps backing off.
   std::int64_t stable_session_ms = 30'000;
-  // Failed sessions in a row (connect failures or sessions shorter than
-  // stable_session_ms) before the feed gives up with kError: 100 is about
-  // 50 minutes at the 30 s cap. In [1, reconnect_attempts_limit].
+  // Reconnects in a row that may fail (a failure is a connect that does
+  // not complete or a session shorter than stable_session_ms) before the
+  // feed gives up with kError: 100 is about 50 minutes at the 30 s cap.
+  // In [1, reconnect_attempts_limit].
   std::uint32_t reconnect_attempts_max = 100;
   // Seeds the backoff jitter (log it to replay a run).
   std::uint64_t seed = 0;
