@@ -303,6 +303,25 @@ TEST_F(WsFeedTest, MalformedMessagesAreSkippedAndCounted) {
   EXPECT_DOUBLE_EQ(rec_.bars[0].volume, 1.0);
 }
 
+TEST_F(WsFeedTest, OversizedFrameIsRefusedAndTheConnectionReopened) {
+  SimConfig sc = quiet_sim();
+  sc.trades_snapshot_max = 0;  // else the reconnect's snapshot is oversized too
+  start_sim(sc);
+  WsFeedConfig fc = feed_config();
+  fc.parse.frame_bytes_max = 1'000;  // acks and empty snapshots are ~200 bytes
+  start_feed(fc);
+  std::vector<SimTrade> batch;
+  for (std::uint64_t id = 1; id <= 20; ++id) {
+    batch.push_back(trade(kBtc, id, kM + static_cast<std::int64_t>(id) * 1'000, "100", "1"));
+  }
+  publish_at(kM + kSec, batch);  // about 3 KB
+  ASSERT_TRUE(run_until(io_, [&] {
+    return feed_->stats().malformed >= 1 && feed_->stats().connects >= 2 &&
+           feed_->state() == WsFeedState::kStreaming;
+  }));
+  EXPECT_EQ(feed_->stats().trades, 0u);
+}
+
 TEST_F(WsFeedTest, ReconnectsAndResubscribesAfterDisconnect) {
   start_sim();
   start_feed(feed_config());

@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
 #include <cstdlib>
@@ -182,6 +183,82 @@ TEST(SimHttp, FaultAndRefusalOnTheWire) {
   EXPECT_EQ(sim.stats().http_candle_requests, 3u);
   EXPECT_EQ(sim.stats().http_too_many_candles, 1u);
   EXPECT_EQ(sim.stats().http_faults_applied, 1u);
+}
+
+// A raw WebSocket client against the simulator: ack, snapshot, sequence
+// numbers, unsubscribe, error replies and the subscribe deadline.
+TEST(SimWs, SubscribeAckSnapshotErrorsAndDeadline) {
+  namespace beast = boost::beast;
+  namespace websocket = beast::websocket;
+  boost::asio::io_context io;
+  SimConfig config;
+  config.heartbeat_interval_ms = 0;
+  config.subscribe_deadline_ms = 200;
+  CoinbaseSim sim(io, config);
+  ASSERT_TRUE(sim.start().ok());
+  SimTrade t1{"BTC-USD", 1, kT0 * 1'000'000, "100.5", "0.1", true, 100.5, 0.1};
+  SimTrade t2{"BTC-USD", 2, kT0 * 1'000'000 + 5, "101", "0.2", false, 101, 0.2};
+  sim.publish_trades({t1, t2});  // nobody listens yet: only the snapshot history
+  std::thread server([&] { io.run(); });
+
+  boost::asio::io_context client_io;
+  const auto connect = [&] {
+    auto ws = std::make_unique<websocket::stream<boost::asio::ip::tcp::socket>>(client_io);
+    ws->next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), sim.ws_port()});
+    ws->handshake("127.0.0.1", "/");
+    return ws;
+  };
+  auto ws = connect();
+  const auto read = [&] {
+    beast::flat_buffer b;
+    ws->read(b);
+    return json::parse(beast::buffers_to_string(b.data()));
+  };
+  ws->write(boost::asio::buffer(std::string(R"({"type":"subscribe","channel":"market_trades","product_ids":["BTC-USD"]})")));
+  const json::value ack = read();
+  EXPECT_EQ(ack.at("channel").as_string(), "subscriptions");
+  EXPECT_EQ(ack.at("sequence_num").as_int64(), 0);
+  EXPECT_EQ(ack.at("events").at(0).at("subscriptions").at("market_trades").at(0).as_string(), "BTC-USD");
+  const json::value snap = read();
+  EXPECT_EQ(snap.at("sequence_num").as_int64(), 1);
+  const json::value& event = snap.at("events").at(0);
+  EXPECT_EQ(event.at("type").as_string(), "snapshot");
+  ASSERT_EQ(event.at("trades").as_array().size(), 2u);
+  EXPECT_EQ(event.at("trades").at(0).at("trade_id").as_string(), "2") << "newest first";
+  EXPECT_EQ(event.at("trades").at(0).at("side").as_string(), "SELL");
+  EXPECT_EQ(event.at("trades").at(1).at("price").as_string(), "100.5");
+
+  const auto expect_error = [&](const std::string& msg, const std::string& text) {
+    ws->write(boost::asio::buffer(msg));
+    const json::value e = read();
+    EXPECT_EQ(e.at("type").as_string(), "error") << msg;
+    EXPECT_NE(std::string(e.at("message").as_string()).find(text), std::string::npos) << e;
+  };
+  expect_error(R"({"type":"subscribe","channels":["ticker"]})", "channel must be a string");
+  expect_error(R"({"type":"subscribe","channel":"user","product_ids":["BTC-USD"]})", "authentication failure");
+  expect_error(R"({"type":"subscribe","channel":"ticker"})", "product_ids required");
+  expect_error(R"({"type":"subscribe","channel":"no_such_channel"})", "unknown channel");
+  expect_error("{", "malformed");
+
+  ws->write(boost::asio::buffer(std::string(R"({"type":"unsubscribe","channel":"market_trades","product_ids":["BTC-USD"]})")));
+  const json::value unsub = read();
+  EXPECT_EQ(unsub.at("sequence_num").as_int64(), 2) << "errors carry no sequence number";
+  EXPECT_TRUE(unsub.at("events").at(0).at("subscriptions").as_object().empty());
+
+  // A second connection that never subscribes is closed after the deadline.
+  auto idle = connect();
+  beast::flat_buffer b;
+  boost::system::error_code ec;
+  idle->read(b, ec);
+  EXPECT_TRUE(ec) << "closed by the server";
+
+  ws->close(websocket::close_code::normal);
+  boost::asio::post(io, [&] { sim.stop(); });
+  server.join();
+  EXPECT_EQ(sim.stats().ws_deadline_closes, 1u);
+  EXPECT_EQ(sim.stats().ws_errors_sent, 5u);
+  EXPECT_EQ(sim.stats().ws_subscribes, 1u);
+  EXPECT_EQ(sim.stats().ws_unsubscribes, 1u);
 }
 
 }  // namespace
