@@ -204,6 +204,23 @@ TEST_F(WsFeedTest, TradesBecomeOneMinuteBarsAtTheirBoundaries) {
   EXPECT_EQ(feed_->stats().bars, 3u);
 }
 
+TEST_F(WsFeedTest, MinutesBeganBeforeTheSubscriptionGiveNoBar) {
+  start_sim();
+  // Trades before the feed connects reach it only through the snapshot.
+  publish_at(kM + 1 * kSec, {trade(kBtc, 1, kM + 1 * kSec, "100", "1")});
+  publish_at(kM + 20 * kSec, {trade(kBtc, 2, kM + 20 * kSec, "101", "1")});
+  sim_->set_market_time_us(kM + 30 * kSec);  // the acks carry this time
+  start_feed(feed_config());
+  wait_trades(2);
+  publish_at(kM + 70 * kSec, {trade(kBtc, 3, kM + 70 * kSec, "102", "1")});
+  heartbeat_at(kM + 122 * kSec);
+  ASSERT_TRUE(run_until(io_, [&] { return feed_->stats().bars + feed_->stats().bars_incomplete == 2; }));
+  ASSERT_EQ(rec_.bars.size(), 1u);
+  EXPECT_EQ(rec_.bars[0].open_ts_s, kM / kSec + 60);
+  EXPECT_EQ(feed_->stats().bars_incomplete, 1u);
+  EXPECT_EQ(feed_->aggregator_stats(kBtc)->accepted, 3u) << "snapshot trades still prime the aggregator";
+}
+
 TEST_F(WsFeedTest, LateTradesWithinGraceCountAfterGraceAreDropped) {
   start_sim();
   start_feed(feed_config());

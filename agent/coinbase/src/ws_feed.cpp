@@ -137,6 +137,13 @@ struct CoinbaseWsFeed::Core : std::enable_shared_from_this<Core> {
 
   void deliver(const Bar& bar) {
     if (finished() || handler == nullptr) return;
+    // A minute that began before the feed first streamed was not watched
+    // from its start: the subscribe snapshot holds only recent trades, so
+    // its bar could be missing trades. It is counted, not delivered.
+    if (!streaming_since_us || bar.open_ts_s * kMicrosPerSecond < *streaming_since_us) {
+      ++stats.bars_incomplete;
+      return;
+    }
     ++stats.bars;
     handler->on_bar(bar);
   }
@@ -373,6 +380,7 @@ struct CoinbaseWsFeed::Core : std::enable_shared_from_this<Core> {
     };
     if (acked || !covers("heartbeats", false) || !covers("market_trades", true) || !covers("ticker", true)) return;
     acked = true;
+    if (!streaming_since_us) streaming_since_us = env.timestamp_us;
     state = WsFeedState::kStreaming;
     arm_watchdog();
     coinbase_log().info("ws subscribed url={} products={} channels=heartbeats,market_trades,ticker", config.url,
@@ -523,6 +531,8 @@ struct CoinbaseWsFeed::Core : std::enable_shared_from_this<Core> {
   WsFeedState state = WsFeedState::kIdle;
   WsFeedStats stats;
   std::string last_reason;
+  // Venue time of the first complete subscribe acknowledgement.
+  std::optional<std::int64_t> streaming_since_us;
   // Closes the current connection; set while a session runs.
   std::function<void()> abort_session;
 

@@ -23,6 +23,12 @@
 //   * heartbeats: the venue clock -> BarAggregator::on_clock, so quiet
 //     minutes still close on time;
 //   * {"type":"error"}: logged; the connection is re-opened.
+// The first bar delivered is that of the first minute that begins at or
+// after the venue time of the first complete subscribe acknowledgement:
+// earlier minutes were not watched from their start (the subscribe
+// snapshot holds only recent trades), so their bars are counted as
+// bars_incomplete and dropped. Later reconnects keep minutes open across
+// the outage; trades lost there and not in the snapshot stay lost.
 // Liveness: any frame resets a staleness watchdog; no frame for
 // stale_timeout_ms, or no subscribe acknowledgement for all channels within
 // subscribe_ack_timeout_ms, closes the connection. Every reconnect waits an
@@ -138,6 +144,9 @@ struct WsFeedStats {
   std::uint64_t gap_reconnects = 0;
   std::uint64_t reconnects = 0;  // waits scheduled before a new connect
   std::uint64_t bars = 0;        // bars delivered to the handler
+  // Bars of minutes that began before the feed first streamed (not
+  // delivered: the subscribe snapshot may not hold all their trades).
+  std::uint64_t bars_incomplete = 0;
 };
 
 class CoinbaseWsFeed final : public Feed {
