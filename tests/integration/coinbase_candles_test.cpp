@@ -209,6 +209,32 @@ TEST_F(CandlesTest, TimeoutsExhaustRetriesWithAClearMessage) {
   EXPECT_NE(r.error().message.find("timeout after 100 ms"), std::string::npos) << r.error().message;
 }
 
+TEST_F(CandlesTest, ResponseSizeLimit) {
+  // The first page (hundreds of rows, over 30 KB) is refused above the limit, retried, and
+  // reported; a limit above the page size passes.
+  BackfillConfig c = config();
+  c.retries_max = 1;
+  c.response_bytes_max = 8 * 1024;
+  auto r = run(c, whole_file());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("read response"), std::string::npos) << r.error().message;
+  c.response_bytes_max = 64 * 1024;
+  auto ok = run(c, whole_file());
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->bars, file_bars_);
+}
+
+TEST_F(CandlesTest, RequestsArePaced) {
+  BackfillConfig c = config();
+  c.request_interval_ms = 100;
+  const auto started = std::chrono::steady_clock::now();
+  auto r = run(c, {kBtc, start_s_, start_s_ + 3 * 350 * kBarSeconds});
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->requests, 3u);
+  EXPECT_GE(elapsed, milliseconds(200)) << "three requests at least 100 ms apart";
+}
+
 TEST_F(CandlesTest, ClientErrorsAreNotRetried) {
   auto r = run(config(), {ProductId::parse("DOGE-USD").value(), start_s_, start_s_ + 60});
   ASSERT_FALSE(r.ok());

@@ -245,6 +245,32 @@ TEST(WsMessage, EventsLimit) {
   EXPECT_FALSE(parse_ws_message(text, limits).message.ok());
 }
 
+TEST(WsMessage, TickersLimit) {
+  const std::string ticker = R"({"type":"ticker","product_id":"BTC-USD","price":"1","best_bid":"1","best_ask":"2"})";
+  const std::string text =
+      R"({"channel":"ticker","timestamp":"2023-02-09T20:19:35Z","sequence_num":1,"events":[{"type":"snapshot","tickers":[)" +
+      ticker + "," + ticker + "]}]}";
+  WsParseLimits limits;
+  limits.tickers_max = 3;
+  EXPECT_TRUE(parse_ws_message(text, limits).message.ok());
+  limits.tickers_max = 2;
+  EXPECT_TRUE(parse_ws_message(text, limits).message.ok());
+  limits.tickers_max = 1;
+  EXPECT_FALSE(parse_ws_message(text, limits).message.ok());
+}
+
+TEST(WsMessage, SubscriptionChannelsLimit) {
+  const std::string text =
+      R"({"channel":"subscriptions","timestamp":"2023-02-09T20:19:35Z","sequence_num":0,"events":[{"subscriptions":{"a":[],"b":[]}}]})";
+  WsParseLimits limits;
+  limits.subscription_channels_max = 3;
+  EXPECT_TRUE(parse_ws_message(text, limits).message.ok());
+  limits.subscription_channels_max = 2;
+  EXPECT_TRUE(parse_ws_message(text, limits).message.ok());
+  limits.subscription_channels_max = 1;
+  EXPECT_FALSE(parse_ws_message(text, limits).message.ok());
+}
+
 TEST(FieldParsers, Decimal) {
   EXPECT_DOUBLE_EQ(parse_decimal_text("1").value(), 1.0);
   EXPECT_DOUBLE_EQ(parse_decimal_text("-0.5").value(), -0.5);
