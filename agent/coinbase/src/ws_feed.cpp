@@ -389,18 +389,17 @@ struct CoinbaseWsFeed::Core : std::enable_shared_from_this<Core> {
 
   // ---- the connection ------------------------------------------------------
 
+  // Resolve, connect, TLS, WebSocket handshake. False (with end_reason
+  // set) when the session is over.
   template <class Ws>
-  asio::awaitable<void> connect_and_stream(Ws& ws, tcp::resolver& resolver) {
+  asio::awaitable<bool> open(Ws& ws, tcp::resolver& resolver) {
     auto& lowest = beast::get_lowest_layer(ws);
-    abort_session = [&resolver, &lowest] {
-      resolver.cancel();
-      lowest.close();
-    };
     auto [rec, results] = co_await resolver.async_resolve(endpoint.host, endpoint.port, kUse);
-    if (rec) co_return fail_read("resolve " + endpoint.host, rec);
-    if (!end_reason.empty()) co_return;
+    if (rec) fail_read("resolve " + endpoint.host, rec);
+    if (!end_reason.empty()) co_return false;
     auto [cec, peer] = co_await lowest.async_connect(results, kUse);
-    if (cec) co_return fail_read("connect " + endpoint.host + ":" + endpoint.port, cec);
+    if (cec) fail_read("connect " + endpoint.host + ":" + endpoint.port, cec);
+    if (!end_reason.empty()) co_return false;
     // Small messages (subscribes) go out at once, not after a delayed ACK.
     boost::system::error_code nec;
     lowest.socket().set_option(tcp::no_delay(true), nec);
@@ -408,11 +407,12 @@ struct CoinbaseWsFeed::Core : std::enable_shared_from_this<Core> {
       auto& tls_stream = ws.next_layer();
       if (SSL_set_tlsext_host_name(tls_stream.native_handle(), endpoint.host.c_str()) != 1) {
         request_end("TLS: cannot set server name");
-        co_return;
+        co_return false;
       }
       tls_stream.set_verify_callback(asio::ssl::host_name_verification(endpoint.host));
       auto [hec] = co_await tls_stream.async_handshake(asio::ssl::stream_base::client, kUse);
-      if (hec) co_return fail_read("TLS handshake", hec);
+      if (hec) fail_read("TLS handshake", hec);
+      if (!end_reason.empty()) co_return false;
     }
     ws.set_option(websocket::stream_base::timeout{milliseconds(config.connect_timeout_ms),
                                                   websocket::stream_base::none(), false});
@@ -420,9 +420,11 @@ struct CoinbaseWsFeed::Core : std::enable_shared_from_this<Core> {
         [](websocket::request_type& req) { req.set(beast::http::field::user_agent, "trading-agent"); }));
     ws.read_message_max(config.parse.frame_bytes_max);
     auto [wec] = co_await ws.async_handshake(endpoint.host_header, endpoint.path, kUse);
-    if (wec) co_return fail_read("WebSocket handshake", wec);
-    if (!end_reason.empty()) co_return;
+    if (wec) fail_read("WebSocket handshake", wec);
+    co_return end_reason.empty();
+  }
 
+  void on_connected() {
     connected = true;
     connected_at = last_rx = Clock::now();
     phase = Phase::kConnected;
@@ -430,22 +432,34 @@ struct CoinbaseWsFeed::Core : std::enable_shared_from_this<Core> {
     ++stats.connects;
     arm_watchdog();
     coinbase_log().info("ws connected url={}", config.url);
+  }
 
+  // One channel per subscribe message, as Coinbase requires.
+  template <class Ws>
+  asio::awaitable<bool> subscribe(Ws& ws) {
     ws.text(true);
     const std::string subscribes[] = {make_subscribe_message("heartbeats", {}),
                                       make_subscribe_message("market_trades", products),
                                       make_subscribe_message("ticker", products)};
     for (const std::string& msg : subscribes) {
       auto [sec, sent] = co_await ws.async_write(asio::buffer(msg), kUse);
-      if (sec) co_return fail_read("subscribe", sec);
+      if (sec) fail_read("subscribe", sec);
+      if (!end_reason.empty()) co_return false;
     }
+    co_return true;
+  }
 
+  // Reads until the connection fails or we decide to end it; then, if it
+  // was our decision, closes politely within kCloseTimeout.
+  template <class Ws>
+  asio::awaitable<void> stream(Ws& ws) {
     beast::flat_buffer buffer;
     for (;;) {
       auto [ec, bytes] = co_await ws.async_read(buffer, kUse);
       if (ec) {
         if (ec == websocket::error::message_too_big) note_malformed("frame larger than frame_bytes_max", {});
-        co_return fail_read("read", ec);
+        fail_read("read", ec);
+        co_return;
       }
       const auto data = buffer.cdata();
       on_frame(std::string_view(static_cast<const char*>(data.data()), data.size()), ws.got_text());
@@ -453,12 +467,24 @@ struct CoinbaseWsFeed::Core : std::enable_shared_from_this<Core> {
       if (finished() || !end_reason.empty()) break;
     }
     if (finished()) co_return;
-    // We chose to end (gap, venue error): close politely, within bounds.
     phase = Phase::kClosing;
     close_started = Clock::now();
     arm_watchdog();
     auto [xec] = co_await ws.async_close(websocket::close_code::normal, kUse);
     (void)xec;  // the session is over either way
+  }
+
+  template <class Ws>
+  asio::awaitable<void> connect_and_stream(Ws& ws, tcp::resolver& resolver) {
+    auto& lowest = beast::get_lowest_layer(ws);
+    abort_session = [&resolver, &lowest] {
+      resolver.cancel();
+      lowest.close();
+    };
+    if (!co_await open(ws, resolver)) co_return;
+    on_connected();
+    if (!co_await subscribe(ws)) co_return;
+    co_await stream(ws);
   }
 
   asio::awaitable<void> session() {
