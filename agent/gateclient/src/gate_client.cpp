@@ -141,7 +141,7 @@ class GateClient::Impl : public std::enable_shared_from_this<Impl> {
     return track(cancels_, cancel.cancel_id(), env);
   }
 
-  ta::Status send(ta::ipc::Envelope message) {
+  ta::Result<std::uint64_t> send(ta::ipc::Envelope message) {
     const auto body = message.body_case();
     if (body != ta::ipc::Envelope::kBar && body != ta::ipc::Envelope::kProposalSubmit &&
         body != ta::ipc::Envelope::kParameterChangeAck) {
@@ -151,7 +151,8 @@ class GateClient::Impl : public std::enable_shared_from_this<Impl> {
     }
     if (state_ != GateConnectionState::kReady || conn_ == nullptr) return make_error("not connected to the gate");
     if (message.request_id() == 0) message.set_request_id(next_request_id_++);
-    return conn_->send(message);
+    if (auto st = conn_->send(message); !st) return st.error();
+    return message.request_id();
   }
 
   GateConnectionState state() const { return state_; }
@@ -366,7 +367,7 @@ class GateClient::Impl : public std::enable_shared_from_this<Impl> {
         handler_.on_fill(env.fill());
         return;
       case E::kPositionSnapshot:
-        handler_.on_position_snapshot(env.position_snapshot());
+        handler_.on_position_snapshot_reply(env.position_snapshot(), env.request_id());
         return;
       case E::kHaltStateChanged:
         handler_.on_halt_state_changed(env.halt_state_changed());
@@ -434,7 +435,12 @@ ta::Status GateClient::start() { return impl_->start(); }
 void GateClient::stop() { impl_->stop(); }
 ta::Status GateClient::submit_intent(const ta::ipc::OrderIntent& intent) { return impl_->submit_intent(intent); }
 ta::Status GateClient::submit_cancel(const ta::ipc::CancelIntent& cancel) { return impl_->submit_cancel(cancel); }
-ta::Status GateClient::send(const ta::ipc::Envelope& message) { return impl_->send(message); }
+ta::Status GateClient::send(const ta::ipc::Envelope& message) {
+  auto id = impl_->send(message);
+  if (!id) return id.error();
+  return {};
+}
+ta::Result<std::uint64_t> GateClient::send_with_id(const ta::ipc::Envelope& message) { return impl_->send(message); }
 GateConnectionState GateClient::state() const { return impl_->state(); }
 const ta::ipc::HelloAck& GateClient::hello_ack() const { return impl_->hello_ack(); }
 std::size_t GateClient::inflight_count() const { return impl_->inflight_count(); }

@@ -557,6 +557,32 @@ void AgentEngine::on_fill(const FillEvent& fill) { impl_->on_fill(fill); }
 void AgentEngine::on_position(const PositionEvent& snapshot) { impl_->on_position(snapshot); }
 void AgentEngine::set_equity(Decimal equity) { impl_->equity = equity; }
 Decimal AgentEngine::equity() const { return impl_->equity; }
+
+Status AgentEngine::replace_strategy(std::shared_ptr<const StrategyDefinition> definition) {
+  if (!definition) return make_error("no strategy definition");
+  for (std::size_t k = 0; k < impl_->strategies.size(); ++k) {
+    StrategyState& st = impl_->strategies[k];
+    if (st.definition->name() != definition->name()) continue;
+    st.definition = definition;
+    for (Slot& s : impl_->slots) {
+      if (s.strategy != k) continue;
+      s.owner = definition->instantiate();
+      s.instance = s.owner.get();
+      s.ready = false;
+      s.max_holding_bars = definition->max_holding_bars();
+      s.cooldown_bars = definition->cooldown_bars();
+    }
+    return {};
+  }
+  return make_error("strategy '" + definition->name() + "' is not configured");
+}
+
+std::shared_ptr<const StrategyDefinition> AgentEngine::strategy(std::string_view name) const {
+  for (const StrategyState& st : impl_->strategies) {
+    if (st.definition->name() == name) return st.definition;
+  }
+  return nullptr;
+}
 std::size_t AgentEngine::slot_count() const { return impl_->slots.size(); }
 SlotView AgentEngine::slot(std::size_t index) const { return impl_->view(impl_->slots.at(index)); }
 const EngineCounters& AgentEngine::counters() const { return impl_->counters; }

@@ -57,6 +57,13 @@ class GateClientHandler {
   virtual void on_order_update(const ta::ipc::OrderUpdate& /*update*/) {}
   virtual void on_fill(const ta::ipc::Fill& /*fill*/) {}
   virtual void on_position_snapshot(const ta::ipc::PositionSnapshot& /*snapshot*/) {}
+  // Every PositionSnapshot goes through here first, with the request_id of
+  // its envelope: the id of the Bar it answers in SIM lockstep, 0 for one
+  // the gate pushes on its own (after the HelloAck). The default forwards to
+  // on_position_snapshot().
+  virtual void on_position_snapshot_reply(const ta::ipc::PositionSnapshot& snapshot, std::uint64_t /*request_id*/) {
+    on_position_snapshot(snapshot);
+  }
   virtual void on_halt_state_changed(const ta::ipc::HaltStateChanged& /*change*/) {}
   virtual void on_parameter_change(const ta::ipc::ParameterChange& /*change*/) {}
   virtual void on_proposal_result(const ta::ipc::ProposalResult& /*result*/) {}
@@ -157,6 +164,10 @@ class GateClient {
   // Fire-and-forget messages (Bar, ProposalSubmit, ParameterChangeAck): sent
   // now if ready, otherwise refused. Not resent.
   [[nodiscard]] ta::Status send(const ta::ipc::Envelope& message);
+  // Same, and returns the request_id the message went out with (the
+  // message's own when non-zero, otherwise the next one of the client's
+  // sequence), so a reply can be matched to it.
+  [[nodiscard]] ta::Result<std::uint64_t> send_with_id(const ta::ipc::Envelope& message);
 
   GateConnectionState state() const;
   // The accepted HelloAck of the current session (default when not ready).

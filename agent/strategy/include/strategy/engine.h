@@ -217,6 +217,15 @@ class AgentEngine {
   void on_position(const PositionEvent& snapshot);
   // Equity for sizing (the backtester marks to market itself).
   void set_equity(Decimal equity);
+  // Swaps in a new definition of a configured strategy (same name), for an
+  // approved parameter change. Each of its slots gets a fresh instance whose
+  // indicators warm up again on the next bars; lifecycle state, position,
+  // pending intent and counters stay. Until the new indicators are ready the
+  // strategy emits no entry or exit signal of its own (the protective stop
+  // and the holding limit still apply). Fails for an unknown name.
+  [[nodiscard]] Status replace_strategy(std::shared_ptr<const StrategyDefinition> definition);
+  // The definition in use for a strategy name (nullptr when unknown).
+  std::shared_ptr<const StrategyDefinition> strategy(std::string_view name) const;
   Decimal equity() const;
 
   // Inspection. Slots are ordered by product (configuration order), then

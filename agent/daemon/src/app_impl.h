@@ -1,0 +1,182 @@
+// AgentApp's private state, shared by app.cpp (lifecycle, journal, replay),
+// sim.cpp (the lockstep driver and the gate's messages) and status.cpp.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/gate_client.h"
+#include "agentd/daemon.h"
+#include "gate.pb.h"
+#include "indicators/regime.h"
+#include "journal/journal.h"
+#include "journal_records.pb.h"
+#include "market/market.h"
+#include "strategy/ipc_convert.h"
+#include "strategy/strategy.h"
+
+namespace ta::agent {
+
+class StatusServer;
+
+// The record type of AgentRecord in journal_records.proto.
+inline constexpr std::uint16_t kAgentRecordType = 2;
+
+// Where the SIM driver is.
+enum class SimPhase {
+  kStarting,          // journal replayed, waiting for the first connection
+  kWaitGate,          // not connected (or waiting for the connect snapshot)
+  kPacing,            // accelerated/real speed: waiting for the next bar's time
+  kAwaitReply,        // a Bar is at the gate; waiting for its PositionSnapshot
+  kAwaitDecisions,    // this bar's intents are at the gate
+  kDone,              // end of data (or stopped)
+};
+std::string_view to_string(SimPhase phase);
+
+// An intent the agent submitted and has not seen finish.
+struct TrackedIntent {
+  ta::ipc::OrderIntent message;
+  ProductId product;
+  OrderSide side = OrderSide::kBuy;
+  Decimal quantity;
+  Decimal filled;
+  std::int64_t execute_bar_open_ts_s = 0;
+  bool decided = false;
+  bool accepted = false;
+};
+
+class AgentApp::Impl final : public GateClientHandler, public FeedHandler {
+ public:
+  Impl(boost::asio::io_context& io, AgentAppOptions options);
+  ~Impl() override;
+
+  Status start();
+  void stop(const std::string& reason);
+  std::string status_json() const;
+  std::string summary_line() const;
+
+  // GateClientHandler
+  void on_state_changed(GateConnectionState state) override;
+  void on_connected(const ta::ipc::HelloAck& ack) override;
+  void on_disconnected(const std::string& reason) override;
+  void on_decision(const ta::ipc::Decision& decision) override;
+  void on_cancel_result(const ta::ipc::CancelResult& result) override;
+  void on_order_update(const ta::ipc::OrderUpdate& update) override;
+  void on_fill(const ta::ipc::Fill& fill) override;
+  void on_position_snapshot_reply(const ta::ipc::PositionSnapshot& snapshot, std::uint64_t request_id) override;
+  void on_halt_state_changed(const ta::ipc::HaltStateChanged& change) override;
+  void on_parameter_change(const ta::ipc::ParameterChange& change) override;
+  void on_protocol_error(const ta::ipc::ProtocolError& error) override;
+
+  // FeedHandler (PAPER/LIVE)
+  void on_bar(const Bar& bar) override;
+  void on_feed_event(const FeedEvent& event) override;
+
+  // ---- app.cpp: journal and replay
+  Status open_journal();
+  Status replay_journal();
+  Status replay_record(const ta::ipc::AgentRecord& record);
+  bool journal(ta::ipc::AgentRecord& record);
+  bool journal_flush();
+  Status load_bars();
+
+  // ---- shared by live and replay (the engine's inputs)
+  std::vector<const Intent*> step_engine(std::size_t index, const ta::ipc::PositionSnapshot* snapshot);
+  std::vector<const Intent*> run_engine_bar(const Bar& bar);
+  void apply_decision(const ta::ipc::Decision& decision);
+  void apply_fill(const ta::ipc::Fill& fill);
+  void apply_order_update(const ta::ipc::OrderUpdate& update);
+  void apply_halt(ta::ipc::HaltState to);
+  bool apply_parameter(const ta::ipc::ParameterChange& change, std::string& detail);
+  void apply_reconciled(const ta::ipc::AgentReconciled& r);
+  void track(const Intent& intent);
+  bool held_by_halt(const Intent& intent) const;
+
+  // ---- sim.cpp: the lockstep driver
+  void advance();
+  void send_bar();
+  void step_reply(const ta::ipc::PositionSnapshot& snapshot);
+  void catch_up_step();
+  void after_step(const std::vector<const Intent*>& to_send);
+  void submit(const Intent& intent);
+  void on_connect_snapshot(const ta::ipc::PositionSnapshot& snapshot);
+  void reconcile(const ta::ipc::PositionSnapshot& snapshot);
+  void settle_passed_orders(const Bar& bar);
+  bool needs_durable() const;
+  void arm_reply_timer(const std::string& what);
+  void finish_run();
+  void fail(const std::string& reason);
+  std::int64_t bar_close_ns(std::size_t index) const;
+  bool snapshot_changed(const ta::ipc::PositionSnapshot& snapshot) const;
+
+  boost::asio::io_context& io_;
+  AgentAppOptions options_;
+  const AgentConfig& cfg_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::optional<AgentEngine> engine_;
+  std::unique_ptr<GateClient> client_;
+  std::unique_ptr<ta::journal::Writer> journal_;
+  std::unique_ptr<StatusServer> status_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<Feed> feed_;
+  boost::asio::steady_timer reply_timer_;
+  boost::asio::steady_timer pace_timer_;
+  std::string scratch_;
+
+  // SIM
+  std::vector<Bar> bars_;
+  std::size_t next_ = 0;               // the bar the driver is on (steps before it are done)
+  SimPhase phase_ = SimPhase::kStarting;
+  std::uint64_t bar_request_id_ = 0;   // of the Bar at the gate, 0 when none
+  bool awaiting_connect_snapshot_ = false;
+  std::int64_t gate_market_ns_ = 0;    // the gate's market time at the last connect
+  std::chrono::steady_clock::time_point pace_origin_{};
+  std::int64_t pace_origin_close_ns_ = -1;
+  std::uint64_t steps_this_process_ = 0;
+  bool frozen_for_test_ = false;
+
+  // Shared
+  std::map<std::string, TrackedIntent, std::less<>> intents_;  // submitted, not finished
+  std::set<std::string, std::less<>> awaiting_decision_;       // of the current bar
+  ta::ipc::HaltState halt_ = ta::ipc::HALT_STATE_ACTIVE;
+  ta::ipc::PositionSnapshot last_snapshot_;
+  bool have_snapshot_ = false;
+  std::map<ProductId, std::int64_t> last_bar_ts_s_;
+  std::map<ProductId, ind::RegimeClassifier> regimes_;  // for the status only
+  std::int64_t market_now_ns_ = 0;
+  AgentCounters counters_;
+  std::uint64_t journal_records_replayed_ = 0;
+  bool replaying_ = false;
+  bool started_ = false;
+  bool stopped_ = false;
+  bool finished_ = false;
+  std::string finish_reason_;
+  GateConnectionState connection_ = GateConnectionState::kStopped;
+};
+
+// A Unix socket that writes one document to each client and closes
+// (status.cpp). Limits: connections_max at once (more are closed at once),
+// write_timeout_ms per client.
+class StatusServer {
+ public:
+  StatusServer(boost::asio::io_context& io, StatusConfig config, std::function<std::string()> document);
+  ~StatusServer();
+  [[nodiscard]] Status start();
+  void stop();
+  std::uint64_t served() const;
+  std::uint64_t refused() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace ta::agent

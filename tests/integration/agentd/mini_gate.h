@@ -1,0 +1,257 @@
+// A small SIM gate for the agent daemon's tests, built from the real gate
+// pieces: IpcServer (transport, handshake), GateState + decide() (the
+// decision core), SimVenue (fills) and the Ledger (snapshots). It keeps no
+// journal and has no rules; it answers like trading-gate's SIM mode:
+//   * after the HelloAck, a PositionSnapshot (request_id 0);
+//   * a Bar: the venue's events for it (fills, order updates) are pushed,
+//     then a PositionSnapshot with the Bar's request_id; the same bar again
+//     is answered without processing, an older one is a protocol error;
+//   * an OrderIntent: decide(), then the Decision (an accepted order goes to
+//     the venue and fills on a later bar).
+// Test code only: it links gate and agent sides in one binary, which the
+// daemons never do.
+#pragma once
+
+#include <unistd.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gate/config.h"
+#include "gate/core.h"
+#include "gate/ipc_server.h"
+#include "gate/sim_venue.h"
+
+namespace ta::test {
+
+class MiniGate final : public ta::gate::IpcHandler {
+ public:
+  MiniGate(boost::asio::io_context& io, const ta::gate::Config& config, std::string socket_path)
+      : config_(config),
+        state_(config.safety, ta::gate::Ledger(config.safety.starting_cash, 0)),
+        venue_(config.gate.sim, config.gate.products),
+        server_(io, options(socket_path), *this) {
+    state_.set_ready(true);
+  }
+
+  ta::Status start() { return server_.start(); }
+  void shutdown() {
+    server_.shutdown(100, [] {});
+  }
+
+  // Operator actions, pushed to the agent like the real gate does.
+  void halt_event(ta::gate::HaltEvent event) {
+    auto change = state_.apply_halt_event(event, market_now_ns_);
+    if (!change) return;
+    ta::ipc::Envelope push;
+    *push.mutable_halt_state_changed() = change->to_proto("test");
+    server_.broadcast(push);
+  }
+  void send_parameter_change(const ta::ipc::ParameterChange& change) {
+    ta::ipc::Envelope push;
+    *push.mutable_parameter_change() = change;
+    server_.broadcast(push);
+  }
+
+  // What happened, for assertions.
+  std::map<std::string, int> decisions_fresh;     // intent id -> decisions made (not replays)
+  std::map<std::string, int> decisions_replayed;  // intent id -> replayed answers
+  std::vector<ta::ipc::Fill> fills;
+  std::vector<ta::ipc::ParameterChangeAck> acks;
+  std::uint64_t bars_processed = 0;
+  std::uint64_t bars_repeated = 0;
+  std::uint64_t connects = 0;
+  std::uint64_t protocol_errors = 0;
+  // A hook run after each processed bar (tests inject operator actions).
+  std::function<void(std::uint64_t bars_processed)> after_bar;
+
+  const ta::gate::GateState& state() const { return state_; }
+  ta::ipc::PositionSnapshot snapshot() const { return state_.ledger().to_snapshot(market_now_ns_); }
+
+  // IpcHandler
+  void on_agent_connected(ta::gate::SessionId session, const ta::proto::PeerCredentials&, const ta::ipc::Hello&,
+                          ta::ipc::HelloAck& ack) override {
+    ++connects;
+    ack.set_mode(ta::ipc::MODE_SIM);
+    ack.set_gate_version("mini-gate");
+    ack.set_halt_state(ta::gate::to_proto(state_.halt().state()));
+    ack.set_heartbeat_period_ms(1000);
+    ack.set_heartbeat_timeout_ms(60'000);
+    ta::ipc::Envelope snap;
+    *snap.mutable_position_snapshot() = snapshot();
+    (void)server_.send(session, snap);
+  }
+  void on_agent_message(ta::gate::SessionId session, const ta::ipc::Envelope& m) override {
+    switch (m.body_case()) {
+      case ta::ipc::Envelope::kBar:
+        handle_bar(session, m);
+        return;
+      case ta::ipc::Envelope::kOrderIntent:
+        handle_intent(session, m);
+        return;
+      case ta::ipc::Envelope::kParameterChangeAck:
+        acks.push_back(m.parameter_change_ack());
+        return;
+      default:
+        return;
+    }
+  }
+  void on_agent_disconnected(ta::gate::SessionId, const ta::gate::SessionClose&) override {}
+  std::optional<ta::ipc::AdminEnvelope> on_admin_request(ta::gate::SessionId, const ta::ipc::AdminEnvelope&) override {
+    return std::nullopt;
+  }
+  void on_peer_refused(ta::gate::IpcChannel, const ta::proto::PeerCredentials&, ta::gate::PeerRefusal,
+                       const std::string&) override {}
+
+ private:
+  static ta::gate::IpcServerOptions options(const std::string& socket_path) {
+    ta::gate::IpcServerOptions o;
+    o.agent.socket_path = socket_path;
+    o.agent.allow.uids = {static_cast<std::uint32_t>(::getuid())};
+    o.admin.socket_path = socket_path + ".admin";
+    o.admin.allow.uids = {static_cast<std::uint32_t>(::getuid())};
+    return o;
+  }
+
+  void protocol_error(ta::gate::SessionId session, std::uint64_t request_id, const std::string& message) {
+    ++protocol_errors;
+    ta::ipc::Envelope e;
+    e.set_request_id(request_id);
+    e.mutable_protocol_error()->set_message(message);
+    (void)server_.send(session, e);
+    server_.close_session(session, message);
+  }
+
+  void handle_bar(ta::gate::SessionId session, const ta::ipc::Envelope& m) {
+    auto bar = ta::gate::parse_bar(m.bar());
+    if (!bar) return protocol_error(session, m.request_id(), bar.error().message);
+    auto last = last_bar_.find(bar->product);
+    if (last != last_bar_.end() && bar->open_ts_ns <= last->second) {
+      if (bar->open_ts_ns < last->second) return protocol_error(session, m.request_id(), "bar older than the last");
+      ++bars_repeated;
+      reply_snapshot(session, m.request_id());
+      return;
+    }
+    last_bar_[bar->product] = bar->open_ts_ns;
+    auto events = venue_.on_bar(*bar);
+    if (!events) return protocol_error(session, m.request_id(), events.error().message);
+    for (const auto& ev : *events) venue_event(ev);
+    const std::int64_t close_ns = bar->open_ts_ns + 60'000'000'000LL;
+    if (close_ns > market_now_ns_) market_now_ns_ = close_ns;
+    (void)state_.apply_mark(bar->product, bar->close, close_ns);
+    set_reference(bar->product, bar->close, close_ns);
+    ++bars_processed;
+    reply_snapshot(session, m.request_id());
+    if (after_bar) after_bar(bars_processed);
+  }
+
+  void reply_snapshot(ta::gate::SessionId session, std::uint64_t request_id) {
+    ta::ipc::Envelope reply;
+    reply.set_request_id(request_id);
+    *reply.mutable_position_snapshot() = snapshot();
+    (void)server_.send(session, reply);
+  }
+
+  void set_reference(const std::string& product, ta::Decimal price, std::int64_t ts_ns) {
+    for (const auto& p : config_.gate.products) {
+      if (p.product != product) continue;
+      refs_[p.product] = ta::gate::ReferencePrice{p.product, price, ts_ns};
+    }
+    ref_view_.clear();
+    for (const auto& [name, r] : refs_) ref_view_.push_back(r);
+  }
+
+  void push_update(const std::string& order_id) {
+    const ta::gate::Order* o = state_.find_live_order(order_id);
+    if (o == nullptr) {
+      for (const auto& c : state_.closed_orders()) {
+        if (c.order_id == order_id) o = &c;
+      }
+    }
+    if (o == nullptr) return;
+    ta::ipc::Envelope push;
+    *push.mutable_order_update() = o->to_update();
+    server_.broadcast(push);
+  }
+
+  void venue_event(const ta::gate::VenueEvent& ev) {
+    using K = ta::gate::VenueEventKind;
+    switch (ev.kind) {
+      case K::kAck:
+        (void)state_.apply_order_event(ev.order_id, ta::gate::OrderEvent::kAck, ev.ts_ns);
+        push_update(ev.order_id);
+        return;
+      case K::kReject:
+        (void)state_.apply_order_event(ev.order_id, ta::gate::OrderEvent::kReject, ev.ts_ns);
+        push_update(ev.order_id);
+        return;
+      case K::kCancelled:
+        (void)state_.apply_order_event(ev.order_id, ta::gate::OrderEvent::kCancelAck, ev.ts_ns);
+        push_update(ev.order_id);
+        return;
+      case K::kExpired:
+        (void)state_.apply_order_event(ev.order_id, ta::gate::OrderEvent::kExpire, ev.ts_ns);
+        push_update(ev.order_id);
+        return;
+      case K::kFill: {
+        const ta::gate::Order* o = state_.find_live_order(ev.order_id);
+        if (o == nullptr) return;
+        ta::ipc::Fill f;
+        f.set_fill_id("f-" + std::to_string(fills.size() + 1));
+        f.set_order_id(o->order_id);
+        f.set_intent_id(o->intent_id);
+        f.set_strategy(o->strategy);
+        f.set_product(o->product);
+        f.set_side(o->side);
+        f.set_quantity(ev.quantity.to_string());
+        f.set_price(ev.price.to_string());
+        f.set_fee(ev.fee.to_string());
+        f.set_liquidity(ev.liquidity);
+        f.set_ts_ns(ev.ts_ns);
+        if (!state_.apply_fill(f).ok()) return;
+        fills.push_back(f);
+        ta::ipc::Envelope push;
+        *push.mutable_fill() = f;
+        server_.broadcast(push);
+        push_update(ev.order_id);
+        return;
+      }
+    }
+  }
+
+  void handle_intent(ta::gate::SessionId session, const ta::ipc::Envelope& m) {
+    ta::gate::DecisionContext ctx;
+    ctx.now_ns = market_now_ns_;
+    ctx.peer_allowed = true;
+    ctx.reference_prices = ref_view_;
+    ta::ipc::Decision d = ta::gate::decide(state_, m.order_intent(), ctx);
+    if (d.replayed()) {
+      ++decisions_replayed[m.order_intent().intent_id()];
+    } else {
+      ++decisions_fresh[m.order_intent().intent_id()];
+      (void)state_.record_decision(m.order_intent(), d);
+    }
+    ta::ipc::Envelope reply;
+    reply.set_request_id(m.request_id());
+    *reply.mutable_decision() = d;
+    (void)server_.send(session, reply);
+    if (!d.accepted() || d.replayed()) return;
+    (void)state_.apply_order_event(d.order_id(), ta::gate::OrderEvent::kSubmit, market_now_ns_);
+    push_update(d.order_id());
+    const ta::gate::Order* o = state_.find_live_order(d.order_id());
+    if (o != nullptr) (void)venue_.submit(ta::gate::to_sim_order(*o));
+  }
+
+  const ta::gate::Config& config_;
+  ta::gate::GateState state_;
+  ta::gate::SimVenue venue_;
+  ta::gate::IpcServer server_;
+  std::map<std::string, std::int64_t> last_bar_;
+  std::map<std::string, ta::gate::ReferencePrice> refs_;
+  std::vector<ta::gate::ReferencePrice> ref_view_;
+  std::int64_t market_now_ns_ = 0;
+};
+
+}  // namespace ta::test
