@@ -82,7 +82,7 @@ ta::ipc::OrderIntent entry_intent() {
 void run(benchmark::State& bench, const GateState& state, const ta::ipc::OrderIntent& intent, bool expect_accept) {
   const ReferencePrice refs[] = {{"BTC-USD", D("60000"), kT0}, {"ETH-USD", D("3000"), kT0}};
   const DecisionContext ctx{kT0 + kNanosPerSecond, true, refs};
-  if (decide(state, intent, ctx).accepted() != expect_accept) {
+  if (decide(state, intent, ctx).decision.accepted() != expect_accept) {
     bench.SkipWithError("the benchmark's intent was not decided as expected");
     return;
   }
@@ -90,7 +90,7 @@ void run(benchmark::State& bench, const GateState& state, const ta::ipc::OrderIn
   samples_ns.reserve(1 << 20);
   for (auto _ : bench) {
     const auto t0 = std::chrono::steady_clock::now();
-    ta::ipc::Decision d = decide(state, intent, ctx);
+    ta::ipc::Decision d = decide(state, intent, ctx).decision;
     const auto t1 = std::chrono::steady_clock::now();
     benchmark::DoNotOptimize(d);
     if (samples_ns.size() < samples_ns.capacity()) {
