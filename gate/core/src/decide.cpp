@@ -87,16 +87,20 @@ struct Evaluation {
   Price price;               // limit price, else the reference price; zero if neither
   Int128 notional_wide = 0;  // quantity x price, exact (1e-16 units)
 
-  // Stage 7. `quantity` above becomes the capped quantity; these keep the rest.
   const ipc::Decision* held = nullptr;  // approve_hold(): the held decision being released
-  bool reached_rules = false;  // facts are filled
-  bool rules_ran = false;      // outcome is meaningful
-  rules::Facts facts;
-  rules::Outcome outcome;
-  Quantity requested_quantity;  // the intent's quantity, before caps
-  bool reduce_only_out = false; // the final reduce_only flag
-  bool rule_halt = false;
-  bool held_now = false;        // the denial is HELD_FOR_APPROVAL
+  // Stage 7's working state, made when an intent gets that far (so the
+  // earlier stages and replays do not pay for it). `quantity` above becomes
+  // the capped quantity.
+  struct RuleStage {
+    rules::Facts facts;
+    rules::Outcome outcome;
+    Quantity requested_quantity;  // the intent's quantity, before caps
+    bool reduce_only_out = false; // the final reduce_only flag
+    bool rules_ran = false;       // outcome is meaningful
+    bool rule_halt = false;
+    bool held_now = false;        // the denial is HELD_FOR_APPROVAL
+  };
+  std::optional<RuleStage> rule;
 };
 
 // Wide (1e-16) values back to decimals for denial reports.
@@ -140,7 +144,7 @@ std::optional<Denial> parse_positive(const char* name, const std::string& text, 
   return std::nullopt;
 }
 
-std::optional<Denial> check_fields(Evaluation& ev) {
+[[gnu::always_inline]] inline std::optional<Denial> check_fields(Evaluation& ev) {
   const ipc::OrderIntent& in = ev.intent;
   if (in.intent_id().empty() || !id_text_ok(in.intent_id(), kIntentIdLengthMax)) {
     return deny(ipc::DENY_REASON_MALFORMED, "intent_id must be 1 to 64 characters of [A-Za-z0-9._:-]");
@@ -454,7 +458,7 @@ std::int64_t count_since(const std::deque<std::int64_t>& times_ns, std::int64_t 
 // Every fact a rule may read (docs/rule-dsl.md, "Facts the gate supplies"),
 // from the state, the parsed intent and the context.
 void gather_rule_facts(Evaluation& ev) {
-  rules::Facts& f = ev.facts;
+  rules::Facts& f = ev.rule.emplace().facts;
   const GateState& s = ev.state;
   const Ledger& l = s.ledger();
   const std::int64_t now = ev.ctx.now_ns;
@@ -501,14 +505,13 @@ void gather_rule_facts(Evaluation& ev) {
   f.stats.orders_last_minute = count_since(s.recent_intent_times_ns(), now - kRateWindowNs);
   f.stats.consecutive_losses = t.consecutive_losses;
   f.stats.fills_today = t.fills_day == utc_day(now) ? t.fills_in_day : 0;
-  ev.reached_rules = true;
 }
 
 // Applies the rules' caps: the smallest of the order, the quantity cap and
 // the notional cap over the order's price, rounded down to the size
 // increment. A result below size_min denies.
 std::optional<Denial> apply_caps(Evaluation& ev) {
-  const rules::Outcome& o = ev.outcome;
+  const rules::Outcome& o = ev.rule->outcome;
   Int128 q = ev.quantity.units();
   if (o.quantity_cap && o.quantity_cap->units() < q) q = o.quantity_cap->units();
   if (o.notional_cap && ev.price.is_positive()) {
@@ -536,17 +539,18 @@ std::optional<Denial> apply_caps(Evaluation& ev) {
 }
 
 std::optional<Denial> apply_rules(Evaluation& ev) {
-  gather_rule_facts(ev);
-  ev.requested_quantity = ev.quantity;
-  ev.reduce_only_out = ev.facts.order.reduce_only;
   const rules::RuleSet* rs = ev.ctx.rules;
-  if (rs == nullptr) return std::nullopt;
-  rs->evaluate(ev.facts, ev.outcome);
-  ev.rules_ran = true;
-  const rules::Outcome& o = ev.outcome;
+  if (rs == nullptr) return std::nullopt;  // no rule set: no stage 7 at all
+  gather_rule_facts(ev);
+  Evaluation::RuleStage& stage = *ev.rule;
+  stage.requested_quantity = ev.quantity;
+  stage.reduce_only_out = stage.facts.order.reduce_only;
+  rs->evaluate(stage.facts, stage.outcome);
+  stage.rules_ran = true;
+  const rules::Outcome& o = stage.outcome;
   switch (o.verdict) {
     case rules::Verdict::kHalt:
-      ev.rule_halt = true;
+      stage.rule_halt = true;
       return deny(ipc::DENY_REASON_RULE, rs->reason(o));
     case rules::Verdict::kDeny:
       return deny(ipc::DENY_REASON_RULE, rs->reason(o));
@@ -557,7 +561,7 @@ std::optional<Denial> apply_rules(Evaluation& ev) {
   if (auto d = apply_caps(ev)) return d;
   const bool forced = o.force_reduce_only || (ev.held != nullptr && ev.held->reduce_only());
   if (forced) {
-    ev.reduce_only_out = true;
+    stage.reduce_only_out = true;
     // Checked as a reduce-only order, with the quantity after caps.
     ev.shrinks = detail::order_shrinks(ev.position, ev.intent.side(), ev.quantity, ev.open.same_side);
     if (!ev.shrinks) {
@@ -572,7 +576,7 @@ std::optional<Denial> apply_rules(Evaluation& ev) {
       return deny(ipc::DENY_REASON_RULE, rs->reason(o) + "; but the holds are full, so it is denied", count(max),
                   count(pending + 1), {});
     }
-    ev.held_now = true;
+    stage.held_now = true;
     return deny(ipc::DENY_REASON_HELD_FOR_APPROVAL, rs->reason(o));
   }
   return std::nullopt;
@@ -616,8 +620,9 @@ constexpr Stage kStages[] = {
     read<check_rate>,             // 8. rate
 };
 
-ipc::Decision to_decision(const ipc::OrderIntent& intent, const DecisionContext& ctx, const Denial& d) {
-  ipc::Decision out;
+// Fills `out` (fresh) in place: a protobuf message is cheaper to fill where
+// it lives than to build elsewhere and copy or move.
+void to_decision(const ipc::OrderIntent& intent, const DecisionContext& ctx, const Denial& d, ipc::Decision& out) {
   out.set_intent_id(intent.intent_id());
   out.set_accepted(false);
   out.set_reason(d.reason);
@@ -632,7 +637,6 @@ ipc::Decision to_decision(const ipc::OrderIntent& intent, const DecisionContext&
     f->set_value(d.fields[i].value.to_string());
   }
   out.set_decided_ts_ns(ctx.now_ns);
-  return out;
 }
 
 // FNV-1a, 64 bit.
@@ -687,38 +691,42 @@ void add_field(ipc::Decision& d, std::string_view name, const std::string& value
 }
 
 void add_rules_fired(ipc::Decision& d, const Evaluation& ev) {
-  if (!ev.rules_ran) return;
-  for (const std::uint32_t i : ev.outcome.fired) d.add_rules_fired(ev.ctx.rules->rule(i).id);
+  if (!ev.rule || !ev.rule->rules_ran) return;
+  for (const std::uint32_t i : ev.rule->outcome.fired) d.add_rules_fired(ev.ctx.rules->rule(i).id);
 }
 
 // "rule 'x' v1 warns: message (+2 more warnings)" for an accepted decision.
 std::string warnings_text(const Evaluation& ev) {
-  if (!ev.rules_ran || ev.outcome.warnings.empty()) return "";
-  const rules::RuleInfo& r = ev.ctx.rules->rule(ev.outcome.warnings.front());
+  if (!ev.rule || !ev.rule->rules_ran || ev.rule->outcome.warnings.empty()) return "";
+  const rules::Outcome& o = ev.rule->outcome;
+  const rules::RuleInfo& r = ev.ctx.rules->rule(o.warnings.front());
   std::string out = "rule '" + r.id + "' v" + std::to_string(r.version) + " warns: " + r.message;
-  const std::size_t more = ev.outcome.warnings.size() - 1;
+  const std::size_t more = o.warnings.size() - 1;
   if (more > 0) out += " (+" + std::to_string(more) + " more warning" + (more > 1 ? "s)" : ")");
   return out;
 }
 
 DecideResult finish_denial(const Evaluation& ev, const Denial& d) {
   DecideResult r;
-  r.decision = to_decision(ev.intent, ev.ctx, d);
+  to_decision(ev.intent, ev.ctx, d, r.decision);
   add_rules_fired(r.decision, ev);
-  if (ev.held_now) {
+  if (!ev.rule) return r;
+  const Evaluation::RuleStage& stage = *ev.rule;
+  if (stage.held_now) {
     // What the approver sees and what a release may at most send.
     r.decision.set_quantity(ev.quantity.to_string());
-    r.decision.set_reduce_only(ev.reduce_only_out);
-    add_field(r.decision, kFieldHoldExpiry, std::to_string(ev.outcome.hold_expiry_s));
-    if (ev.quantity != ev.requested_quantity) {
-      add_field(r.decision, kFieldRequestedQuantity, ev.requested_quantity.to_string());
+    r.decision.set_reduce_only(stage.reduce_only_out);
+    add_field(r.decision, kFieldHoldExpiry, std::to_string(stage.outcome.hold_expiry_s));
+    if (ev.quantity != stage.requested_quantity) {
+      add_field(r.decision, kFieldRequestedQuantity, stage.requested_quantity.to_string());
     }
   }
-  r.rule_halt = ev.rule_halt;
-  if (ev.reached_rules) r.rule_facts.emplace(ev.facts);
+  r.rule_halt = stage.rule_halt;
+  r.rule_facts.emplace(stage.facts);
   return r;
 }
 
+// Only after stage 7, so ev.rule is there.
 DecideResult finish_accepted(const Evaluation& ev) {
   DecideResult r;
   ipc::Decision& out = r.decision;
@@ -726,15 +734,30 @@ DecideResult finish_accepted(const Evaluation& ev) {
   out.set_accepted(true);
   out.set_order_id(ev.state.next_order_id());
   out.set_quantity(ev.quantity.to_string());
-  out.set_reduce_only(ev.reduce_only_out);
+  out.set_reduce_only(ev.rule ? ev.rule->reduce_only_out
+                              : ev.intent.reduce_only() || ev.state.halt().state() == HaltState::kReducing);
   out.set_decided_ts_ns(ev.ctx.now_ns);
-  out.set_detail(warnings_text(ev));
   // The price the order was valued at; record_decision() keeps it on the
   // order (for market orders it is the reference price, known only now).
   add_field(out, "order_price", ev.price.to_string());
-  if (ev.quantity != ev.requested_quantity) add_field(out, kFieldRequestedQuantity, ev.requested_quantity.to_string());
-  add_rules_fired(out, ev);
-  r.rule_facts.emplace(ev.facts);
+  if (ev.rule) {
+    const Evaluation::RuleStage& stage = *ev.rule;
+    out.set_detail(warnings_text(ev));
+    if (ev.quantity != stage.requested_quantity) {
+      add_field(out, kFieldRequestedQuantity, stage.requested_quantity.to_string());
+    }
+    add_rules_fired(out, ev);
+    r.rule_facts.emplace(stage.facts);
+  }
+  return r;
+}
+
+// The remembered decision again, marked replayed. (A function of its own
+// so the result is built in place: moving a protobuf message costs a
+// construction and a swap.)
+DecideResult replay_of(const RememberedIntent& seen) {
+  DecideResult r{seen.decision, std::nullopt, false};
+  r.decision.set_replayed(true);
   return r;
 }
 
@@ -753,7 +776,7 @@ DecideResult decide(const GateState& state, const ipc::OrderIntent& intent, cons
   Evaluation ev(state, intent, ctx);
   const auto denied = [&](const Denial& d) {
     DecideResult r;
-    r.decision = to_decision(intent, ctx, d);
+    to_decision(intent, ctx, d, r.decision);
     return r;
   };
   if (auto d = check_fields(ev)) return denied(*d);     // 1
@@ -765,19 +788,17 @@ DecideResult decide(const GateState& state, const ipc::OrderIntent& intent, cons
       return denied(deny(ipc::DENY_REASON_DUPLICATE_ID_CONFLICT,
                          "intent_id was decided before with different content; use a new id"));
     }
-    DecideResult r;
-    r.decision = seen->decision;
-    r.decision.set_replayed(true);
-    return r;
+    return replay_of(*seen);
   }
   return run_stages(ev);  // 5..8
 }
 
 std::optional<FactsSnapshot> rule_facts_for(const GateState& state, const ipc::OrderIntent& intent,
                                             const DecisionContext& ctx) {
-  DecisionContext without_rules = ctx;
-  without_rules.rules = nullptr;
-  return decide(state, intent, without_rules).rule_facts;
+  static const rules::RuleSet kNoRules;  // immutable and shared: evaluating it reads nothing
+  DecisionContext empty_rules = ctx;
+  empty_rules.rules = &kNoRules;
+  return decide(state, intent, empty_rules).rule_facts;
 }
 
 // ------------------------------------------------------------------ holds
@@ -812,9 +833,9 @@ Result<HoldDecision> approve_hold(const GateState& state, std::string_view inten
   // Stages 1-3 again (fields, peer, readiness): the intent passed them once,
   // but the gate may have left readiness since; peer is the operator's.
   if (auto d = check_fields(ev)) {
-    out.result.decision = to_decision(out.intent, ctx, *d);
+    to_decision(out.intent, ctx, *d, out.result.decision);
   } else if (auto r = check_readiness(ev)) {
-    out.result.decision = to_decision(out.intent, ctx, *r);
+    to_decision(out.intent, ctx, *r, out.result.decision);
   } else {
     out.result = run_stages(ev);
   }

@@ -374,13 +374,20 @@ TEST(RuleStage, RulesFiredOnEveryDecisionThatReachedTheRules) {
   EXPECT_EQ(hard.decision.reason(), ipc::DENY_REASON_SIZE_BELOW_MIN);
   EXPECT_THAT(fired(hard.decision), IsEmpty());
   EXPECT_FALSE(hard.rule_facts.has_value());
-  // Without a rule set: nothing fires, but the facts are there.
+  // An empty rule set: nothing fires, the facts are there.
+  b.rule_set = rules::RuleSet();
+  const DecideResult empty = decide(s, entry("d", "0.02"), b.ctx());
+  EXPECT_TRUE(empty.decision.accepted());
+  EXPECT_THAT(fired(empty.decision), IsEmpty());
+  EXPECT_TRUE(empty.rule_facts.has_value());
+  EXPECT_EQ(empty.decision.quantity(), "0.02");
+  // No rule set at all: no stage 7, no facts.
   b.use_rules = false;
   const DecideResult none = decide(s, entry("d", "0.02"), b.ctx());
   EXPECT_TRUE(none.decision.accepted());
-  EXPECT_THAT(fired(none.decision), IsEmpty());
-  EXPECT_TRUE(none.rule_facts.has_value());
-  EXPECT_EQ(none.decision.quantity(), "0.02");
+  EXPECT_FALSE(none.rule_facts.has_value());
+  EXPECT_EQ(none.decision.SerializeAsString(), empty.decision.SerializeAsString());
+  EXPECT_TRUE(rule_facts_for(s, entry("d", "0.02"), b.ctx()).has_value());
 }
 
 TEST(RuleStage, HitCountersFollowRecordedDecisions) {

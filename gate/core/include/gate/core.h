@@ -114,8 +114,10 @@ struct DecisionContext {
   bool peer_allowed = false;  // SO_PEERCRED checked against the allow-list
   // The gate's own prices (never the agent's), one per product at most.
   std::span<const ReferencePrice> reference_prices;
-  // The rule set of stage 7; nullptr runs no rules (the facts are still
-  // gathered and returned). Must outlive the call only.
+  // The rule set of stage 7. nullptr skips stage 7 entirely: no facts are
+  // gathered and none returned (tests of the hard limits, tools); the
+  // daemon always passes its current set, which may be empty. Must outlive
+  // the call only.
   const rules::RuleSet* rules = nullptr;
 };
 
@@ -162,8 +164,8 @@ Result<FactsSnapshot> facts_from_proto(const ipc::RuleFacts& facts);
 struct DecideResult {
   ipc::Decision decision;
   // The facts of stage 7, present when the intent reached it (it passed
-  // every hard limit), whether or not rules ran or fired. Journal them as
-  // IntentDecided.rule_facts (to_proto()).
+  // every hard limit and ctx.rules was set), whether or not a rule fired.
+  // Journal them as IntentDecided.rule_facts (to_proto()).
   std::optional<FactsSnapshot> rule_facts;
   // A rule's 'halt' fired (the decision is a RULE denial): after journaling
   // the decision, apply HaltEvent::kRuleHalt with decision.detail as reason.
@@ -339,9 +341,9 @@ class GateState {
 // The pure decision. Never throws; every outcome is a Decision.
 DecideResult decide(const GateState& state, const ipc::OrderIntent& intent, const DecisionContext& ctx);
 
-// The facts stage 7 would give the rules for this intent in this state, or
-// nullopt when the intent does not reach stage 7. For tools and tests; a
-// decision already returns them.
+// The facts stage 7 would give the rules for this intent in this state
+// (decided with an empty rule set), or nullopt when the intent does not
+// reach stage 7. For tools and benchmarks; a decision already returns them.
 std::optional<FactsSnapshot> rule_facts_for(const GateState& state, const ipc::OrderIntent& intent,
                                             const DecisionContext& ctx);
 
