@@ -790,6 +790,14 @@ DecideResult decide(const GateState& state, const ipc::OrderIntent& intent, cons
     }
     return replay_of(*seen);
   }
+  if (const PendingHold* hold = state.find_hold(intent.intent_id())) {
+    // Still held, though forgotten by the bounded idempotency memory.
+    if (intent_fingerprint(hold->intent) != intent_fingerprint(intent)) {
+      return denied(deny(ipc::DENY_REASON_DUPLICATE_ID_CONFLICT,
+                         "intent_id is held for approval with different content; use a new id"));
+    }
+    return replay_of(RememberedIntent{0, hold->decision});
+  }
   return run_stages(ev);  // 5..8
 }
 
@@ -828,14 +836,19 @@ Result<HoldDecision> approve_hold(const GateState& state, std::string_view inten
   if (ctx.now_ns >= h->expires_ts_ns) return make_error("the hold of " + std::string(intent_id) + " has expired");
   HoldDecision out;
   out.intent = h->intent;
-  Evaluation ev(state, out.intent, ctx);
+  // Stage 7 must run even without rules: it enforces the held quantity and
+  // a forced reduce_only.
+  static const rules::RuleSet kNoRules;
+  DecisionContext with_rules = ctx;
+  if (with_rules.rules == nullptr) with_rules.rules = &kNoRules;
+  Evaluation ev(state, out.intent, with_rules);
   ev.held = &h->decision;
   // Stages 1-3 again (fields, peer, readiness): the intent passed them once,
   // but the gate may have left readiness since; peer is the operator's.
   if (auto d = check_fields(ev)) {
-    to_decision(out.intent, ctx, *d, out.result.decision);
+    to_decision(out.intent, with_rules, *d, out.result.decision);
   } else if (auto r = check_readiness(ev)) {
-    to_decision(out.intent, ctx, *r, out.result.decision);
+    to_decision(out.intent, with_rules, *r, out.result.decision);
   } else {
     out.result = run_stages(ev);
   }

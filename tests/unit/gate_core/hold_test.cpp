@@ -178,6 +178,12 @@ TEST(Hold, ReleaseNeverExceedsTheHeldQuantity) {
   ASSERT_TRUE(approved.ok());
   ASSERT_TRUE(approved->result.decision.accepted()) << approved->result.decision.detail();
   EXPECT_EQ(approved->result.decision.quantity(), "0.02");
+  // Even with no rule set at all.
+  b.use_rules = false;
+  auto without = approve_hold(s, "big-1", op(), b.ctx());
+  ASSERT_TRUE(without.ok());
+  EXPECT_EQ(without->result.decision.quantity(), "0.02");
+  b.use_rules = true;
   // A cap that became tighter applies.
   b.rule_set = compile_rules(kHoldRule + "rule tiny v1 \"x\" {\n from core\n when true\n then cap quantity to 0.005\n}\n");
   auto tighter = approve_hold(s, "big-1", op(), b.ctx());
@@ -195,12 +201,16 @@ TEST(Hold, ForcedReduceOnlySurvivesTheRelease) {
   ASSERT_EQ(held.reason(), ipc::DENY_REASON_HELD_FOR_APPROVAL) << held.detail();
   EXPECT_TRUE(held.reduce_only());
   ASSERT_TRUE(s.record_decision(i, held).ok());
-  // Rules without the force: the release stays reduce-only.
+  // Rules without the force, or none at all: the release stays reduce-only.
   b.rule_set = compile_rules(kHoldRule);
   auto approved = approve_hold(s, "out-1", op(), b.ctx());
   ASSERT_TRUE(approved.ok());
   ASSERT_TRUE(approved->result.decision.accepted()) << approved->result.decision.detail();
   EXPECT_TRUE(approved->result.decision.reduce_only());
+  b.use_rules = false;
+  auto bare = approve_hold(s, "out-1", op(), b.ctx());
+  ASSERT_TRUE(bare.ok());
+  EXPECT_TRUE(bare->result.decision.reduce_only());
 }
 
 TEST(Hold, PendingHoldsAreBounded) {
@@ -307,6 +317,30 @@ TEST(Hold, ReplayRebuildsTheSameStateWithoutRules) {
   }
   // Counts: note fired on all four intents and on the approval's re-decision.
   EXPECT_EQ(live.rule_hits().at("note"), 5u);
+}
+
+TEST(Hold, AHeldIntentForgottenByTheIdempotencyMemoryIsStillHeld) {
+  Bench b;
+  b.bounds.remembered_intents_max = 1;
+  b.rule_set = compile_rules(kHoldRule);
+  GateState s = b.make();
+  const ipc::OrderIntent i = entry("big-1", "0.04");
+  ASSERT_TRUE(s.record_decision(i, decide(s, i, b.ctx()).decision).ok());
+  const ipc::OrderIntent other = entry("small-1", "0.001");
+  ASSERT_TRUE(s.record_decision(other, decide(s, other, b.ctx()).decision).ok());
+  ASSERT_EQ(s.find_intent("big-1"), nullptr);  // forgotten
+  // A retry is still the held decision, not a second hold.
+  const ipc::Decision retry = decide(s, i, b.ctx()).decision;
+  EXPECT_TRUE(retry.replayed());
+  EXPECT_EQ(retry.reason(), ipc::DENY_REASON_HELD_FOR_APPROVAL);
+  ipc::OrderIntent changed = i;
+  changed.set_quantity("0.05");
+  EXPECT_EQ(decide(s, changed, b.ctx()).decision.reason(), ipc::DENY_REASON_DUPLICATE_ID_CONFLICT);
+  // Approval still works and the retry then gets the order.
+  auto approved = approve_hold(s, "big-1", op(), b.ctx());
+  ASSERT_TRUE(approved.ok());
+  ASSERT_TRUE(s.record_decision(approved->intent, approved->result.decision).ok());
+  EXPECT_TRUE(decide(s, i, b.ctx()).decision.accepted());
 }
 
 TEST(Hold, OperatorIdentity) {
