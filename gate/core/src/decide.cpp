@@ -65,6 +65,17 @@ Denial deny(ipc::DenyReason reason, std::string detail, Decimal limit, Decimal o
   return d;
 }
 
+// What stage 7 works with (see Evaluation::rule).
+struct RuleStage {
+  rules::Facts facts;
+  rules::Outcome outcome;
+  Quantity requested_quantity;   // the intent's quantity, before caps
+  bool reduce_only_out = false;  // the final reduce_only flag
+  bool rules_ran = false;        // outcome is meaningful
+  bool rule_halt = false;
+  bool held_now = false;         // the denial is HELD_FOR_APPROVAL
+};
+
 // The intent after field parsing plus every fact the checks look at.
 struct Evaluation {
   Evaluation(const GateState& s, const ipc::OrderIntent& i, const DecisionContext& c) : state(s), intent(i), ctx(c) {}
@@ -91,15 +102,6 @@ struct Evaluation {
   // Stage 7's working state, made when an intent gets that far (so the
   // earlier stages and replays do not pay for it). `quantity` above becomes
   // the capped quantity.
-  struct RuleStage {
-    rules::Facts facts;
-    rules::Outcome outcome;
-    Quantity requested_quantity;  // the intent's quantity, before caps
-    bool reduce_only_out = false; // the final reduce_only flag
-    bool rules_ran = false;       // outcome is meaningful
-    bool rule_halt = false;
-    bool held_now = false;        // the denial is HELD_FOR_APPROVAL
-  };
   std::optional<RuleStage> rule;
 };
 
@@ -542,7 +544,7 @@ std::optional<Denial> apply_rules(Evaluation& ev) {
   const rules::RuleSet* rs = ev.ctx.rules;
   if (rs == nullptr) return std::nullopt;  // no rule set: no stage 7 at all
   gather_rule_facts(ev);
-  Evaluation::RuleStage& stage = *ev.rule;
+  RuleStage& stage = *ev.rule;
   stage.requested_quantity = ev.quantity;
   stage.reduce_only_out = stage.facts.order.reduce_only;
   rs->evaluate(stage.facts, stage.outcome);
@@ -711,7 +713,7 @@ DecideResult finish_denial(const Evaluation& ev, const Denial& d) {
   to_decision(ev.intent, ev.ctx, d, r.decision);
   add_rules_fired(r.decision, ev);
   if (!ev.rule) return r;
-  const Evaluation::RuleStage& stage = *ev.rule;
+  const RuleStage& stage = *ev.rule;
   if (stage.held_now) {
     // What the approver sees and what a release may at most send.
     r.decision.set_quantity(ev.quantity.to_string());
@@ -741,7 +743,7 @@ DecideResult finish_accepted(const Evaluation& ev) {
   // order (for market orders it is the reference price, known only now).
   add_field(out, "order_price", ev.price.to_string());
   if (ev.rule) {
-    const Evaluation::RuleStage& stage = *ev.rule;
+    const RuleStage& stage = *ev.rule;
     out.set_detail(warnings_text(ev));
     if (ev.quantity != stage.requested_quantity) {
       add_field(out, kFieldRequestedQuantity, stage.requested_quantity.to_string());
