@@ -1,7 +1,8 @@
 // decide(): the fixed sequence of checks described in gate/core.h. Each
 // check is a short function from the Evaluation (the parsed intent plus the
 // facts gathered once) to an optional Denial; decide() runs them in order
-// and the first denial wins. Limits are compared exactly: amounts that are
+// and the first denial wins. The checks only read the Evaluation, except the
+// rule stage, which may shrink the quantity and force reduce_only. Limits are compared exactly: amounts that are
 // products of two decimals stay in 1e-16 units (128 bits, see exposure.h)
 // and are compared without rounding; the rounded figures in a denial are for
 // people (observed rounded up, allowed rounded down).
@@ -64,6 +65,17 @@ Denial deny(ipc::DenyReason reason, std::string detail, Decimal limit, Decimal o
   return d;
 }
 
+// What stage 7 works with (see Evaluation::rule).
+struct RuleStage {
+  rules::Facts facts;
+  rules::Outcome outcome;
+  Quantity requested_quantity;   // the intent's quantity, before caps
+  bool reduce_only_out = false;  // the final reduce_only flag
+  bool rules_ran = false;        // outcome is meaningful
+  bool rule_halt = false;
+  bool held_now = false;         // the denial is HELD_FOR_APPROVAL
+};
+
 // The intent after field parsing plus every fact the checks look at.
 struct Evaluation {
   Evaluation(const GateState& s, const ipc::OrderIntent& i, const DecisionContext& c) : state(s), intent(i), ctx(c) {}
@@ -85,6 +97,12 @@ struct Evaluation {
   bool shrinks = false;
   Price price;               // limit price, else the reference price; zero if neither
   Int128 notional_wide = 0;  // quantity x price, exact (1e-16 units)
+
+  const ipc::Decision* held = nullptr;  // approve_hold(): the held decision being released
+  // Stage 7's working state, made when an intent gets that far (so the
+  // earlier stages and replays do not pay for it). `quantity` above becomes
+  // the capped quantity.
+  std::optional<RuleStage> rule;
 };
 
 // Wide (1e-16) values back to decimals for denial reports.
@@ -128,7 +146,7 @@ std::optional<Denial> parse_positive(const char* name, const std::string& text, 
   return std::nullopt;
 }
 
-std::optional<Denial> check_fields(Evaluation& ev) {
+[[gnu::always_inline]] inline std::optional<Denial> check_fields(Evaluation& ev) {
   const ipc::OrderIntent& in = ev.intent;
   if (in.intent_id().empty() || !id_text_ok(in.intent_id(), kIntentIdLengthMax)) {
     return deny(ipc::DENY_REASON_MALFORMED, "intent_id must be 1 to 64 characters of [A-Za-z0-9._:-]");
@@ -415,6 +433,157 @@ std::optional<Denial> check_funds(const Evaluation& ev) {
               saturate(available), ev.quantity, {{"position", ev.position}});
 }
 
+// ------------------------------------------------------------------ 7. rules
+
+rules::Side to_rules(ipc::Side side) { return side == ipc::SIDE_SELL ? rules::Side::kSell : rules::Side::kBuy; }
+
+rules::OrderType to_rules(ipc::OrderType type) {
+  switch (type) {
+    case ipc::ORDER_TYPE_LIMIT: return rules::OrderType::kLimit;
+    case ipc::ORDER_TYPE_STOP_LIMIT: return rules::OrderType::kStopLimit;
+    default: return rules::OrderType::kMarket;  // stage 1 allows only the three
+  }
+}
+
+// Floor modulo, for times before the epoch.
+std::int64_t floor_mod(std::int64_t a, std::int64_t b) {
+  const std::int64_t m = a % b;
+  return m < 0 ? m + b : m;
+}
+
+std::int64_t count_since(const std::deque<std::int64_t>& times_ns, std::int64_t after_ns) {
+  std::int64_t n = 0;
+  for (auto it = times_ns.rbegin(); it != times_ns.rend() && *it > after_ns; ++it) ++n;
+  return n;
+}
+
+// Every fact a rule may read (docs/rule-dsl.md, "Facts the gate supplies"),
+// from the state, the parsed intent and the context.
+void gather_rule_facts(Evaluation& ev) {
+  rules::Facts& f = ev.rule.emplace().facts;
+  const GateState& s = ev.state;
+  const Ledger& l = s.ledger();
+  const std::int64_t now = ev.ctx.now_ns;
+
+  f.order.product = ev.intent.product();
+  f.order.side = to_rules(ev.intent.side());
+  f.order.type = to_rules(ev.intent.type());
+  f.order.quantity = ev.quantity;
+  f.order.price = ev.price;
+  f.order.notional = saturate(divide_rounded(ev.notional_wide, kScale, Rounding::kHalfEven));
+  f.order.reduce_only = ev.intent.reduce_only() || s.halt().state() == HaltState::kReducing;
+  f.order.strategy = ev.intent.strategy();
+
+  if (const Position* p = l.find(ev.intent.product())) {
+    f.position.quantity = p->quantity;
+    f.position.notional = p->market_value();
+    f.position.average_cost = p->average_cost();
+    f.position.unrealized_pnl = p->unrealized_pnl();
+  }
+
+  f.account.equity = l.equity();
+  f.account.cash = l.cash();
+  f.account.gross_exposure = l.gross_exposure();
+  f.account.daily_pnl = l.day() == utc_day(now) ? l.daily_pnl() : Decimal();  // nothing happened today yet
+  f.account.drawdown = l.drawdown_fraction();
+
+  f.market.reference_price = ev.reference->price;
+  if (const MarketStats* m = s.market_stats(ev.intent.product())) {
+    const MarketSnapshot& snap = m->snapshot();
+    f.market.spread = snap.spread;
+    f.market.realized_vol_1h = snap.realized_vol_1h;
+    f.market.realized_vol_24h = snap.realized_vol_24h;
+    f.market.volume_1h = snap.volume_1h;
+  }
+
+  f.time.utc_hour = floor_mod(now, kNanosPerDay) / (3'600 * kNanosPerSecond);
+  f.time.weekday = static_cast<rules::Weekday>(floor_mod(utc_day(now) + 3, 7));  // 1970-01-01 was a Thursday
+  const TradeStats& t = s.trade_stats();
+  f.time.since_last_stop_out_s =
+      !t.stopped_out ? rules::kNeverStoppedOut_s
+                     : std::min(std::max<std::int64_t>(now - t.last_stop_out_ts_ns, 0) / kNanosPerSecond,
+                                rules::kNeverStoppedOut_s);
+
+  f.stats.orders_last_minute = count_since(s.recent_intent_times_ns(), now - kRateWindowNs);
+  f.stats.consecutive_losses = t.consecutive_losses;
+  f.stats.fills_today = t.fills_day == utc_day(now) ? t.fills_in_day : 0;
+}
+
+// Applies the rules' caps: the smallest of the order, the quantity cap and
+// the notional cap over the order's price, rounded down to the size
+// increment. A result below size_min denies.
+std::optional<Denial> apply_caps(Evaluation& ev) {
+  const rules::Outcome& o = ev.rule->outcome;
+  Int128 q = ev.quantity.units();
+  if (o.quantity_cap && o.quantity_cap->units() < q) q = o.quantity_cap->units();
+  if (o.notional_cap && ev.price.is_positive()) {
+    const Int128 by_notional = divide_rounded(Int128{o.notional_cap->units()} * kScale, ev.price.units(), Rounding::kFloor);
+    q = std::min(q, by_notional);
+  }
+  if (ev.held != nullptr) {  // a released hold never grows beyond what was approved
+    auto held_quantity = Decimal::parse(ev.held->quantity());
+    if (held_quantity && held_quantity->units() < q) q = held_quantity->units();
+  }
+  if (q >= ev.quantity.units()) return std::nullopt;
+  const Int128 inc = ev.product->size_increment.units();
+  q = q <= 0 ? 0 : q / inc * inc;  // q < quantity, so it fits in int64
+  const Quantity capped = Decimal::from_units(static_cast<std::int64_t>(q));
+  if (capped < ev.product->size_min) {
+    return deny(ipc::DENY_REASON_RULE, "rule caps leave a quantity below size_min", ev.product->size_min, capped,
+                {{"requested_quantity", ev.quantity},
+                 {"quantity_cap", o.quantity_cap.value_or(Decimal())},
+                 {"notional_cap", o.notional_cap.value_or(Decimal())},
+                 {"order_price", ev.price}});
+  }
+  ev.quantity = capped;
+  ev.notional_wide = wide(ev.quantity, ev.price);
+  return std::nullopt;
+}
+
+std::optional<Denial> apply_rules(Evaluation& ev) {
+  const rules::RuleSet* rs = ev.ctx.rules;
+  if (rs == nullptr) return std::nullopt;  // no rule set: no stage 7 at all
+  gather_rule_facts(ev);
+  RuleStage& stage = *ev.rule;
+  stage.requested_quantity = ev.quantity;
+  stage.reduce_only_out = stage.facts.order.reduce_only;
+  rs->evaluate(stage.facts, stage.outcome);
+  stage.rules_ran = true;
+  const rules::Outcome& o = stage.outcome;
+  switch (o.verdict) {
+    case rules::Verdict::kHalt:
+      stage.rule_halt = true;
+      return deny(ipc::DENY_REASON_RULE, rs->reason(o));
+    case rules::Verdict::kDeny:
+      return deny(ipc::DENY_REASON_RULE, rs->reason(o));
+    case rules::Verdict::kHold:
+    case rules::Verdict::kAllow:
+      break;
+  }
+  if (auto d = apply_caps(ev)) return d;
+  const bool forced = o.force_reduce_only || (ev.held != nullptr && ev.held->reduce_only());
+  if (forced) {
+    stage.reduce_only_out = true;
+    // Checked as a reduce-only order, with the quantity after caps.
+    ev.shrinks = detail::order_shrinks(ev.position, ev.intent.side(), ev.quantity, ev.open.same_side);
+    if (!ev.shrinks) {
+      return deny(ipc::DENY_REASON_RULE, "a rule forces reduce_only and this order does not shrink the position",
+                  reducible(ev), ev.quantity, {{"position", ev.position}});
+    }
+  }
+  if (o.verdict == rules::Verdict::kHold && ev.held == nullptr) {
+    const std::size_t pending = ev.state.pending_holds().size();
+    const std::size_t max = ev.state.bounds().pending_holds_max;
+    if (pending >= max) {
+      return deny(ipc::DENY_REASON_RULE, rs->reason(o) + "; but the holds are full, so it is denied", count(max),
+                  count(pending + 1), {});
+    }
+    stage.held_now = true;
+    return deny(ipc::DENY_REASON_HELD_FOR_APPROVAL, rs->reason(o));
+  }
+  return std::nullopt;
+}
+
 // ------------------------------------------------------------------ 8. rate
 
 std::optional<Denial> check_rate(const Evaluation& ev) {
@@ -428,27 +597,34 @@ std::optional<Denial> check_rate(const Evaluation& ev) {
 }
 
 // The checks after idempotency, in order. Adding a stage is adding a line.
-using Stage = std::optional<Denial> (*)(const Evaluation&);
+// A stage takes the Evaluation mutably; read<F> marks the checks that only
+// read it (all but the rule stage).
+using Stage = std::optional<Denial> (*)(Evaluation&);
+template <std::optional<Denial> (*Check)(const Evaluation&)>
+std::optional<Denial> read(Evaluation& ev) {
+  return Check(ev);
+}
 constexpr Stage kStages[] = {
-    check_halt,            // 5. halt state, REDUCING, reduce_only
-    check_daily_loss,      // 6. hard limits (safety.yaml) ...
-    check_product,
-    check_size,
-    check_price_increment,
-    check_reference,
-    check_price_band,
-    check_notional,
-    check_position,
-    check_gross_exposure,
-    check_risk,
-    check_open_orders,
-    check_funds,           // ... end of the hard limits
-                           // 7. the rule DSL stage belongs here
-    check_rate,            // 8. rate
+    read<check_halt>,             // 5. halt state, REDUCING, reduce_only
+    read<check_daily_loss>,       // 6. hard limits (safety.yaml) ...
+    read<check_product>,
+    read<check_size>,
+    read<check_price_increment>,
+    read<check_reference>,
+    read<check_price_band>,
+    read<check_notional>,
+    read<check_position>,
+    read<check_gross_exposure>,
+    read<check_risk>,
+    read<check_open_orders>,
+    read<check_funds>,            // ... end of the hard limits
+    apply_rules,                  // 7. the rule DSL: may cap and force reduce_only
+    read<check_rate>,             // 8. rate
 };
 
-ipc::Decision to_decision(const ipc::OrderIntent& intent, const DecisionContext& ctx, const Denial& d) {
-  ipc::Decision out;
+// Fills `out` (fresh) in place: a protobuf message is cheaper to fill where
+// it lives than to build elsewhere and copy or move.
+void to_decision(const ipc::OrderIntent& intent, const DecisionContext& ctx, const Denial& d, ipc::Decision& out) {
   out.set_intent_id(intent.intent_id());
   out.set_accepted(false);
   out.set_reason(d.reason);
@@ -463,7 +639,6 @@ ipc::Decision to_decision(const ipc::OrderIntent& intent, const DecisionContext&
     f->set_value(d.fields[i].value.to_string());
   }
   out.set_decided_ts_ns(ctx.now_ns);
-  return out;
 }
 
 // FNV-1a, 64 bit.
@@ -509,40 +684,199 @@ bool is_remembered(const ipc::Decision& d) {
          r != ipc::DENY_REASON_DUPLICATE_ID_CONFLICT;
 }
 
-ipc::Decision decide(const GateState& state, const ipc::OrderIntent& intent, const DecisionContext& ctx) {
+namespace {
+
+void add_field(ipc::Decision& d, std::string_view name, const std::string& value) {
+  ipc::DecisionField* f = d.add_fields();
+  f->set_name(std::string(name));
+  f->set_value(value);
+}
+
+void add_rules_fired(ipc::Decision& d, const Evaluation& ev) {
+  if (!ev.rule || !ev.rule->rules_ran) return;
+  for (const std::uint32_t i : ev.rule->outcome.fired) d.add_rules_fired(ev.ctx.rules->rule(i).id);
+}
+
+// "rule 'x' v1 warns: message (+2 more warnings)" for an accepted decision.
+std::string warnings_text(const Evaluation& ev) {
+  if (!ev.rule || !ev.rule->rules_ran || ev.rule->outcome.warnings.empty()) return "";
+  const rules::Outcome& o = ev.rule->outcome;
+  const rules::RuleInfo& r = ev.ctx.rules->rule(o.warnings.front());
+  std::string out = "rule '" + r.id + "' v" + std::to_string(r.version) + " warns: " + r.message;
+  const std::size_t more = o.warnings.size() - 1;
+  if (more > 0) out += " (+" + std::to_string(more) + " more warning" + (more > 1 ? "s)" : ")");
+  return out;
+}
+
+DecideResult finish_denial(const Evaluation& ev, const Denial& d) {
+  DecideResult r;
+  to_decision(ev.intent, ev.ctx, d, r.decision);
+  add_rules_fired(r.decision, ev);
+  if (!ev.rule) return r;
+  const RuleStage& stage = *ev.rule;
+  if (stage.held_now) {
+    // What the approver sees and what a release may at most send.
+    r.decision.set_quantity(ev.quantity.to_string());
+    r.decision.set_reduce_only(stage.reduce_only_out);
+    add_field(r.decision, kFieldHoldExpiry, std::to_string(stage.outcome.hold_expiry_s));
+    if (ev.quantity != stage.requested_quantity) {
+      add_field(r.decision, kFieldRequestedQuantity, stage.requested_quantity.to_string());
+    }
+  }
+  r.rule_halt = stage.rule_halt;
+  r.rule_facts.emplace(stage.facts);
+  return r;
+}
+
+// Only after stage 7, so ev.rule is there.
+DecideResult finish_accepted(const Evaluation& ev) {
+  DecideResult r;
+  ipc::Decision& out = r.decision;
+  out.set_intent_id(ev.intent.intent_id());
+  out.set_accepted(true);
+  out.set_order_id(ev.state.next_order_id());
+  out.set_quantity(ev.quantity.to_string());
+  out.set_reduce_only(ev.rule ? ev.rule->reduce_only_out
+                              : ev.intent.reduce_only() || ev.state.halt().state() == HaltState::kReducing);
+  out.set_decided_ts_ns(ev.ctx.now_ns);
+  // The price the order was valued at; record_decision() keeps it on the
+  // order (for market orders it is the reference price, known only now).
+  add_field(out, "order_price", ev.price.to_string());
+  if (ev.rule) {
+    const RuleStage& stage = *ev.rule;
+    out.set_detail(warnings_text(ev));
+    if (ev.quantity != stage.requested_quantity) {
+      add_field(out, kFieldRequestedQuantity, stage.requested_quantity.to_string());
+    }
+    add_rules_fired(out, ev);
+    r.rule_facts.emplace(stage.facts);
+  }
+  return r;
+}
+
+// The remembered decision again, marked replayed. (A function of its own
+// so the result is built in place: moving a protobuf message costs a
+// construction and a swap.)
+DecideResult replay_of(const RememberedIntent& seen) {
+  DecideResult r{seen.decision, std::nullopt, false};
+  r.decision.set_replayed(true);
+  return r;
+}
+
+// Stages 5 to 8 on a parsed intent.
+DecideResult run_stages(Evaluation& ev) {
+  gather(ev);
+  for (Stage stage : kStages) {
+    if (auto d = stage(ev)) return finish_denial(ev, *d);
+  }
+  return finish_accepted(ev);
+}
+
+}  // namespace
+
+DecideResult decide(const GateState& state, const ipc::OrderIntent& intent, const DecisionContext& ctx) {
   Evaluation ev(state, intent, ctx);
-  if (auto d = check_fields(ev)) return to_decision(intent, ctx, *d);  // 1
-  if (auto d = check_peer(ev)) return to_decision(intent, ctx, *d);    // 2
-  if (auto d = check_readiness(ev)) return to_decision(intent, ctx, *d);  // 3
+  const auto denied = [&](const Denial& d) {
+    DecideResult r;
+    to_decision(intent, ctx, d, r.decision);
+    return r;
+  };
+  if (auto d = check_fields(ev)) return denied(*d);     // 1
+  if (auto d = check_peer(ev)) return denied(*d);       // 2
+  if (auto d = check_readiness(ev)) return denied(*d);  // 3
 
   if (const RememberedIntent* seen = state.find_intent(intent.intent_id())) {  // 4
     if (seen->fingerprint != intent_fingerprint(intent)) {
-      return to_decision(intent, ctx,
-                         deny(ipc::DENY_REASON_DUPLICATE_ID_CONFLICT,
-                              "intent_id was decided before with different content; use a new id"));
+      return denied(deny(ipc::DENY_REASON_DUPLICATE_ID_CONFLICT,
+                         "intent_id was decided before with different content; use a new id"));
     }
-    ipc::Decision replay = seen->decision;
-    replay.set_replayed(true);
-    return replay;
+    return replay_of(*seen);
   }
-
-  gather(ev);
-  for (Stage stage : kStages) {  // 5..8
-    if (auto d = stage(ev)) return to_decision(intent, ctx, *d);
+  if (const PendingHold* hold = state.find_hold(intent.intent_id())) {
+    // Still held, though forgotten by the bounded idempotency memory.
+    if (intent_fingerprint(hold->intent) != intent_fingerprint(intent)) {
+      return denied(deny(ipc::DENY_REASON_DUPLICATE_ID_CONFLICT,
+                         "intent_id is held for approval with different content; use a new id"));
+    }
+    return replay_of(RememberedIntent{0, hold->decision});
   }
+  return run_stages(ev);  // 5..8
+}
 
-  ipc::Decision out;
-  out.set_intent_id(intent.intent_id());
-  out.set_accepted(true);
-  out.set_order_id(state.next_order_id());
-  out.set_quantity(ev.quantity.to_string());
-  out.set_reduce_only(intent.reduce_only() || state.halt().state() == HaltState::kReducing);
-  out.set_decided_ts_ns(ctx.now_ns);
-  // The price the order was valued at; record_decision() keeps it on the
-  // order (for market orders it is the reference price, known only now).
-  ipc::DecisionField* f = out.add_fields();
-  f->set_name("order_price");
-  f->set_value(ev.price.to_string());
+std::optional<FactsSnapshot> rule_facts_for(const GateState& state, const ipc::OrderIntent& intent,
+                                            const DecisionContext& ctx) {
+  static const rules::RuleSet kNoRules;  // immutable and shared: evaluating it reads nothing
+  DecisionContext empty_rules = ctx;
+  empty_rules.rules = &kNoRules;
+  return decide(state, intent, empty_rules).rule_facts;
+}
+
+// ------------------------------------------------------------------ holds
+
+namespace {
+
+HoldDecision settlement(const PendingHold& h, std::string_view marker, std::string detail, std::int64_t now_ns) {
+  HoldDecision out;
+  out.intent = h.intent;
+  ipc::Decision& d = out.result.decision;
+  d.set_intent_id(h.intent.intent_id());
+  d.set_accepted(false);
+  d.set_reason(ipc::DENY_REASON_RULE);
+  d.set_detail(std::move(detail));
+  d.set_decided_ts_ns(now_ns);
+  *d.mutable_rules_fired() = h.decision.rules_fired();
+  add_field(d, marker, "1");
+  return out;
+}
+
+}  // namespace
+
+Result<HoldDecision> approve_hold(const GateState& state, std::string_view intent_id, const OperatorId& who,
+                                  const DecisionContext& ctx) {
+  const PendingHold* h = state.find_hold(intent_id);
+  if (h == nullptr) return make_error("no order held for approval with intent id " + std::string(intent_id));
+  if (ctx.now_ns >= h->expires_ts_ns) return make_error("the hold of " + std::string(intent_id) + " has expired");
+  HoldDecision out;
+  out.intent = h->intent;
+  // Stage 7 must run even without rules: it enforces the held quantity and
+  // a forced reduce_only.
+  static const rules::RuleSet kNoRules;
+  DecisionContext with_rules = ctx;
+  if (with_rules.rules == nullptr) with_rules.rules = &kNoRules;
+  Evaluation ev(state, out.intent, with_rules);
+  ev.held = &h->decision;
+  // Stages 1-3 again (fields, peer, readiness): the intent passed them once,
+  // but the gate may have left readiness since; peer is the operator's.
+  if (auto d = check_fields(ev)) {
+    to_decision(out.intent, with_rules, *d, out.result.decision);
+  } else if (auto r = check_readiness(ev)) {
+    to_decision(out.intent, with_rules, *r, out.result.decision);
+  } else {
+    out.result = run_stages(ev);
+  }
+  ipc::Decision& d = out.result.decision;
+  add_field(d, kFieldHoldReleased, "1");
+  const std::string approved = "approved by " + who.name();
+  d.set_detail(d.detail().empty() ? approved : approved + "; " + d.detail());
+  return out;
+}
+
+Result<HoldDecision> reject_hold(const GateState& state, std::string_view intent_id, const OperatorId& who,
+                                 std::string_view reason, std::int64_t now_ns) {
+  const PendingHold* h = state.find_hold(intent_id);
+  if (h == nullptr) return make_error("no order held for approval with intent id " + std::string(intent_id));
+  std::string detail = "held order rejected by " + who.name();
+  if (!reason.empty()) detail += ": " + std::string(reason.substr(0, rules::kStringLengthMax));
+  return settlement(*h, kFieldHoldRejected, std::move(detail), now_ns);
+}
+
+std::vector<HoldDecision> expire_holds(const GateState& state, std::int64_t now_ns) {
+  std::vector<HoldDecision> out;
+  for (const auto& [id, h] : state.pending_holds()) {
+    if (h.expires_ts_ns <= now_ns) {
+      out.push_back(settlement(h, kFieldHoldExpired, "held order expired without approval", now_ns));
+    }
+  }
   return out;
 }
 

@@ -22,6 +22,11 @@ const std::string* find_field(const ipc::Decision& d, std::string_view name) {
   return nullptr;
 }
 
+bool has_marker(const ipc::Decision& d, std::string_view name) {
+  const std::string* v = find_field(d, name);
+  return v != nullptr && *v == "1";
+}
+
 }  // namespace
 
 GateState::GateState(SafetyLimits limits, Ledger ledger, GateStateBounds bounds)
@@ -60,11 +65,37 @@ Status GateState::record_decision(const ipc::OrderIntent& intent, const ipc::Dec
   if (decision.replayed() || !is_remembered(decision)) return {};
   const std::string& id = intent.intent_id();
   if (decision.intent_id() != id) return make_error("decision is for intent " + decision.intent_id() + ", not " + id);
-  if (find_intent(id) != nullptr) return make_error("intent " + id + " was already decided");
-  if (!decision.accepted()) {
-    remember(id, intent_fingerprint(intent), decision);
-    return {};
+  if (has_marker(decision, kFieldHoldReleased) || has_marker(decision, kFieldHoldRejected) ||
+      has_marker(decision, kFieldHoldExpired)) {
+    return settle_hold(intent, decision);
   }
+  if (find_intent(id) != nullptr) return make_error("intent " + id + " was already decided");
+  if (decision.accepted()) {
+    Status s = create_order(intent, decision);
+    if (!s) return s;
+  } else if (decision.reason() == ipc::DENY_REASON_HELD_FOR_APPROVAL) {
+    if (holds_.size() >= bounds_.pending_holds_max) {
+      return make_error("held intent " + id + " does not fit: " + std::to_string(holds_.size()) + " holds pending");
+    }
+    const std::string* expiry_text = find_field(decision, kFieldHoldExpiry);
+    auto expiry = parse_optional(expiry_text ? *expiry_text : std::string(), "hold_expiry_s");
+    if (!expiry || !expiry->is_positive() || !expiry->is_multiple_of(Decimal::from_integer(1)) ||
+        expiry->units() / Decimal::kScale > rules::kHoldExpiryMax_s) {
+      return make_error("held decision for " + id + " has no usable hold_expiry_s");
+    }
+    const std::int64_t expiry_s = expiry->units() / Decimal::kScale;
+    holds_.emplace(id, PendingHold{intent, decision, decision.decided_ts_ns(),
+                                   decision.decided_ts_ns() + expiry_s * kNanosPerSecond});
+  }
+  remember(id, intent_fingerprint(intent), decision);
+  recent_intent_times_ns_.push_back(decision.decided_ts_ns());
+  while (recent_intent_times_ns_.size() > bounds_.recent_intents_max) recent_intent_times_ns_.pop_front();
+  count_rule_hits(decision);
+  return {};
+}
+
+Status GateState::create_order(const ipc::OrderIntent& intent, const ipc::Decision& decision) {
+  const std::string& id = intent.intent_id();
   if (decision.order_id() != next_order_id()) {
     return make_error("accepted decision for " + id + " has order id " + decision.order_id() + ", expected " +
                       next_order_id());
@@ -102,8 +133,79 @@ Status GateState::record_decision(const ipc::OrderIntent& intent, const ipc::Dec
   accepted_times_ns_.push_back(decision.decided_ts_ns());
   while (accepted_times_ns_.size() > limits_.order_rate_per_minute_max) accepted_times_ns_.pop_front();
   ++next_order_number_;
-  remember(id, intent_fingerprint(intent), decision);
   return {};
+}
+
+// An approval, rejection or expiry of a held order: the hold goes, the
+// remembered decision becomes the settlement (so retries see it), and an
+// approved, accepted one creates the order.
+Status GateState::settle_hold(const ipc::OrderIntent& intent, const ipc::Decision& decision) {
+  const std::string& id = intent.intent_id();
+  auto hold = holds_.find(id);
+  if (hold == holds_.end()) return make_error("no held order for intent " + id + " to settle");
+  if (intent_fingerprint(hold->second.intent) != intent_fingerprint(intent)) {
+    return make_error("settlement for held intent " + id + " carries a different intent");
+  }
+  if (decision.accepted() && !has_marker(decision, kFieldHoldReleased)) {
+    return make_error("only an approval may accept held intent " + id);
+  }
+  if (decision.accepted()) {
+    Status s = create_order(intent, decision);
+    if (!s) return s;
+  }
+  holds_.erase(hold);
+  auto it = intents_.find(id);
+  if (it != intents_.end()) {
+    it->second.decision = decision;
+  } else {
+    remember(id, intent_fingerprint(intent), decision);  // forgotten meanwhile (idempotency memory is bounded)
+  }
+  // An approval decided the intent again, so its rules fired again; a
+  // rejection or expiry only repeats the held decision's list.
+  if (has_marker(decision, kFieldHoldReleased)) count_rule_hits(decision);
+  return {};
+}
+
+void GateState::count_rule_hits(const ipc::Decision& decision) {
+  for (const std::string& rule_id : decision.rules_fired()) {
+    auto it = rule_hits_.find(rule_id);
+    if (it != rule_hits_.end()) {
+      ++it->second;
+    } else if (rule_hits_.size() < bounds_.rule_hit_ids_max) {
+      rule_hits_.emplace(rule_id, 1);
+    } else {
+      ++rule_hits_untracked_;
+    }
+  }
+}
+
+const PendingHold* GateState::find_hold(std::string_view intent_id) const {
+  auto it = holds_.find(intent_id);
+  return it == holds_.end() ? nullptr : &it->second;
+}
+
+const MarketStats* GateState::market_stats(std::string_view product) const {
+  auto it = market_stats_.find(product);
+  return it == market_stats_.end() ? nullptr : &it->second;
+}
+
+MarketStats* GateState::market_stats_for(std::string_view product) {
+  if (limits_.find(product) == nullptr) return nullptr;
+  auto it = market_stats_.find(product);
+  if (it == market_stats_.end()) it = market_stats_.emplace(std::string(product), MarketStats{}).first;
+  return &it->second;
+}
+
+Status GateState::apply_bar(const Bar& bar) {
+  MarketStats* m = market_stats_for(bar.product);
+  if (m == nullptr) return make_error("bar for product " + bar.product + " that safety.yaml does not allow");
+  return m->add_bar(bar);
+}
+
+Status GateState::apply_quote(std::string_view product, Price bid, Price ask, std::int64_t ts_ns) {
+  MarketStats* m = market_stats_for(product);
+  if (m == nullptr) return make_error("quote for product " + std::string(product) + " that safety.yaml does not allow");
+  return m->set_quote(bid, ask, ts_ns);
 }
 
 void GateState::close_if_terminal(std::map<std::string, Order, std::less<>>::iterator it) {
@@ -138,11 +240,56 @@ Status GateState::apply_fill(const ipc::Fill& fill) {
   Order next = live;
   auto event = gate::apply_fill(next, *qty, *price, *fee, fill.ts_ns());
   if (!event) return make_error(event.error().message);
+  const Position* p = ledger_.find(live.product);
+  const Position before = p != nullptr ? *p : Position{};
   Status s = ledger_.apply_fill(LedgerFill{live.product, live.side, *qty, *price, *fee, fill.ts_ns()});
   if (!s) return s;
+  const Position* after = ledger_.find(live.product);
+  TA_GATE_INVARIANT(after != nullptr);  // the ledger just applied a fill to it
+  update_trade_stats(before, *after, fill);
   it->second = std::move(next);
   close_if_terminal(it);
   return {};
+}
+
+// See TradeStats in core.h for the definitions.
+void GateState::update_trade_stats(const Position& before, const Position& after, const ipc::Fill& fill) {
+  TradeStats& t = trade_stats_;
+  const std::int64_t day = utc_day(fill.ts_ns());
+  if (t.fills_in_day == 0 || day > t.fills_day) {
+    t.fills_day = day;
+    t.fills_in_day = 0;
+  }
+  if (day == t.fills_day) ++t.fills_in_day;  // a late fill from an earlier day is not today's
+
+  const Quantity q0 = before.quantity;
+  const Quantity q1 = after.quantity;
+  const bool reduces = (q0.is_positive() && fill.side() == ipc::SIDE_SELL) ||
+                       (q0.is_negative() && fill.side() == ipc::SIDE_BUY);
+  const auto realized = after.realized_pnl.sub(before.realized_pnl);
+  if (reduces && realized.ok() && realized->is_negative()) {
+    if (!t.stopped_out || fill.ts_ns() > t.last_stop_out_ts_ns) t.last_stop_out_ts_ns = fill.ts_ns();
+    t.stopped_out = true;
+  }
+
+  const std::string& product = after.product;
+  const bool closes = reduces && (q1.is_zero() || q1.is_negative() != q0.is_negative());
+  if (closes) {
+    auto start = trade_starts_.find(product);
+    const TradeStart from = start != trade_starts_.end() ? start->second : TradeStart{before.realized_pnl, before.fees};
+    // Differences of ledger totals, each within the ledger's checked range.
+    const auto pnl = after.realized_pnl.sub(from.realized_pnl);
+    const auto fees = after.fees.sub(from.fees);
+    const bool loss = pnl.ok() && fees.ok() && *pnl < *fees;
+    t.consecutive_losses = loss ? t.consecutive_losses + 1 : 0;
+    trade_starts_.erase(product);
+  }
+  if (q1.is_zero()) return;
+  if (q0.is_zero()) {
+    trade_starts_[product] = TradeStart{before.realized_pnl, before.fees};  // the opening fill's fee counts
+  } else if (closes) {
+    trade_starts_[product] = TradeStart{after.realized_pnl, after.fees};  // flipped: a new trade
+  }
 }
 
 Status GateState::apply_mark(std::string_view product, Price price, std::int64_t ts_ns) {

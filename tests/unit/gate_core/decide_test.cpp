@@ -142,7 +142,7 @@ void run(const std::vector<Case>& cases) {
     c.world(w);
     GateState s = w.make();
     c.prepare(s);
-    const ipc::Decision d = decide(s, c.intent, w.ctx());
+    const ipc::Decision d = decide(s, c.intent, w.ctx()).decision;
     if (c.expected == kOk) {
       EXPECT_TRUE(d.accepted()) << c.name << ": denied " << ipc::DenyReason_Name(d.reason()) << " (" << d.detail()
                                 << ") limit=" << d.limit() << " observed=" << d.observed();
@@ -154,7 +154,7 @@ void run(const std::vector<Case>& cases) {
     EXPECT_EQ(d.intent_id(), c.intent.intent_id()) << c.name;
     EXPECT_EQ(d.decided_ts_ns(), w.now) << c.name;
     // Pure: the same inputs give the same bytes.
-    EXPECT_EQ(decide(s, c.intent, w.ctx()).SerializeAsString(), d.SerializeAsString()) << c.name;
+    EXPECT_EQ(decide(s, c.intent, w.ctx()).decision.SerializeAsString(), d.SerializeAsString()) << c.name;
   }
 }
 
@@ -220,7 +220,7 @@ TEST(Decide, ReferencePriceMustExistAndBeFresh) {
   World w;
   GateState s = w.make();
   const std::vector<ReferencePrice> only_eth = {{"ETH-USD", D("2000"), kT0}};
-  const auto d = decide(s, market_buy("0.01"), DecisionContext{kT0, true, only_eth});
+  const auto d = decide(s, market_buy("0.01"), DecisionContext{kT0, true, only_eth}).decision;
   EXPECT_EQ(d.reason(), ipc::DENY_REASON_NO_REFERENCE_PRICE);
 }
 
@@ -236,7 +236,7 @@ TEST(Decide, OrderNotional) {
   World w;
   max(w);
   GateState s = w.make();
-  const auto d = decide(s, buy("0.10000001"), w.ctx());
+  const auto d = decide(s, buy("0.10000001"), w.ctx()).decision;
   EXPECT_EQ(d.limit(), "1000");
   EXPECT_EQ(d.observed(), "1000.0001");
   ASSERT_EQ(d.fields_size(), 1);
@@ -267,7 +267,7 @@ TEST(Decide, PositionFractionOfEquity) {
   World w;
   small(w);
   GateState s = w.make();
-  const auto d = decide(s, buy("0.10000001"), w.ctx());
+  const auto d = decide(s, buy("0.10000001"), w.ctx()).decision;
   EXPECT_EQ(d.limit(), "1000");
   EXPECT_EQ(d.observed(), "1000.0001");
 }
@@ -405,7 +405,7 @@ TEST(Decide, DailyLossLimit) {
   w5(w);
   GateState s = w.make();
   setup("4499.99999999")(s);
-  const auto d = decide(s, buy("0.001", "4500", "4400"), w.ctx());
+  const auto d = decide(s, buy("0.001", "4500", "4400"), w.ctx()).decision;
   EXPECT_EQ(d.limit(), "500");
   EXPECT_EQ(d.observed(), "500.00000001");
 }
@@ -439,13 +439,13 @@ TEST(Decide, HaltStates) {
   World w;
   GateState s = w.make();
   reducing_long("")(s);
-  const auto d = decide(s, sell("1"), w.ctx());
+  const auto d = decide(s, sell("1"), w.ctx()).decision;
   ASSERT_TRUE(d.accepted()) << d.detail();
   EXPECT_TRUE(d.reduce_only());
   // A denial names how much could still be reduced.
   GateState t = w.make();
   reducing_long("0.3")(t);
-  const auto denied = decide(t, sell("0.70000001"), w.ctx());
+  const auto denied = decide(t, sell("0.70000001"), w.ctx()).decision;
   EXPECT_EQ(denied.reason(), ipc::DENY_REASON_REDUCING_ONLY);
   EXPECT_EQ(denied.limit(), "0.7");
   EXPECT_EQ(denied.observed(), "0.70000001");
@@ -568,7 +568,7 @@ TEST(Decide, IdempotentByIntentId) {
   World w;
   GateState s = w.make();
   const ipc::OrderIntent first = buy("0.01");
-  const ipc::Decision d1 = decide(s, first, w.ctx());
+  const ipc::Decision d1 = decide(s, first, w.ctx()).decision;
   ASSERT_TRUE(d1.accepted()) << d1.detail();
   EXPECT_EQ(d1.order_id(), "o-1");
   ASSERT_TRUE(s.record_decision(first, d1).ok());
@@ -576,7 +576,7 @@ TEST(Decide, IdempotentByIntentId) {
 
   // The retry (for example after a reconnect) gets the original decision.
   w.now += 5 * kNanosPerSecond;
-  const ipc::Decision d2 = decide(s, first, w.ctx());
+  const ipc::Decision d2 = decide(s, first, w.ctx()).decision;
   EXPECT_TRUE(d2.replayed());
   EXPECT_TRUE(d2.accepted());
   EXPECT_EQ(d2.order_id(), "o-1");
@@ -588,7 +588,7 @@ TEST(Decide, IdempotentByIntentId) {
   // Same id, other content.
   ipc::OrderIntent changed = first;
   changed.set_quantity("0.02");
-  const ipc::Decision d3 = decide(s, changed, w.ctx());
+  const ipc::Decision d3 = decide(s, changed, w.ctx()).decision;
   EXPECT_FALSE(d3.accepted());
   EXPECT_EQ(d3.reason(), ipc::DENY_REASON_DUPLICATE_ID_CONFLICT);
   ASSERT_TRUE(s.record_decision(changed, d3).ok());
@@ -603,22 +603,22 @@ TEST(Decide, DenialsAreRememberedFromTheHaltStageOn) {
   GateState s = w.make();
   ASSERT_TRUE(s.apply_halt_event(HaltEvent::kOperatorHalt, kT0).ok());
   const ipc::OrderIntent i = buy("0.01");
-  const ipc::Decision d = decide(s, i, w.ctx());
+  const ipc::Decision d = decide(s, i, w.ctx()).decision;
   ASSERT_EQ(d.reason(), ipc::DENY_REASON_HALTED);
   ASSERT_TRUE(s.record_decision(i, d).ok());
   ASSERT_TRUE(s.apply_halt_event(HaltEvent::kOperatorResume, kT0).ok());
-  const ipc::Decision again = decide(s, i, w.ctx());
+  const ipc::Decision again = decide(s, i, w.ctx()).decision;
   EXPECT_TRUE(again.replayed());
   EXPECT_EQ(again.reason(), ipc::DENY_REASON_HALTED);
 
   // NOT_READY is not remembered: after recovery the same id is decided.
   GateState t = w.make();
   t.set_ready(false);
-  const ipc::Decision nr = decide(t, i, w.ctx());
+  const ipc::Decision nr = decide(t, i, w.ctx()).decision;
   ASSERT_EQ(nr.reason(), ipc::DENY_REASON_NOT_READY);
   ASSERT_TRUE(t.record_decision(i, nr).ok());
   t.set_ready(true);
-  const ipc::Decision fresh = decide(t, i, w.ctx());
+  const ipc::Decision fresh = decide(t, i, w.ctx()).decision;
   EXPECT_TRUE(fresh.accepted());
   EXPECT_FALSE(fresh.replayed());
 }
@@ -654,7 +654,7 @@ TEST(GateState, OrderLifecycleUpdatesLedgerAndCounts) {
   World w;
   GateState s = w.make();
   const ipc::OrderIntent i = buy("0.5", "10000", "9900");
-  const ipc::Decision d = decide(s, i, w.ctx());
+  const ipc::Decision d = decide(s, i, w.ctx()).decision;
   ASSERT_TRUE(d.accepted()) << d.detail();
   ASSERT_TRUE(s.record_decision(i, d).ok());
   const Order* o = s.find_live_order("o-1");
@@ -713,7 +713,7 @@ TEST(GateState, RecordDecisionRefusesWhatDoesNotFit) {
   World w;
   GateState s = w.make();
   const ipc::OrderIntent i = buy("0.01");
-  ipc::Decision d = decide(s, i, w.ctx());
+  ipc::Decision d = decide(s, i, w.ctx()).decision;
   ASSERT_TRUE(d.accepted());
   ipc::Decision wrong_id = d;
   wrong_id.set_order_id("o-7");
@@ -772,21 +772,21 @@ TEST(GateState, DailyLossFiresOncePerDayThenFlattens) {
 
   // During the cooldown even an exit from the agent is denied; after it, the
   // day's loss still blocks entries but allows exits.
-  const auto d = decide(s, sell("0.1", "9400"), w.ctx());
+  const auto d = decide(s, sell("0.1", "9400"), w.ctx()).decision;
   EXPECT_EQ(d.reason(), ipc::DENY_REASON_COOLDOWN);
   const std::int64_t after = change->cooldown_until_ns;
   ASSERT_TRUE(s.tick(after).has_value());
   EXPECT_EQ(s.halt().state(), HaltState::kActive);
   w.now = after;
   w.btc_ref_ts = after;
-  EXPECT_EQ(decide(s, buy("0.001", "9400", "9300"), w.ctx()).reason(), ipc::DENY_REASON_DAILY_LOSS_LIMIT);
+  EXPECT_EQ(decide(s, buy("0.001", "9400", "9300"), w.ctx()).decision.reason(), ipc::DENY_REASON_DAILY_LOSS_LIMIT);
 }
 
 TEST(GateState, CancelDecisions) {
   World w;
   GateState s = w.make();
   const ipc::OrderIntent i = buy("0.01");
-  ASSERT_TRUE(s.record_decision(i, decide(s, i, w.ctx())).ok());
+  ASSERT_TRUE(s.record_decision(i, decide(s, i, w.ctx()).decision).ok());
   ipc::CancelIntent c;
   c.set_cancel_id("c-1");
   c.set_intent_id("i-1");
@@ -814,7 +814,7 @@ TEST(GateState, RememberedIntentsAndClosedOrdersAreBounded) {
   for (int k = 1; k <= 4; ++k) {
     ipc::OrderIntent i = buy("0.01");
     i.set_intent_id("i-" + std::to_string(k));
-    const ipc::Decision d = decide(s, i, w.ctx());
+    const ipc::Decision d = decide(s, i, w.ctx()).decision;
     ASSERT_TRUE(d.accepted()) << d.detail();
     ASSERT_TRUE(s.record_decision(i, d).ok());
     EXPECT_NE(s.find_intent("i-" + std::to_string(k)), nullptr);
@@ -842,7 +842,7 @@ TEST(GateState, ReplayRebuildsTheSameState) {
     i.set_intent_id("i-" + std::to_string(k % 15));  // some retries
     w.now = kT0 + k * kNanosPerSecond;
     w.btc_ref_ts = w.now;
-    const ipc::Decision d = decide(live, i, w.ctx());
+    const ipc::Decision d = decide(live, i, w.ctx()).decision;
     ASSERT_TRUE(live.record_decision(i, d).ok());
     journal.emplace_back(i, d);
   }

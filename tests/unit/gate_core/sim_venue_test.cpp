@@ -417,7 +417,7 @@ TEST(SimVenue, DrivesTheGateStateThroughAnOrdersLife) {
   intent.set_time_in_force(ipc::TIME_IN_FORCE_GTC);
   intent.set_protective_stop_price("9900");
   const ReferencePrice ref{"BTC-USD", signal.close, venue.now_ns()};
-  const ipc::Decision d = decide(state, intent, DecisionContext{venue.now_ns(), true, {&ref, 1}});
+  const ipc::Decision d = decide(state, intent, DecisionContext{venue.now_ns(), true, {&ref, 1}}).decision;
   ASSERT_TRUE(d.accepted()) << d.detail();
   ASSERT_TRUE(state.record_decision(intent, d).ok());
   ASSERT_TRUE(venue.submit(to_sim_order(*state.find_live_order(d.order_id()))).ok());

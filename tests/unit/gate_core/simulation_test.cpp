@@ -174,7 +174,7 @@ TEST(Simulation, RandomIntentsKeepEveryPromise) {
     const int intents = static_cast<int>(sim.rng() % 4);
     for (int k = 0; k < intents; ++k) {
       const ipc::OrderIntent intent = sim.random_intent(b.close, ++n);
-      const ipc::Decision d = decide(sim.state, intent, ctx);
+      const ipc::Decision d = decide(sim.state, intent, ctx).decision;
       const std::size_t live_before = sim.state.live_orders().size();
       const Status s = sim.state.record_decision(intent, d);
       ASSERT_TRUE(s.ok()) << s.error().message;

@@ -368,4 +368,42 @@ struct LoadedRules {
 // rules, so the caller keeps its previous RuleSet.
 Compiled<LoadedRules> load_rules(const std::string& core_dir, const std::string& active_dir);
 
+// ---------------------------------------------------------------------------
+// Installing and removing approved rules: the only functions of this library
+// that write files. Both keep rules/active consistent with what loads:
+//
+// * The file of a rule installed from a proposal is active_dir/<rule_id>.rule.
+// * A new file is written to a temporary name in active_dir that the loader
+//   ignores (".<rule_id>.rule.tmp"), fsynced, renamed over the target, and
+//   the directory is fsynced; a removed file is renamed aside
+//   (".<rule_id>.rule.retired") the same way. A crash therefore leaves the
+//   old file or the new one, never a torn one.
+// * Then core_dir and active_dir are reloaded with load_rules(). If that
+//   fails, the change is undone (the previous file is written back, or the
+//   new one removed; a removed file is renamed back) and the reload's
+//   diagnostics are returned: on failure the directory is as before.
+//
+// Errors that concern the file system (an unusable active_dir, a failed
+// write) are diagnostics with line 0 naming the path.
+
+// lower_snake_case, 1 to kIdentifierLengthMax characters: a rule id as the
+// grammar allows it (so it is also a safe file name).
+bool is_rule_id(std::string_view id);
+
+// active_dir + "/" + rule_id + ".rule".
+std::string active_rule_path(const std::string& active_dir, std::string_view rule_id);
+
+// Installs `text` as active_dir/<rule_id>.rule (creating active_dir if it is
+// missing; replacing an existing file) and returns the reloaded rules.
+// `text` should be one rule with that id, from a proposal; the reload is
+// the judge. Refuses an invalid rule_id and a text above kSourceSizeMax
+// before touching anything.
+Compiled<LoadedRules> install_active_rule(const std::string& core_dir, const std::string& active_dir,
+                                          std::string_view rule_id, std::string_view text);
+
+// Removes active_dir/<rule_id>.rule and returns the reloaded rules. Refuses
+// an invalid rule_id or a missing file.
+Compiled<LoadedRules> remove_active_rule(const std::string& core_dir, const std::string& active_dir,
+                                         std::string_view rule_id);
+
 }  // namespace ta::rules
