@@ -1,7 +1,7 @@
 // A small SIM gate for the agent daemon's tests, built from the real gate
 // pieces: IpcServer (transport, handshake), GateState + decide() (the
 // decision core), SimVenue (fills) and the Ledger (snapshots). It keeps no
-// journal and has no rules; it answers like trading-gate's SIM mode:
+// journal and no rule stage (DecisionContext::rules is null); it answers like trading-gate's SIM mode:
 //   * after the HelloAck, a PositionSnapshot (request_id 0);
 //   * a Bar: the venue's events for it (fills, order updates) are pushed,
 //     then a PositionSnapshot with the Bar's request_id; the same bar again
@@ -226,7 +226,7 @@ class MiniGate final : public ta::gate::IpcHandler {
     ctx.now_ns = market_now_ns_;
     ctx.peer_allowed = true;
     ctx.reference_prices = ref_view_;
-    ta::ipc::Decision d = ta::gate::decide(state_, m.order_intent(), ctx);
+    ta::ipc::Decision d = ta::gate::decide(state_, m.order_intent(), ctx).decision;
     if (d.replayed()) {
       ++decisions_replayed[m.order_intent().intent_id()];
     } else {

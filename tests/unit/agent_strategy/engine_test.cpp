@@ -415,3 +415,53 @@ TEST(Engine, DeterministicOnRealData) {
 
 }  // namespace
 }  // namespace ta::agent
+
+namespace ta::agent {
+namespace {
+
+TEST(Engine, ReplaceStrategyKeepsLifecycleAndPosition) {
+  auto engine = test::make_engine({holder("h1")}, {spot("BTC-USD")});
+  const auto out = engine.on_bar(flat(kBtc, 0));
+  ASSERT_EQ(out.size(), 1u);
+  const Intent entry = out[0];
+  engine.on_decision(decision(entry.intent_id, true));
+  engine.on_fill(fill_of(entry, test::kT0 + 60));
+  const auto before = engine.find_slot("h1", kBtc);
+  ASSERT_EQ(before->state, Lifecycle::kManaging);
+  const Decimal position = before->position;
+  const double stop = before->stop_price;
+
+  auto same_name = engine.strategy("h1");
+  ASSERT_NE(same_name, nullptr);
+  ASSERT_TRUE(engine.replace_strategy(same_name).ok());
+  const auto after = engine.find_slot("h1", kBtc);
+  EXPECT_EQ(after->state, Lifecycle::kManaging);
+  EXPECT_EQ(after->position, position);
+  EXPECT_EQ(after->stop_price, stop);
+  // The protective stop still works with the fresh instance.
+  const auto exit = engine.on_bar(bar(kBtc, 1, 100, 101, stop - 1, 100));
+  ASSERT_EQ(exit.size(), 1u);
+  EXPECT_EQ(exit[0].reason, SignalReason::kProtectiveStop);
+
+  EXPECT_FALSE(engine.replace_strategy(holder("other")).ok());
+  EXPECT_FALSE(engine.replace_strategy(nullptr).ok());
+  EXPECT_EQ(engine.strategy("other"), nullptr);
+}
+
+TEST(Engine, ReplaceStrategyWithNewParametersWarmsUpAgain) {
+  auto mo = make_momentum("mo", MomentumParams{2, 3, 1, 3.0, 0, 0});
+  ASSERT_TRUE(mo.ok());
+  auto engine = test::make_engine({*mo}, {spot("BTC-USD")});
+  for (int i = 0; i < 10; ++i) (void)engine.on_bar(flat(kBtc, i));
+  EXPECT_EQ(engine.find_slot("mo", kBtc)->state, Lifecycle::kLooking);
+  auto slower = engine.strategy("mo")->with_parameter("slow_period", 5);
+  ASSERT_TRUE(slower.ok());
+  ASSERT_TRUE(engine.replace_strategy(*slower).ok());
+  EXPECT_EQ(engine.strategy("mo")->parameter("slow_period"), 5.0);
+  EXPECT_EQ(engine.find_slot("mo", kBtc)->state, Lifecycle::kLooking);
+  // No signal while the new indicators warm up, whatever the prices do.
+  for (int i = 10; i < 13; ++i) EXPECT_TRUE(engine.on_bar(flat(kBtc, i, 100 + 10 * i)).empty());
+}
+
+}  // namespace
+}  // namespace ta::agent
