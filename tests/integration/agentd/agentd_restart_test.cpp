@@ -151,7 +151,9 @@ struct RunDir {
 constexpr int kBars = 3000;
 
 TEST(AgentdRestart, SigkillMidRunResumesWithoutDuplicates) {
-  const unsigned seed = std::random_device{}();
+  // TA_TEST_SEED replays a failing run.
+  const char* fixed = std::getenv("TA_TEST_SEED");
+  const unsigned seed = fixed != nullptr ? static_cast<unsigned>(std::strtoul(fixed, nullptr, 10)) : std::random_device{}();
   std::printf("seed=%u\n", seed);
   std::mt19937 rng(seed);
 
