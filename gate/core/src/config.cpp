@@ -65,6 +65,13 @@ GateConfig read_gate(ConfigReader& reader) {
   g.state_dir = root.path("state_dir", Need::kOptional, "../run/state");
   g.journal_dir = root.path("journal_dir", Need::kOptional, "../run/journal");
 
+  ConfigMap journal = root.map("journal", Need::kOptional);
+  g.journal.group_commit_window_ms =
+      journal.duration_ms("group_commit_window", Need::kOptional, g.journal.group_commit_window_ms, 0, 100);
+  g.journal.segment_bytes_max = static_cast<std::uint64_t>(
+      journal.integer("segment_bytes_max", Need::kOptional, static_cast<std::int64_t>(g.journal.segment_bytes_max),
+                      4 * 1024, 1024LL * 1024 * 1024));
+
   ConfigMap rules = root.map("rules", Need::kOptional);
   g.rules_core_dir = rules.path("core_dir", Need::kOptional, "../rules/core");
   g.rules_active_dir = rules.path("active_dir", Need::kOptional, "../rules/active");

@@ -69,6 +69,8 @@ std::string_view to_string(HaltEvent event) {
       return "rule_halt";
     case HaltEvent::kCooldownElapsed:
       return "cooldown_elapsed";
+    case HaltEvent::kInternalError:
+      return "internal_error";
   }
   return "?";
 }
@@ -93,6 +95,8 @@ std::string_view actor_of(HaltEvent event) {
       return "rule";
     case HaltEvent::kCooldownElapsed:
       return "cooldown";
+    case HaltEvent::kInternalError:
+      return "gate";
   }
   return "?";
 }

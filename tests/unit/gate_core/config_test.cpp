@@ -85,6 +85,8 @@ TEST(GateConfig, ShippedFilesAreValidAndSpellOutTheDefaults) {
   EXPECT_EQ(g.sim.impact_coefficient, D("0.1"));
   EXPECT_EQ(g.sim.fill_volume_fraction_max, D("0.1"));
   EXPECT_EQ(g.sim.bar_period_ms, 60'000);
+  EXPECT_EQ(g.journal.group_commit_window_ms, gd.journal.group_commit_window_ms);
+  EXPECT_EQ(g.journal.segment_bytes_max, gd.journal.segment_bytes_max);
 }
 
 TEST(GateConfig, MinimalFilesGetDefaultsAndResolvePaths) {
@@ -195,6 +197,39 @@ TEST(GateConfig, SafetyValueRanges) {
       }
     }
   }
+}
+
+TEST(GateConfig, JournalValueRanges) {
+  struct Case {
+    const char* key;
+    const char* at_min;
+    const char* below_min;
+    const char* at_max;
+    const char* above_max;
+  } cases[] = {
+      {"group_commit_window", "0ms", "-1ms", "100ms", "101ms"},
+      {"segment_bytes_max", "4096", "4095", "1073741824", "1073741825"},
+  };
+  for (const auto& c : cases) {
+    const std::pair<const char*, bool> values[] = {
+        {c.at_min, true}, {c.below_min, false}, {c.at_max, true}, {c.above_max, false}};
+    for (const auto& [value, ok] : values) {
+      const auto path =
+          write_config("journal_range", kMinimalGate + "journal:\n  " + c.key + ": " + value + "\n", kMinimalSafety);
+      const auto lines = check_config(path);
+      EXPECT_EQ(lines.empty(), ok) << c.key << "=" << value << "\n" << joined(lines);
+      if (!ok && !lines.empty()) {
+        EXPECT_NE(lines[0].find(std::string("key 'journal.") + c.key + "': "), std::string::npos) << lines[0];
+      }
+    }
+  }
+  const auto path = write_config("journal_values", kMinimalGate + "journal:\n  group_commit_window: 5ms\n"
+                                                                  "  segment_bytes_max: 65536\n",
+                                 kMinimalSafety);
+  const auto load = load_config(path);
+  ASSERT_TRUE(load.problems.empty()) << proto::join_problems(load.problems);
+  EXPECT_EQ(load.config.gate.journal.group_commit_window_ms, 5);
+  EXPECT_EQ(load.config.gate.journal.segment_bytes_max, 65536u);
 }
 
 }  // namespace

@@ -14,18 +14,18 @@ constexpr std::array<HaltEvent, kHaltEventCount> kEvents = {
     HaltEvent::kOperatorHalt,      HaltEvent::kOperatorReduce,    HaltEvent::kOperatorResume,
     HaltEvent::kOperatorKill,      HaltEvent::kOperatorKillFlatten, HaltEvent::kHeartbeatTimeout,
     HaltEvent::kDailyLossLimit,    HaltEvent::kJournalUnwritable, HaltEvent::kVenueDisconnected,
-    HaltEvent::kRuleHalt,          HaltEvent::kCooldownElapsed};
+    HaltEvent::kRuleHalt,          HaltEvent::kCooldownElapsed,   HaltEvent::kInternalError};
 
 // Independent specification, one row per state, one column per event (in
 // kEvents order). Each cell: target state letter (A R H K) followed by
 // actions: c = cancel all, f = flatten, d = start the loss cooldown;
 // "----" = illegal.
-//            halt  reduce resume kill kill_f hb    loss  journal venue rule cooldown
+//            halt  reduce resume kill kill_f hb    loss  journal venue rule cooldown internal
 const char* kGrid[kHaltStateCount] = {
-    /* ACTIVE   */ "H--- R--- ---- Kc-- Kcf- Hc-- Hcfd Hc-- Hc-- H--- ----",
-    /* REDUCING */ "H--- R--- A--- Kc-- Kcf- Hc-- Hcfd Hc-- Hc-- H--- ----",
-    /* HALTED   */ "H--- R--- A--- Kc-- Kcf- Hc-- Hcfd Hc-- Hc-- H--- A---",
-    /* KILLED   */ "---- ---- A--- Kc-- Kcf- Kc-- Kcfd Kc-- Kc-- K--- ----",
+    /* ACTIVE   */ "H--- R--- ---- Kc-- Kcf- Hc-- Hcfd Hc-- Hc-- H--- ---- Hc--",
+    /* REDUCING */ "H--- R--- A--- Kc-- Kcf- Hc-- Hcfd Hc-- Hc-- H--- ---- Hc--",
+    /* HALTED   */ "H--- R--- A--- Kc-- Kcf- Hc-- Hcfd Hc-- Hc-- H--- A--- Hc--",
+    /* KILLED   */ "---- ---- A--- Kc-- Kcf- Kc-- Kcfd Kc-- Kc-- K--- ---- Kc--",
 };
 
 HaltState state_of(char c) {

@@ -62,6 +62,19 @@ struct SimVenueConfig {
   std::int64_t bar_period_ms = 60'000;     // 1-minute bars
 };
 
+// How the gate's journal reaches the disk (journal/include/journal/journal.h;
+// the daemon checks these bounds against the journal library's own).
+struct JournalConfig {
+  // Group commit: records wait at most this long for others before the
+  // journal syncs them together. 0 means "sync as soon as the previous sync
+  // has finished": records that arrive during a sync form the next group,
+  // which batches under load without delaying a lone record. At most 100 ms,
+  // the journal's own ceiling.
+  std::int64_t group_commit_window_ms = 0;
+  // Segment files rotate at this size: 64 MiB, 4 KiB to 1 GiB.
+  std::uint64_t segment_bytes_max = 64ull * 1024 * 1024;
+};
+
 struct GateConfig {
   std::filesystem::path source_file;
   Mode mode = Mode::kSim;
@@ -83,6 +96,7 @@ struct GateConfig {
   std::int64_t heartbeat_timeout_ms = 5'000;
   // A venue connection down this long halts trading.
   std::int64_t venue_disconnect_halt_ms = 60'000;
+  JournalConfig journal;
   SimVenueConfig sim;
   std::vector<ProductSpec> products;  // in file order
 

@@ -46,8 +46,9 @@ enum class HaltEvent : std::uint8_t {
   kVenueDisconnected,    // venue connection down too long
   kRuleHalt,             // a rule's "halt" action
   kCooldownElapsed,      // the loss cooldown ended (emitted by tick())
+  kInternalError,        // a bug was caught (illegal order transition, venue event that fits no order)
 };
-inline constexpr std::size_t kHaltEventCount = 11;
+inline constexpr std::size_t kHaltEventCount = 12;
 
 struct HaltTransition {
   HaltState from;
@@ -114,6 +115,12 @@ inline constexpr HaltTransition kHaltTransitions[] = {
     {halt_table::R, HaltEvent::kRuleHalt, halt_table::H, false, false, false},
     {halt_table::H, HaltEvent::kRuleHalt, halt_table::H, false, false, false},
     {halt_table::K, HaltEvent::kRuleHalt, halt_table::K, false, false, false},
+    // A caught bug: the gate no longer trusts its own view of the orders, so
+    // it cancels what it can and waits for a person.
+    {halt_table::A, HaltEvent::kInternalError, halt_table::H, true, false, false},
+    {halt_table::R, HaltEvent::kInternalError, halt_table::H, true, false, false},
+    {halt_table::H, HaltEvent::kInternalError, halt_table::H, true, false, false},
+    {halt_table::K, HaltEvent::kInternalError, halt_table::K, true, false, false},
     // End of the loss cooldown (guarded: daily loss caused the halt).
     {halt_table::H, HaltEvent::kCooldownElapsed, halt_table::A, false, false, false},
 };

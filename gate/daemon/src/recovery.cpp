@@ -1,0 +1,176 @@
+#include "recovery.h"
+
+#include "journal/journal.h"
+#include "records.h"
+
+namespace ta::gate::daemon {
+namespace {
+
+// Checks that the order now looks as the journaled update says.
+Status verify_update(const GateState& state, const ipc::OrderUpdate& u) {
+  const Order* o = find_any_order(state, u.order_id());
+  if (o == nullptr) return make_error("order " + u.order_id() + " is unknown");
+  const ipc::OrderUpdate now = o->to_update();
+  if (now.state() != u.state() || now.filled_quantity() != u.filled_quantity()) {
+    return make_error("order " + u.order_id() + " is " + ipc::OrderState_Name(now.state()) + " with " +
+                      now.filled_quantity() + " filled, the journal says " + ipc::OrderState_Name(u.state()) +
+                      " with " + u.filled_quantity());
+  }
+  return {};
+}
+
+std::string body_name(const ipc::GateRecord& r) {
+  const auto* field = ipc::GateRecord::descriptor()->FindFieldByNumber(r.body_case());
+  return field != nullptr ? field->name() : "empty record";
+}
+
+class Replayer {
+ public:
+  Replayer(const Config& config, Replayed& out) : config_(config), out_(out) {}
+
+  Status apply(const ipc::GateRecord& r) {
+    switch (r.body_case()) {
+      case ipc::GateRecord::kStarted:
+        return started(r.started());
+      case ipc::GateRecord::kStopped:
+        out_.last_stop_clean = true;
+        return {};
+      case ipc::GateRecord::kPeerRefused:
+      case ipc::GateRecord::kRulesLoaded:
+      case ipc::GateRecord::kReconcile:
+      case ipc::GateRecord::kProposalStateChanged:
+        return {};
+      case ipc::GateRecord::kIntentDecided:
+        return out_.state->record_decision(r.intent_decided().intent(), r.intent_decided().decision());
+      case ipc::GateRecord::kOrderUpdate:
+        return order_update(r.order_update());
+      case ipc::GateRecord::kFill:
+        ++out_.fills;
+        return out_.state->apply_fill(r.fill());
+      case ipc::GateRecord::kHaltStateChanged:
+        return halt(r.halt_state_changed());
+      case ipc::GateRecord::kMark:
+        return mark(r.mark());
+      case ipc::GateRecord::kCancelRequested:
+        out_.cancels.push_back(r.cancel_requested());
+        while (out_.cancels.size() > kRememberedCancelsMax) out_.cancels.pop_front();
+        return {};
+      case ipc::GateRecord::BODY_NOT_SET:
+        break;
+    }
+    return make_error("gate record without a body");
+  }
+
+ private:
+  Status started(const ipc::GateStarted& s) {
+    ++out_.starts;
+    out_.last_stop_clean = false;
+    if (s.mode() != mode_to_proto(config_.gate.mode)) {
+      return make_error("the journal was written in " + ipc::Mode_Name(s.mode()) + " mode; this gate runs " +
+                        ipc::Mode_Name(mode_to_proto(config_.gate.mode)) + " (use another journal_dir)");
+    }
+    return {};
+  }
+
+  Status order_update(const ipc::OrderUpdate& u) {
+    auto event = from_proto(u.event());
+    if (!event) return make_error(event.error().message);
+    // Fills were applied by their Fill record; the update that follows
+    // only states the result.
+    if (*event != OrderEvent::kPartialFill && *event != OrderEvent::kFill) {
+      if (auto st = out_.state->apply_order_event(u.order_id(), *event, u.ts_ns()); !st) return st;
+    }
+    return verify_update(*out_.state, u);
+  }
+
+  Status halt(const ipc::HaltStateChanged& h) {
+    auto event = from_proto(h.cause());
+    if (!event) return make_error(event.error().message);
+    auto change = out_.state->apply_halt_event(*event, h.ts_ns());
+    if (!change) return make_error(change.error().message);
+    if (gate::to_proto(change->to) != h.to()) {
+      return make_error("halt change to " + ipc::HaltState_Name(h.to()) + " replays as " +
+                        std::string(to_string(change->to)));
+    }
+    out_.halt_reason = h.reason();
+    return {};
+  }
+
+  Status mark(const ipc::MarkPrice& m) {
+    auto price = Decimal::parse(m.price());
+    if (!price) return make_error("mark price: " + price.error().message);
+    if (auto st = out_.state->apply_mark(m.product(), *price, m.ts_ns()); !st) return st;
+    if (m.ts_ns() > out_.market_now_ns) out_.market_now_ns = m.ts_ns();
+    for (MarkSeen& seen : out_.marks) {
+      if (seen.product == m.product()) {
+        seen.price = *price;
+        seen.ts_ns = m.ts_ns();
+        return {};
+      }
+    }
+    out_.marks.push_back(MarkSeen{m.product(), *price, m.ts_ns()});
+    return {};
+  }
+
+  const Config& config_;
+  Replayed& out_;
+};
+
+}  // namespace
+
+const Order* find_any_order(const GateState& state, std::string_view order_id) {
+  if (const Order* o = state.find_live_order(order_id)) return o;
+  const auto& closed = state.closed_orders();
+  for (auto it = closed.rbegin(); it != closed.rend(); ++it) {
+    if (it->order_id == order_id) return &*it;
+  }
+  return nullptr;
+}
+
+Result<Replayed> replay_journal(const std::filesystem::path& dir, const Config& config,
+                                std::int64_t ledger_start_ts_ns, GateStateBounds bounds) {
+  auto reader = journal::Reader::open(dir);
+  if (!reader) return make_error(reader.error().message);
+  Replayed out;
+  out.starting_cash = config.safety.starting_cash;
+  out.ledger_start_ts_ns = ledger_start_ts_ns;
+  std::optional<Replayer> replayer;
+  ipc::GateRecord record;
+  for (;;) {
+    auto next = (*reader)->next();
+    if (!next) return make_error("journal " + dir.string() + ": " + next.error().message);
+    if (!next->has_value()) break;
+    const journal::Record& raw = **next;
+    const std::string where = "journal " + dir.string() + " seq " + std::to_string(raw.seq) + ": ";
+    if (raw.type != kGateRecordType) {
+      return make_error(where + "record type " + std::to_string(raw.type) + " is not a gate record");
+    }
+    if (!record.ParseFromArray(raw.payload.data(), static_cast<int>(raw.payload.size()))) {
+      return make_error(where + "payload does not parse as a GateRecord");
+    }
+    if (!out.state) {
+      // The first record fixes the account: a journal always begins with
+      // GateStarted, whose starting cash later starts copy.
+      if (record.has_started() && !record.started().starting_cash().empty()) {
+        auto cash = Decimal::parse(record.started().starting_cash());
+        if (!cash || !cash->is_positive()) return make_error(where + "GateStarted has no usable starting_cash");
+        out.starting_cash = *cash;
+        out.ledger_start_ts_ns = record.started().ledger_start_ts_ns();
+      }
+      out.state = std::make_unique<GateState>(config.safety, Ledger(out.starting_cash, out.ledger_start_ts_ns), bounds);
+      replayer.emplace(config, out);
+      out.new_journal = false;
+    }
+    if (auto st = replayer->apply(record); !st) {
+      return make_error(where + body_name(record) + ": " + st.error().message);
+    }
+    ++out.records;
+    out.last_seq = raw.seq;
+  }
+  if (!out.state) {
+    out.state = std::make_unique<GateState>(config.safety, Ledger(out.starting_cash, out.ledger_start_ts_ns), bounds);
+  }
+  return out;
+}
+
+}  // namespace ta::gate::daemon

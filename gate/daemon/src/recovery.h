@@ -1,0 +1,61 @@
+// Replaying the gate's journal into a GateState (docs/operations.md,
+// "Recovery"). The live gate applies every event to its state and journals
+// it only when the core accepted it, so replaying the records in order
+// through the same GateState methods must succeed; a record that does not
+// apply means the journal and the code disagree, and the gate refuses to
+// start rather than guess.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gate/config.h"
+#include "gate/core.h"
+#include "gate.pb.h"
+#include "journal_records.pb.h"
+#include "proto/result.h"
+
+namespace ta::gate::daemon {
+
+// Cancels remembered for idempotency (a resent CancelIntent gets its first
+// answer back). Agents resend within seconds; 10,000 is hours of cancels.
+inline constexpr std::size_t kRememberedCancelsMax = 10'000;
+
+struct MarkSeen {
+  std::string product;
+  Price price;
+  std::int64_t ts_ns = 0;
+};
+
+struct Replayed {
+  std::unique_ptr<GateState> state;
+  // From the journal's first GateStarted; the config's values for a new journal.
+  Notional starting_cash;
+  std::int64_t ledger_start_ts_ns = 0;
+  bool new_journal = true;       // no record at all
+  std::uint64_t records = 0;
+  std::uint64_t last_seq = 0;
+  std::uint64_t fills = 0;       // Fill records: fill ids continue from here
+  std::uint64_t starts = 0;      // GateStarted records
+  bool last_stop_clean = true;   // the last start was followed by a GateStopped
+  std::int64_t market_now_ns = 0;  // latest mark (SIM: the latest bar's close)
+  std::vector<MarkSeen> marks;     // latest mark per product, in config order
+  std::deque<ipc::CancelIntent> cancels;  // accepted cancels, oldest first, bounded
+  std::string halt_reason;
+};
+
+// Reads every record of `dir` (which journal::recover() has made whole)
+// and rebuilds the state. A fresh journal starts from the config's
+// starting_cash and `ledger_start_ts_ns`. Errors name the record's
+// sequence number and what did not apply.
+Result<Replayed> replay_journal(const std::filesystem::path& dir, const Config& config,
+                                std::int64_t ledger_start_ts_ns, GateStateBounds bounds = {});
+
+// The same order, live or among the recently closed ones; nullptr if neither.
+const Order* find_any_order(const GateState& state, std::string_view order_id);
+
+}  // namespace ta::gate::daemon

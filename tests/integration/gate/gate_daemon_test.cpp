@@ -1,0 +1,556 @@
+// The real trading-gate binary in a temporary directory (SIM mode), driven
+// by a raw agent client on gate.sock and by the real tradectl on
+// admin.sock: decisions and their reasons, durability before acceptance,
+// idempotency across reconnects and restarts, fills and lockstep snapshots,
+// tradectl's verbs, halts that survive restarts, bad input, start-up
+// failures and systemd notification.
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "gate_daemon_support.h"
+
+namespace ta::test {
+namespace {
+
+using ipc::Decision;
+using ipc::Envelope;
+
+class GateDaemonTest : public ::testing::Test {
+ protected:
+  void start(const GateTestConfig& config = {}) {
+    write_gate_config(dir_.path(), config);
+    gate_ = std::make_unique<GateProcess>(dir_.path());
+    ASSERT_TRUE(gate_->start()) << gate_->log();
+  }
+  void restart() {
+    gate_->signal(SIGTERM);
+    ASSERT_EQ(gate_->wait_exit(), 0) << gate_->log();
+    ASSERT_TRUE(gate_->start()) << gate_->log();
+  }
+  // Sends a bar and waits for its lockstep snapshot.
+  ipc::PositionSnapshot bar(AgentPeer& agent, const ipc::Bar& b) {
+    const std::uint64_t id = agent.send_bar(b);
+    Envelope reply;
+    EXPECT_TRUE(agent.reply_to(id, reply)) << gate_->log();
+    EXPECT_TRUE(reply.has_position_snapshot()) << reply.DebugString();
+    return reply.position_snapshot();
+  }
+  Decision decide(AgentPeer& agent, const ipc::OrderIntent& intent) {
+    agent.send_intent(intent);
+    Decision d;
+    EXPECT_TRUE(agent.decision_for(intent.intent_id(), d)) << gate_->log();
+    return d;
+  }
+  boost::json::value ctl_json(std::vector<std::string> args) {
+    args.push_back("--json");
+    CommandResult r = tradectl(gate_->admin_socket(), args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(r.out, ec);
+    EXPECT_FALSE(ec) << r.out;
+    return v;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<GateProcess> gate_;
+  std::vector<ipc::Bar> bars_ = sample_bars(40);
+};
+
+std::string str(const boost::json::value& v, const char* key) {
+  const auto* p = v.as_object().if_contains(key);
+  return p != nullptr && p->is_string() ? std::string(p->as_string()) : std::string();
+}
+
+TEST_F(GateDaemonTest, IntentsAcceptedOrDeniedWithTheirReasons) {
+  start();
+  AgentPeer agent;
+  ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+  EXPECT_EQ(agent.ack().mode(), ipc::MODE_SIM);
+  EXPECT_EQ(agent.ack().halt_state(), ipc::HALT_STATE_ACTIVE);
+  EXPECT_EQ(agent.ack().heartbeat_timeout_ms(), 600'000);
+
+  // No bar yet: the gate has no reference price of its own.
+  EXPECT_EQ(decide(agent, limit_intent("i-noref", ipc::SIDE_BUY, "0.01", "7400", "7300")).reason(),
+            ipc::DENY_REASON_NO_REFERENCE_PRICE);
+  bar(agent, bars_[0]);  // close 7422
+
+  const Decision ok = decide(agent, limit_intent("i-ok", ipc::SIDE_BUY, "0.01", "7400", "7300"));
+  EXPECT_TRUE(ok.accepted()) << ok.DebugString();
+  EXPECT_EQ(ok.order_id(), "o-1");
+  EXPECT_FALSE(ok.replayed());
+  EXPECT_EQ(ok.decided_ts_ns(), (bars_[0].open_ts_s() + 60) * 1'000'000'000LL);  // market time
+
+  struct Case {
+    ipc::OrderIntent intent;
+    ipc::DenyReason reason;
+  };
+  std::vector<Case> cases;
+  auto product = limit_intent("i-product", ipc::SIDE_BUY, "0.01", "7400", "7300");
+  product.set_product("XRP-USD");
+  cases.push_back({product, ipc::DENY_REASON_PRODUCT_NOT_ALLOWED});
+  cases.push_back({limit_intent("i-absurd", ipc::SIDE_BUY, "5000000000", "7400", "7300"), ipc::DENY_REASON_FIELD_RANGE});
+  cases.push_back({limit_intent("i-junk", ipc::SIDE_BUY, "12abc", "7400", "7300"), ipc::DENY_REASON_MALFORMED});
+  cases.push_back({limit_intent("i-nostop", ipc::SIDE_BUY, "0.01", "7400", ""), ipc::DENY_REASON_STOP_REQUIRED});
+  cases.push_back({limit_intent("i-band", ipc::SIDE_BUY, "0.01", "9000", "7300"), ipc::DENY_REASON_PRICE_BAND});
+  cases.push_back({limit_intent("i-notional", ipc::SIDE_BUY, "0.2", "7400", "7300"), ipc::DENY_REASON_NOTIONAL_ABOVE_MAX});
+  cases.push_back({limit_intent("i-small", ipc::SIDE_BUY, "0.00001", "7400", "7300"), ipc::DENY_REASON_SIZE_BELOW_MIN});
+  for (const Case& c : cases) {
+    const Decision d = decide(agent, c.intent);
+    EXPECT_FALSE(d.accepted()) << c.intent.intent_id();
+    EXPECT_EQ(d.reason(), c.reason) << c.intent.intent_id() << ": " << d.DebugString();
+    EXPECT_FALSE(d.detail().empty());
+  }
+
+  // Every decision is journaled. A denial is answered without waiting for
+  // the disk, an acceptance only once its record is durable, and records
+  // become durable in order: after this acceptance every record before it
+  // is on disk.
+  ASSERT_TRUE(decide(agent, limit_intent("i-last", ipc::SIDE_BUY, "0.01", "7390", "7300")).accepted());
+  std::string error;
+  const auto records = read_gate_records(gate_->journal_dir(), &error);
+  EXPECT_TRUE(error.empty()) << error;
+  std::map<std::string, Decision> journaled;
+  for (const auto& r : records) {
+    if (r.has_intent_decided()) journaled[r.intent_decided().intent().intent_id()] = r.intent_decided().decision();
+  }
+  ASSERT_TRUE(journaled.count("i-ok"));
+  EXPECT_TRUE(journaled["i-ok"].accepted());
+  EXPECT_EQ(journaled["i-ok"].order_id(), "o-1");
+  for (const Case& c : cases) EXPECT_TRUE(journaled.count(c.intent.intent_id())) << c.intent.intent_id();
+  EXPECT_TRUE(records.front().has_started());
+  EXPECT_EQ(records.front().started().config_sha256().size(), 64u);
+  EXPECT_EQ(records.front().started().starting_cash(), "10000");
+
+  // One info line per decision, key=value.
+  const std::string log = gate_->log();
+  EXPECT_NE(log.find("decision intent_id=\"i-ok\""), std::string::npos) << log;
+  EXPECT_NE(log.find("reason=PRODUCT_NOT_ALLOWED"), std::string::npos);
+}
+
+TEST_F(GateDaemonTest, BarsFillOrdersAndEveryBarIsAnsweredWithASnapshot) {
+  start();
+  AgentPeer agent;
+  ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+  const ipc::PositionSnapshot first = bar(agent, bars_[0]);
+  EXPECT_EQ(first.account().equity(), "10000");
+  EXPECT_EQ(first.ts_ns(), (bars_[0].open_ts_s() + 60) * 1'000'000'000LL);
+
+  const Decision d = decide(agent, market_intent("m-1", ipc::SIDE_BUY, "0.01", "7300"));
+  ASSERT_TRUE(d.accepted()) << d.DebugString();
+  const std::size_t before = agent.seen.size();  // just after the Decision
+  const ipc::PositionSnapshot after = bar(agent, bars_[1]);
+  ASSERT_EQ(after.positions_size(), 1);
+  EXPECT_EQ(after.positions(0).product(), "BTC-USD");
+  EXPECT_EQ(after.positions(0).quantity(), "0.01");
+  EXPECT_EQ(after.positions(0).mark_price(), bars_[1].close());
+
+  // Before the snapshot: the ack, the fill and the filled order update.
+  std::vector<std::string> pushes;
+  ipc::Fill fill;
+  for (std::size_t i = before; i < agent.seen.size(); ++i) {
+    const Envelope& e = agent.seen[i];
+    if (e.has_order_update()) pushes.push_back(ipc::OrderState_Name(e.order_update().state()));
+    if (e.has_fill()) {
+      pushes.push_back("FILL");
+      fill = e.fill();
+    }
+  }
+  EXPECT_EQ(pushes, (std::vector<std::string>{"ORDER_STATE_SUBMITTED", "ORDER_STATE_OPEN", "FILL",
+                                              "ORDER_STATE_FILLED"}));
+  EXPECT_EQ(fill.order_id(), "o-1");
+  EXPECT_EQ(fill.intent_id(), "m-1");
+  EXPECT_EQ(fill.quantity(), "0.01");
+  EXPECT_EQ(fill.ts_ns(), bars_[1].open_ts_s() * 1'000'000'000LL);  // at the next bar's open
+  EXPECT_EQ(fill.liquidity(), ipc::LIQUIDITY_TAKER);
+
+  // The same bar again (a resend) is answered, not processed twice.
+  const ipc::PositionSnapshot again = bar(agent, bars_[1]);
+  EXPECT_EQ(again.positions(0).quantity(), "0.01");
+  // An older bar is a protocol error.
+  const std::uint64_t old = agent.send_bar(bars_[0]);
+  Envelope reply;
+  ASSERT_TRUE(agent.reply_to(old, reply));
+  EXPECT_TRUE(reply.has_protocol_error());
+
+  const auto positions = ctl_json({"positions"});
+  EXPECT_EQ(str(positions.at("positions").at(0), "quantity"), "0.01");
+}
+
+TEST_F(GateDaemonTest, RepeatedIntentIdReturnsTheOriginalAcrossReconnectAndRestart) {
+  start();
+  const auto intent = limit_intent("idem-1", ipc::SIDE_BUY, "0.01", "7400", "7300");
+  {
+    AgentPeer agent;
+    ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+    bar(agent, bars_[0]);
+    const Decision d = decide(agent, intent);
+    ASSERT_TRUE(d.accepted());
+    EXPECT_EQ(d.order_id(), "o-1");
+  }
+  {
+    AgentPeer agent;  // a reconnect
+    ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+    const Decision d = decide(agent, intent);
+    EXPECT_TRUE(d.accepted());
+    EXPECT_TRUE(d.replayed());
+    EXPECT_EQ(d.order_id(), "o-1");
+    auto changed = intent;
+    changed.set_quantity("0.02");
+    EXPECT_EQ(decide(agent, changed).reason(), ipc::DENY_REASON_DUPLICATE_ID_CONFLICT);
+  }
+  restart();
+  gate_->signal(SIGKILL);
+  gate_->wait_exit();
+  ASSERT_TRUE(gate_->start()) << gate_->log();
+  AgentPeer agent;
+  ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+  const Decision d = decide(agent, intent);
+  EXPECT_TRUE(d.replayed());
+  EXPECT_EQ(d.order_id(), "o-1");
+  const Decision next = decide(agent, limit_intent("idem-2", ipc::SIDE_BUY, "0.01", "7390", "7300"));
+  EXPECT_TRUE(next.accepted()) << next.DebugString();
+  EXPECT_EQ(next.order_id(), "o-2");
+
+  int accepted_records = 0;
+  for (const auto& r : read_gate_records(gate_->journal_dir())) {
+    if (r.has_intent_decided() && r.intent_decided().intent().intent_id() == "idem-1" &&
+        r.intent_decided().decision().accepted()) {
+      ++accepted_records;
+    }
+  }
+  EXPECT_EQ(accepted_records, 1);
+  // The order survived both restarts and is open again at the new venue.
+  const auto orders = ctl_json({"orders"});
+  ASSERT_EQ(orders.at("orders").as_array().size(), 2u);
+  EXPECT_EQ(str(orders.at("orders").at(0), "order_id"), "o-1");
+  EXPECT_EQ(str(orders.at("orders").at(0), "state"), "ORDER_STATE_OPEN");
+}
+
+TEST_F(GateDaemonTest, TradectlVerbsAgainstTheRealGate) {
+  start();
+  AgentPeer agent;
+  ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+  bar(agent, bars_[0]);
+  ASSERT_TRUE(decide(agent, limit_intent("t-1", ipc::SIDE_BUY, "0.01", "7350", "7300")).accepted());
+  ASSERT_TRUE(decide(agent, limit_intent("t-2", ipc::SIDE_BUY, "0.02", "7340", "7300")).accepted());
+  bar(agent, bars_[1]);  // acks: both rest (the bar does not trade down to them)
+
+  CommandResult status = tradectl(gate_->admin_socket(), {"status"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("mode            SIM"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("halt            ACTIVE"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("open orders     2"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("agent           connected"), std::string::npos) << status.out;
+  const auto st = ctl_json({"status"});
+  EXPECT_EQ(str(st, "halt_state"), "HALT_STATE_ACTIVE");
+  EXPECT_EQ(st.at("open_orders").as_int64(), 2);
+  EXPECT_TRUE(st.at("ready").as_bool());
+
+  CommandResult orders = tradectl(gate_->admin_socket(), {"orders"});
+  ASSERT_EQ(orders.exit_code, 0);
+  EXPECT_NE(orders.out.find("o-1"), std::string::npos) << orders.out;
+  EXPECT_NE(orders.out.find("OPEN"), std::string::npos) << orders.out;
+  EXPECT_EQ(ctl_json({"orders"}).at("orders").as_array().size(), 2u);
+  CommandResult positions = tradectl(gate_->admin_socket(), {"positions"});
+  ASSERT_EQ(positions.exit_code, 0);
+  EXPECT_NE(positions.out.find("PRODUCT"), std::string::npos) << positions.out;
+  EXPECT_NE(positions.out.find("equity"), std::string::npos);
+
+  // halt: no new orders, resting ones stay.
+  CommandResult halt = tradectl(gate_->admin_socket(), {"halt", "--reason", "lunch"});
+  EXPECT_EQ(halt.exit_code, 0) << halt.err;
+  EXPECT_EQ(halt.out, "HALTED (was ACTIVE)\n");
+  Envelope push;
+  ASSERT_TRUE(agent.wait_for([](const Envelope& e) { return e.has_halt_state_changed(); }, push));
+  EXPECT_EQ(push.halt_state_changed().to(), ipc::HALT_STATE_HALTED);
+  EXPECT_EQ(push.halt_state_changed().actor(), "operator");
+  EXPECT_EQ(push.halt_state_changed().reason(), "lunch");
+  EXPECT_EQ(decide(agent, limit_intent("t-3", ipc::SIDE_BUY, "0.01", "7350", "7300")).reason(),
+            ipc::DENY_REASON_HALTED);
+  EXPECT_EQ(str(ctl_json({"status"}), "halt_reason"), "lunch");
+  EXPECT_EQ(ctl_json({"orders"}).at("orders").as_array().size(), 2u);
+
+  EXPECT_EQ(tradectl(gate_->admin_socket(), {"resume"}).exit_code, 0);
+  // Resuming an active gate is refused: exit 1, one line on stderr.
+  CommandResult again = tradectl(gate_->admin_socket(), {"resume"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.err.rfind("tradectl: trading-gate refused resume: ", 0), 0u) << again.err;
+  EXPECT_EQ(std::count(again.err.begin(), again.err.end(), '\n'), 1);
+
+  // kill: every open order cancelled; KILLED survives a restart.
+  CommandResult kill = tradectl(gate_->admin_socket(), {"kill", "--reason", "test kill", "--json"});
+  ASSERT_EQ(kill.exit_code, 0) << kill.err;
+  EXPECT_NE(kill.out.find("HALT_STATE_KILLED"), std::string::npos) << kill.out;
+  const auto cancelling = ctl_json({"orders"});
+  for (const auto& o : cancelling.at("orders").as_array()) EXPECT_EQ(str(o, "state"), "ORDER_STATE_CANCEL_PENDING");
+  bar(agent, bars_[2]);  // the venue confirms the cancels
+  EXPECT_TRUE(ctl_json({"orders"}).at("orders").as_array().empty());
+  EXPECT_EQ(ctl_json({"orders", "--all"}).at("orders").as_array().size(), 2u);
+  EXPECT_EQ(decide(agent, limit_intent("t-4", ipc::SIDE_BUY, "0.01", "7350", "7300")).reason(),
+            ipc::DENY_REASON_KILLED);
+  restart();
+  EXPECT_EQ(str(ctl_json({"status"}), "halt_state"), "HALT_STATE_KILLED");
+  CommandResult resume = tradectl(gate_->admin_socket(), {"resume", "--reason", "checked"});
+  EXPECT_EQ(resume.exit_code, 0) << resume.err;
+  EXPECT_EQ(resume.out, "ACTIVE (was KILLED)\n");
+
+  // Usage, help, unreachable.
+  EXPECT_EQ(tradectl(gate_->admin_socket(), {"bogus"}).exit_code, 2);
+  EXPECT_EQ(run_command({TRADECTL_BIN}).exit_code, 2);
+  CommandResult help = run_command({TRADECTL_BIN, "kill", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--flatten"), std::string::npos) << help.out;
+  CommandResult gone = tradectl(dir_.file("nothing.sock"), {"status"});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_NE(gone.err.find("no socket at"), std::string::npos) << gone.err;
+  EXPECT_EQ(std::count(gone.err.begin(), gone.err.end(), '\n'), 1);
+  CommandResult env = run_command({TRADECTL_BIN, "status", "--json"}, {"TRADING_ADMIN_SOCKET=" + gate_->admin_socket()});
+  EXPECT_EQ(env.exit_code, 0) << env.err;
+}
+
+TEST_F(GateDaemonTest, KillFlattenClosesThePosition) {
+  start();
+  AgentPeer agent;
+  ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+  bar(agent, bars_[0]);
+  ASSERT_TRUE(decide(agent, market_intent("f-1", ipc::SIDE_BUY, "0.02", "7300")).accepted());
+  EXPECT_EQ(bar(agent, bars_[1]).positions(0).quantity(), "0.02");
+  CommandResult kill = tradectl(gate_->admin_socket(), {"kill", "--flatten"});
+  ASSERT_EQ(kill.exit_code, 0) << kill.err;
+  EXPECT_NE(kill.out.find("1 flatten order(s) sent"), std::string::npos) << kill.out;
+  const ipc::PositionSnapshot flat = bar(agent, bars_[2]);
+  EXPECT_EQ(flat.positions(0).quantity(), "0");
+  bool gate_order = false;
+  for (const auto& r : read_gate_records(gate_->journal_dir())) {
+    if (r.has_intent_decided() && r.intent_decided().intent().strategy() == "gate") gate_order = true;
+  }
+  EXPECT_TRUE(gate_order);
+}
+
+TEST_F(GateDaemonTest, BadInputIsRefusedAndTheGateKeepsRunning) {
+  start();
+  {  // garbage after the handshake
+    AgentPeer agent;
+    ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+    ASSERT_TRUE(agent.raw().write_bytes(std::string("\x05\x00\x00\x00hello", 9)));
+    Envelope e;
+    while (agent.next(e, 2000)) {
+    }
+    EXPECT_TRUE(agent.raw().poll_closed());
+  }
+  {  // a frame header far above frame_size_max
+    AgentPeer agent;
+    ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+    ASSERT_TRUE(agent.raw().write_bytes(std::string("\x00\x00\x00\x40", 4)));
+    Envelope e;
+    bool protocol_error = false;
+    while (agent.next(e, 2000)) protocol_error |= e.has_protocol_error();
+    EXPECT_TRUE(protocol_error);
+    EXPECT_TRUE(agent.raw().poll_closed());
+  }
+  {  // an admin request on gate.sock
+    AgentPeer agent;
+    ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+    ipc::AdminEnvelope admin;
+    admin.mutable_kill_request()->set_flatten(true);
+    ASSERT_TRUE(agent.raw().write_message(admin));
+    Envelope e;
+    while (agent.next(e, 2000)) {
+    }
+    EXPECT_TRUE(agent.raw().poll_closed());
+  }
+  {  // a bar that is not a bar
+    AgentPeer agent;
+    ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+    ipc::Bar b = bars_[0];
+    b.set_low("9999");  // above the high
+    const std::uint64_t id = agent.send_bar(b);
+    Envelope e;
+    ASSERT_TRUE(agent.reply_to(id, e));
+    EXPECT_TRUE(e.has_protocol_error());
+    EXPECT_NE(e.protocol_error().message().find("bar refused"), std::string::npos) << e.DebugString();
+  }
+  {  // absurd and negative numbers are denied, the connection stays
+    AgentPeer agent;
+    ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+    bar(agent, bars_[0]);
+    EXPECT_EQ(decide(agent, limit_intent("b-1", ipc::SIDE_BUY, "-1", "7400", "7300")).reason(),
+              ipc::DENY_REASON_FIELD_RANGE);
+    EXPECT_EQ(decide(agent, limit_intent("b-2", ipc::SIDE_BUY, "0.01", "1e9999", "7300")).reason(),
+              ipc::DENY_REASON_MALFORMED);
+    EXPECT_EQ(decide(agent, limit_intent("b-3", ipc::SIDE_BUY, "0", "7400", "7300")).reason(),
+              ipc::DENY_REASON_FIELD_RANGE);
+    EXPECT_EQ(decide(agent, limit_intent(std::string(65, 'x'), ipc::SIDE_BUY, "0.01", "7400", "7300")).reason(),
+              ipc::DENY_REASON_MALFORMED);
+    EXPECT_TRUE(decide(agent, limit_intent("b-4", ipc::SIDE_BUY, "0.01", "7400", "7300")).accepted());
+  }
+  EXPECT_TRUE(gate_->alive());
+  EXPECT_EQ(tradectl(gate_->admin_socket(), {"status"}).exit_code, 0);
+  const std::string log = gate_->log();
+  EXPECT_NE(log.find("frame_oversize"), std::string::npos) << log;
+  EXPECT_NE(log.find("protocol error"), std::string::npos) << log;
+}
+
+TEST_F(GateDaemonTest, PeersOutsideTheAllowListAreRefusedAndJournaled) {
+  GateTestConfig c;
+  c.gate_socket_extra = "    allow_own_uid: false\n    allowed_uids: [" + std::to_string(::getuid() + 4242) + "]\n";
+  start(c);
+  AgentPeer agent;
+  EXPECT_FALSE(agent.connect(gate_->gate_socket(), 2000));
+  EXPECT_TRUE(agent.raw().poll_closed());
+  // The refusal is journaled (wait for it: the record is appended while
+  // the test reads).
+  bool journaled = false;
+  for (int i = 0; i < 200 && !journaled; ++i) {
+    for (const auto& r : read_gate_records(gate_->journal_dir())) {
+      if (r.has_peer_refused() && r.peer_refused().socket() == "agent" && r.peer_refused().uid() == ::getuid()) {
+        journaled = true;
+      }
+    }
+    if (!journaled) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(journaled);
+  EXPECT_NE(gate_->log().find("peer refused socket=agent"), std::string::npos);
+  EXPECT_EQ(tradectl(gate_->admin_socket(), {"status"}).exit_code, 0);  // admin.sock is separate
+}
+
+TEST_F(GateDaemonTest, CheckConfigPrintsEveryProblemWithItsPosition) {
+  write_gate_config(dir_.path());
+  CommandResult ok = run_command({TRADING_GATE_BIN, "--config", dir_.file("gate.yaml"), "--check-config"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+
+  std::ofstream(dir_.file("gate.yaml"), std::ios::app) << "bogus_key: 1\nheartbeat_extra: 2\n";
+  std::ofstream(dir_.file("safety.yaml"), std::ios::app) << "open_orders_max: 5000\n";
+  CommandResult bad = run_command({TRADING_GATE_BIN, "--config", dir_.file("gate.yaml"), "--check-config"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.out.find("gate.yaml:"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("bogus_key"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("heartbeat_extra"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("safety.yaml:"), std::string::npos) << bad.out;
+  // Starting with it fails with exit 1 and says why.
+  CommandResult start = run_command({TRADING_GATE_BIN, "--config", dir_.file("gate.yaml")});
+  EXPECT_EQ(start.exit_code, 1);
+  EXPECT_NE(start.err.find("bogus_key"), std::string::npos) << start.err;
+
+  EXPECT_EQ(run_command({TRADING_GATE_BIN}).exit_code, 2);
+  EXPECT_EQ(run_command({TRADING_GATE_BIN, "--config"}).exit_code, 2);
+  CommandResult help = run_command({TRADING_GATE_BIN, "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--check-config"), std::string::npos);
+}
+
+TEST_F(GateDaemonTest, RulesThatDoNotCompileStopTheGate) {
+  const std::string rules = dir_.file("rules-core");
+  std::filesystem::create_directories(rules);
+  std::ofstream(rules + "/broken.rule") << "rule broken v1 \"x\" {\n  from core\n  when market.sprad > 25bps\n"
+                                           "  then deny \"x\"\n}\n";
+  GateTestConfig c;
+  c.rules_core_dir = rules;
+  write_gate_config(dir_.path(), c);
+  CommandResult check = run_command({TRADING_GATE_BIN, "--config", dir_.file("gate.yaml"), "--check-config"});
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_NE(check.out.find("broken.rule:3:8: "), std::string::npos) << check.out;
+  GateProcess gate(dir_.path());
+  gate.spawn();
+  EXPECT_EQ(gate.wait_exit(), 1);
+  EXPECT_NE(gate.log().find("market.sprad"), std::string::npos) << gate.log();
+}
+
+TEST_F(GateDaemonTest, TornTailIsCutAndMiddleCorruptionStopsTheGate) {
+  start();
+  {
+    AgentPeer agent;
+    ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+    bar(agent, bars_[0]);
+    ASSERT_TRUE(decide(agent, limit_intent("c-1", ipc::SIDE_BUY, "0.01", "7400", "7300")).accepted());
+  }
+  gate_->signal(SIGTERM);
+  ASSERT_EQ(gate_->wait_exit(), 0);
+  std::vector<std::filesystem::path> segments;
+  for (const auto& e : std::filesystem::directory_iterator(gate_->journal_dir())) {
+    if (e.path().extension() == ".seg") segments.push_back(e.path());
+  }
+  ASSERT_EQ(segments.size(), 1u);
+  const auto size = std::filesystem::file_size(segments[0]);
+  // A torn tail: half a record header appended.
+  std::ofstream(segments[0], std::ios::binary | std::ios::app) << std::string(20, '\x7f');
+  ASSERT_TRUE(gate_->start()) << gate_->log();
+  EXPECT_NE(gate_->log().find("torn tail cut"), std::string::npos);
+  gate_->signal(SIGTERM);
+  ASSERT_EQ(gate_->wait_exit(), 0);
+  // Corruption in the middle: one payload byte of an early record flipped.
+  {
+    std::fstream f(segments[0], std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    char c = 0;
+    f.seekg(static_cast<std::streamoff>(size / 2));
+    f.get(c);
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    f.put(static_cast<char>(c ^ 0x55));
+  }
+  gate_->spawn();
+  EXPECT_EQ(gate_->wait_exit(), 1);
+  EXPECT_NE(gate_->log().find("checksum"), std::string::npos) << gate_->log();
+}
+
+TEST_F(GateDaemonTest, PaperModeRefusesBarsFromTheAgent) {
+  GateTestConfig c;
+  write_gate_config(dir_.path(), c);
+  std::string text;
+  {
+    std::ifstream in(dir_.file("gate.yaml"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  text.replace(text.find("mode: SIM"), 9, "mode: PAPER");
+  std::ofstream(dir_.file("gate.yaml")) << text;
+  gate_ = std::make_unique<GateProcess>(dir_.path());
+  ASSERT_TRUE(gate_->start()) << gate_->log();
+  AgentPeer agent;
+  ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+  EXPECT_EQ(agent.ack().mode(), ipc::MODE_PAPER);
+  const std::uint64_t id = agent.send_bar(bars_[0]);
+  Envelope e;
+  ASSERT_TRUE(agent.reply_to(id, e));
+  ASSERT_TRUE(e.has_protocol_error());
+  EXPECT_NE(e.protocol_error().message().find("SIM mode only"), std::string::npos);
+}
+
+TEST_F(GateDaemonTest, TellsSystemdWhenReadyAndStopsOnSigterm) {
+  write_gate_config(dir_.path());
+  const std::string notify = dir_.file("notify.sock");
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", notify.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ::setenv("NOTIFY_SOCKET", notify.c_str(), 1);
+  GateProcess gate(dir_.path());
+  gate.spawn();
+  ::unsetenv("NOTIFY_SOCKET");
+  std::string got;
+  struct pollfd p = {fd, POLLIN, 0};
+  while (got.find("READY=1") == std::string::npos && ::poll(&p, 1, 20'000) > 0) {
+    char buf[256];
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+  }
+  EXPECT_NE(got.find("READY=1"), std::string::npos) << gate.log();
+  gate.signal(SIGTERM);
+  EXPECT_EQ(gate.wait_exit(), 0) << gate.log();
+  ::close(fd);
+  const auto records = read_gate_records(dir_.file("journal"));
+  ASSERT_FALSE(records.empty());
+  EXPECT_TRUE(records.back().has_stopped());
+  EXPECT_EQ(records.back().stopped().reason(), "SIGTERM");
+}
+
+}  // namespace
+}  // namespace ta::test
