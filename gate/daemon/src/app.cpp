@@ -68,6 +68,7 @@ DecisionContext GateApp::Impl::context(bool peer_allowed) const {
   ctx.now_ns = now();
   ctx.peer_allowed = peer_allowed;
   ctx.reference_prices = ref_view_;
+  ctx.rules = &rules_;
   return ctx;
 }
 

@@ -126,7 +126,7 @@ class GateApp::Impl final : public IpcHandler {
   // Records an accepted or denied decision (journal, state) and, when
   // accepted, submits the order. The reply goes to `session` unless it is 0.
   bool record(SessionId session, std::uint64_t request_id, const ipc::OrderIntent& intent,
-              const ipc::Decision& decision);
+              const ipc::Decision& decision, const FactsSnapshot* rule_facts);
   void log_decision(const ipc::OrderIntent& intent, const ipc::Decision& decision) const;
   // Applies a non-fill event to a live order, journals and pushes the update.
   bool order_event(const std::string& order_id, OrderEvent event, std::int64_t ts_ns, const std::string& detail);

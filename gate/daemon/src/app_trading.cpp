@@ -159,7 +159,8 @@ void GateApp::Impl::handle_intent(SessionId session, std::uint64_t request_id, c
   // The IPC server only delivers messages from peers that passed the
   // socket's allow-list, so every message reaching here is from an allowed
   // peer.
-  ipc::Decision d = decide(*state_, intent, context(true));
+  DecideResult result = decide(*state_, intent, context(true));
+  ipc::Decision& d = result.decision;
   if (d.replayed()) {
     log_decision(intent, d);
     // An accepted original may still be on its way to the disk.
@@ -168,11 +169,14 @@ void GateApp::Impl::handle_intent(SessionId session, std::uint64_t request_id, c
     send_agent(session, std::move(reply), barrier);
     return;
   }
-  record(session, request_id, intent, d);
+  if (!record(session, request_id, intent, d, result.rule_facts ? &*result.rule_facts : nullptr)) return;
+  if (result.rule_halt) {
+    static_cast<void>(operator_halt(HaltEvent::kRuleHalt, d.detail()));
+  }
 }
 
 bool GateApp::Impl::record(SessionId session, std::uint64_t request_id, const ipc::OrderIntent& intent,
-                           const ipc::Decision& decision) {
+                           const ipc::Decision& decision, const FactsSnapshot* rule_facts) {
   if (auto st = state_->record_decision(intent, decision); !st) {
     internal_error("record_decision for intent " + intent.intent_id() + ": " + st.error().message);
     return false;
@@ -181,6 +185,7 @@ bool GateApp::Impl::record(SessionId session, std::uint64_t request_id, const ip
   ipc::IntentDecided* rec = r.mutable_intent_decided();
   *rec->mutable_intent() = intent;
   *rec->mutable_decision() = decision;
+  if (rule_facts != nullptr) *rec->mutable_rule_facts() = to_proto(rule_facts->facts());
   if (!append(r)) return false;
   log_decision(intent, decision);
   if (session != 0) {
@@ -285,7 +290,7 @@ void GateApp::Impl::flatten(const std::string& why) {
   for (const GateOrder& g : orders) {
     log_->warn("flatten product={} side={} quantity={} order_id={} because={}", g.intent.product(),
                daemon::side_name(g.intent.side()), g.intent.quantity(), g.decision.order_id(), log_text(why));
-    if (!record(0, 0, g.intent, g.decision)) return;
+    if (!record(0, 0, g.intent, g.decision, nullptr)) return;
   }
   for (const std::string& product : skipped) {
     log_->error("flatten skipped product={}: no reference price, or the position is below the size increment; "
@@ -459,6 +464,12 @@ void GateApp::Impl::handle_bar(SessionId session, const ipc::Envelope& message) 
 }
 
 void GateApp::Impl::process_bar(SessionId session, std::uint64_t request_id, const Bar& bar) {
+  // The rule stage's market facts (volatility, volume, spread) come from the
+  // bars the gate itself processes, never from numbers the agent asserts.
+  if (auto st = state_->apply_bar(bar); !st) {
+    venue_log_->warn("market stats refused bar product={} open_ts_ns={} error={}", bar.product, bar.open_ts_ns,
+                     log_text(st.error().message));
+  }
   auto events = venue_->on_bar(bar);
   if (!events) {
     venue_log_->error("bar refused product={} open_ts_ns={} error={}", bar.product, bar.open_ts_ns,
