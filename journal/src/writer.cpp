@@ -302,14 +302,19 @@ struct Writer::Impl {
     const std::uint64_t seq = next_seq++;
     chain = detail::encode_record(sha, chain, seq, ts_ns, type, payload, pending.bytes);
     pending.sizes.push_back(static_cast<std::uint32_t>(size));
+    bool wake = false;
     if (pending.count() == 1) {
       pending.first_seq = seq;
       pending.first_enqueued = std::chrono::steady_clock::now();
-      cv_flusher.notify_one();
+      wake = true;
     } else if (pending.count() >= options.group_commit_records_max ||
                pending.bytes.size() >= options.group_commit_bytes_max) {
-      cv_flusher.notify_one();
+      wake = true;
     }
+    // Woken after the lock is released, so the flusher does not wake only
+    // to block on it (on a single CPU that is two extra context switches).
+    lk.unlock();
+    if (wake) cv_flusher.notify_one();
     return seq;
   }
 
@@ -425,6 +430,15 @@ Status Writer::flush() {
   impl_->cv_durable.wait(lk, [&] { return impl_->durable_seq >= target || impl_->failed; });
   if (impl_->durable_seq >= target) return {};
   return make_error(impl_->refusal_locked());
+}
+
+void Writer::request_flush() {
+  {
+    std::lock_guard lk(impl_->mu);
+    if (!impl_->group() || impl_->pending.count() == 0 || impl_->flush_requested) return;
+    impl_->flush_requested = true;
+  }
+  impl_->cv_flusher.notify_one();
 }
 
 Status Writer::close() {

@@ -175,6 +175,17 @@ void cross_check(const GateConfig& g, const SafetyLimits& s, ConfigReader& safet
                                        spec->quote_increment.to_string() + ")");
     }
   }
+  // One bar can settle every open order, pushing up to three messages each
+  // (ack, fill, order update) to the agent at once; a smaller outbound queue
+  // would disconnect the agent exactly when it matters.
+  const std::uint64_t queue_needed = std::uint64_t{kPushesPerOrderMax} * s.open_orders_max + kPushesSpare;
+  if (g.outbound_queue_max_messages < queue_needed) {
+    safety_reader.root().problem("open_orders_max",
+                                 "needs sockets.outbound_queue_max_messages of at least " + std::to_string(queue_needed) +
+                                     " (3 per open order + " + std::to_string(kPushesSpare) + ") in " +
+                                     g.source_file.filename().string() + ", which is " +
+                                     std::to_string(g.outbound_queue_max_messages));
+  }
   if (g.mode != Mode::kLive && s.fee_reserve_bps < g.sim.fee_taker_bps) {
     safety_reader.root().problem("fee_reserve_bps", "must be at least venue.sim.fee_taker_bps (" +
                                                         g.sim.fee_taker_bps.to_string() + ")");

@@ -374,6 +374,7 @@ void GateApp::Impl::journal_failed(const std::string& error) {
 // ---------------------------------------------------------------- effects
 
 void GateApp::Impl::enqueue(Effect effect) {
+  waited_seq_ = std::max(waited_seq_, effect.barrier);
   switch (effect.kind) {
     case Effect::Kind::kBar:
       ++bars_queued_;
@@ -410,6 +411,14 @@ void GateApp::Impl::send_admin(SessionId session, ipc::AdminEnvelope message, st
 
 void GateApp::Impl::run_effects() {
   if (running_effects_) return;  // the outer call keeps going
+  // Someone waits for a record: sync now rather than at the end of the
+  // group-commit window. Asked here, once the message that made the records
+  // has appended all of them, so they share one sync. Records nobody waits
+  // for (denials, marks) wait for the window.
+  if (writer_ && !journal_failed_ && waited_seq_ > durable_seq_ && waited_seq_ > flush_requested_seq_) {
+    writer_->request_flush();
+    flush_requested_seq_ = last_seq_;
+  }
   running_effects_ = true;
   while (!effects_.empty() && effects_.front().barrier <= durable_seq_) {
     Effect e = std::move(effects_.front());

@@ -171,6 +171,8 @@ class GateApp::Impl final : public IpcHandler {
   daemon::Replayed replayed_;
   std::uint64_t last_seq_ = 0;     // last appended
   std::uint64_t durable_seq_ = 0;  // last reported durable, as seen here
+  std::uint64_t flush_requested_seq_ = 0;  // a sync was asked for up to here
+  std::uint64_t waited_seq_ = 0;           // the highest record an effect waits for
   bool journal_failed_ = false;
   std::string journal_error_;
   std::string scratch_;

@@ -298,6 +298,12 @@ class Writer {
   // Makes everything appended so far durable now (group mode: without
   // waiting for the window) and waits for it.
   Status flush();
+  // Group mode: asks the flusher to sync what is pending now instead of at
+  // the end of the window, and returns at once (durability is reported by
+  // on_durable as usual). For a caller on an event loop that has someone
+  // waiting for a record: records nobody waits for still share the window.
+  // Per-record mode: nothing to do.
+  void request_flush();
   // Flushes, stops the flusher thread and closes the files. Later appends
   // fail. Idempotent; returns the writer's error if it had failed.
   Status close();

@@ -332,6 +332,86 @@ TEST_F(GateDaemonTest, KillFlattenClosesThePosition) {
   EXPECT_TRUE(gate_order);
 }
 
+TEST_F(GateDaemonTest, CancelsAreIdempotentAndSettleAtTheNextBar) {
+  start();
+  AgentPeer agent;
+  ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+  bar(agent, bars_[0]);
+  ASSERT_TRUE(decide(agent, limit_intent("k-order", ipc::SIDE_BUY, "0.01", "7350", "7300")).accepted());
+  auto cancel = [&](const std::string& cancel_id, const std::string& intent_id) {
+    Envelope e;
+    e.mutable_cancel_intent()->set_cancel_id(cancel_id);
+    e.mutable_cancel_intent()->set_intent_id(intent_id);
+    const std::uint64_t id = agent.send(e);
+    Envelope reply;
+    EXPECT_TRUE(agent.reply_to(id, reply));
+    EXPECT_TRUE(reply.has_cancel_result()) << reply.DebugString();
+    return reply.cancel_result();
+  };
+  const ipc::CancelResult first = cancel("k-1", "k-order");
+  EXPECT_TRUE(first.accepted()) << first.DebugString();
+  const ipc::CancelResult again = cancel("k-1", "k-order");
+  EXPECT_TRUE(again.accepted());
+  EXPECT_FALSE(cancel("k-2", "k-order").accepted());  // a second cancel for the same order
+  const ipc::CancelResult unknown = cancel("k-3", "no-such-intent");
+  EXPECT_FALSE(unknown.accepted());
+  EXPECT_NE(unknown.detail().find("no open order"), std::string::npos) << unknown.detail();
+  EXPECT_EQ(str(ctl_json({"orders"}).at("orders").at(0), "state"), "ORDER_STATE_CANCEL_PENDING");
+  bar(agent, bars_[1]);
+  EXPECT_TRUE(ctl_json({"orders"}).at("orders").as_array().empty());
+  restart();
+  AgentPeer after;
+  ASSERT_TRUE(after.connect(gate_->gate_socket()));
+  Envelope e;
+  e.mutable_cancel_intent()->set_cancel_id("k-1");
+  e.mutable_cancel_intent()->set_intent_id("k-order");
+  const std::uint64_t id = after.send(e);
+  Envelope reply;
+  ASSERT_TRUE(after.reply_to(id, reply));
+  EXPECT_TRUE(reply.cancel_result().accepted()) << reply.DebugString();  // remembered from the journal
+}
+
+TEST_F(GateDaemonTest, DailyLossHaltsFlattensAndEndsAfterTheCooldownInMarketTime) {
+  GateTestConfig c;
+  c.daily_loss_fraction_max = "0.001";  // $10 on $10,000: the fees of one trade and a small move
+  start(c);
+  AgentPeer agent;
+  ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+  bar(agent, bars_[0]);
+  ASSERT_TRUE(decide(agent, market_intent("loss-1", ipc::SIDE_BUY, "0.1", "7300")).accepted());
+  bar(agent, bars_[1]);  // filled at ~7420 with a taker fee, marked at 7405
+  bar(agent, bars_[2]);  // marked at 7395.88: beyond the limit (if the fill bar was not already)
+  // The push came before one of the snapshots.
+  Envelope halt;
+  for (const Envelope& e : agent.seen) {
+    if (e.has_halt_state_changed() && e.halt_state_changed().actor() == "daily_loss") halt = e;
+  }
+  ASSERT_TRUE(halt.has_halt_state_changed()) << gate_->log();
+  EXPECT_EQ(halt.halt_state_changed().to(), ipc::HALT_STATE_HALTED);
+  const std::int64_t until = halt.halt_state_changed().cooldown_until_ts_ns();
+  EXPECT_EQ(until, halt.halt_state_changed().ts_ns() + 60LL * 60 * 1'000'000'000);  // 60 minutes of market time
+  EXPECT_EQ(decide(agent, market_intent("loss-2", ipc::SIDE_BUY, "0.01", "7300")).reason(), ipc::DENY_REASON_COOLDOWN);
+  CommandResult resume = tradectl(gate_->admin_socket(), {"resume"});
+  EXPECT_EQ(resume.exit_code, 1);
+  EXPECT_NE(resume.err.find("cooldown"), std::string::npos) << resume.err;
+  const ipc::PositionSnapshot flat = bar(agent, bars_[3]);  // the flatten order fills
+  EXPECT_EQ(flat.positions(0).quantity(), "0");
+
+  restart();  // the halt and its cooldown survive
+  AgentPeer again;
+  ASSERT_TRUE(again.connect(gate_->gate_socket()));
+  EXPECT_EQ(again.ack().halt_state(), ipc::HALT_STATE_HALTED);
+  const auto bars = sample_bars(80);
+  std::size_t i = 4;
+  for (; i < bars.size() && (bars[i].open_ts_s() + 60) * 1'000'000'000LL < until; ++i) bar(again, bars[i]);
+  EXPECT_EQ(str(ctl_json({"status"}), "halt_state"), "HALT_STATE_HALTED");
+  bar(again, bars[i]);  // market time reaches the end of the cooldown
+  EXPECT_EQ(str(ctl_json({"status"}), "halt_state"), "HALT_STATE_ACTIVE");
+  // Active again, but no new exposure until the next UTC day.
+  EXPECT_EQ(decide(again, market_intent("loss-3", ipc::SIDE_BUY, "0.01", "7300")).reason(),
+            ipc::DENY_REASON_DAILY_LOSS_LIMIT);
+}
+
 TEST_F(GateDaemonTest, BadInputIsRefusedAndTheGateKeepsRunning) {
   start();
   {  // garbage after the handshake

@@ -189,12 +189,32 @@ TEST(GateConfig, SafetyValueRanges) {
     const std::pair<const char*, bool> values[] = {
         {c.at_min, true}, {c.below_min, false}, {c.at_max, true}, {c.above_max, false}};
     for (const auto& [value, ok] : values) {
-      const auto path = write_config("range", kMinimalGate, kMinimalSafety + c.key + ": \"" + value + "\"\n");
+      // A queue that holds what 1000 open orders can push (see
+      // OutboundQueueHoldsWhatOneBarCanPush), so open_orders_max alone decides.
+      const auto path = write_config("range", kMinimalGate + "sockets:\n  outbound_queue_max_messages: 4096\n",
+                                     kMinimalSafety + c.key + ": \"" + value + "\"\n");
       const auto lines = check_config(path);
       EXPECT_EQ(lines.empty(), ok) << c.key << "=" << value << "\n" << joined(lines);
       if (!ok && !lines.empty()) {
         EXPECT_NE(lines[0].find(std::string("key '") + c.key + "': "), std::string::npos) << lines[0];
       }
+    }
+  }
+}
+
+TEST(GateConfig, OutboundQueueHoldsWhatOneBarCanPush) {
+  // open_orders_max 100 needs 3 x 100 + 64 = 364 queued messages.
+  const std::pair<int, bool> cases[] = {{364, true}, {363, false}, {365, true}};
+  for (const auto& [queue, ok] : cases) {
+    const auto path =
+        write_config("queue", kMinimalGate + "sockets:\n  outbound_queue_max_messages: " + std::to_string(queue) + "\n",
+                     kMinimalSafety + "open_orders_max: 100\n");
+    const auto lines = check_config(path);
+    EXPECT_EQ(lines.empty(), ok) << queue << "\n" << joined(lines);
+    if (!ok && !lines.empty()) {
+      EXPECT_NE(lines[0].find("key 'open_orders_max': needs sockets.outbound_queue_max_messages of at least 364"),
+                std::string::npos)
+          << lines[0];
     }
   }
 }

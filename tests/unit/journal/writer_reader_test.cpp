@@ -405,6 +405,31 @@ TEST(Journal, GroupCommitWindowBoundsTheWait) {
   EXPECT_EQ(w->durable_sequence(), 1u);
 }
 
+TEST(Journal, RequestFlushSyncsBeforeTheWindowEnds) {
+  // The window is the maximum (100 ms); a requested flush makes the record
+  // durable without waiting for it, and request_flush() itself never blocks.
+  TempDir tmp;
+  Options o;
+  o.durability = Durability::kGroupCommit;
+  o.group_commit_window_us = kGroupCommitWindowUsMax;
+  auto w = open_writer(tmp.path(), o);
+  ASSERT_TRUE(w);
+  w->request_flush();  // nothing pending: nothing happens
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = w->append(1, 1, "urgent");
+  ASSERT_TRUE(r.ok());
+  w->request_flush();
+  w->request_flush();  // a second request while one is pending is harmless
+  ASSERT_TRUE(w->wait_durable(r.value()).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::microseconds(kGroupCommitWindowUsMax));
+  // Without a request the next record waits for the window.
+  const auto t1 = std::chrono::steady_clock::now();
+  auto r2 = w->append(2, 1, "patient");
+  ASSERT_TRUE(r2.ok());
+  ASSERT_TRUE(w->wait_durable(r2.value()).ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - t1, std::chrono::microseconds(kGroupCommitWindowUsMax));
+}
+
 TEST(Journal, GroupCommitBackpressureAtBytesLimit) {
   TempDir tmp;
   Options o;

@@ -65,12 +65,14 @@ struct SimVenueConfig {
 // How the gate's journal reaches the disk (journal/include/journal/journal.h;
 // the daemon checks these bounds against the journal library's own).
 struct JournalConfig {
-  // Group commit: records wait at most this long for others before the
-  // journal syncs them together. 0 means "sync as soon as the previous sync
-  // has finished": records that arrive during a sync form the next group,
-  // which batches under load without delaying a lone record. At most 100 ms,
-  // the journal's own ceiling.
-  std::int64_t group_commit_window_ms = 0;
+  // Group commit: a record nobody waits for (a denial, a mark) waits at
+  // most this long for others before the journal syncs them together; a
+  // record someone waits for (an acceptance, a push, an admin reply) is
+  // synced at once, and records that arrive during a sync form the next
+  // group. 1 ms is far below an exchange round trip and turns a stream of
+  // denials into one sync per millisecond. 0 to 100 ms (the journal's own
+  // ceiling).
+  std::int64_t group_commit_window_ms = 1;
   // Segment files rotate at this size: 64 MiB, 4 KiB to 1 GiB.
   std::uint64_t segment_bytes_max = 64ull * 1024 * 1024;
 };
@@ -150,6 +152,13 @@ struct SafetyLimits {
 
   const ProductLimits* find(std::string_view product) const;
 };
+
+// The agent's outbound queue (sockets.outbound_queue_max_messages) must hold
+// what one bar can push: up to kPushesPerOrderMax messages per open order
+// (ack, fill, order update) plus kPushesSpare for snapshots, halt changes
+// and decisions. load_config() checks it against open_orders_max.
+inline constexpr std::uint32_t kPushesPerOrderMax = 3;
+inline constexpr std::uint32_t kPushesSpare = 64;
 
 // Bounds on the configuration itself (not trading limits).
 inline constexpr std::size_t kProductsMax = 32;        // products per file
