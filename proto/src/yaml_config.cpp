@@ -168,6 +168,7 @@ ConfigReader::ConfigReader(std::string_view text, std::string file_name, std::fi
 ConfigReader::~ConfigReader() = default;
 
 void ConfigReader::parse(std::string_view text) {
+  source_.assign(text);
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
@@ -290,6 +291,70 @@ void ConfigMap::problem(std::string_view key, std::string message) {
     }
   }
   reader_->add_problem(line, column, key_path(key), std::move(message));
+}
+
+namespace {
+
+// Where decoded character `offset` of the scalar starting at source byte
+// `start` lies in the source, or -1 when that cannot be said exactly (block
+// scalars, line breaks before the offset, text ending early).
+long source_offset(const std::string& source, std::size_t start, std::size_t offset) {
+  if (start >= source.size()) return -1;
+  const char open = source[start];
+  if (open == '|' || open == '>') return -1;
+  const bool double_quoted = open == '"';
+  const bool single_quoted = open == '\'';
+  std::size_t i = start + ((double_quoted || single_quoted) ? 1 : 0);
+  for (std::size_t decoded = 0; decoded < offset; ++decoded) {
+    if (i >= source.size() || source[i] == '\n' || source[i] == '\r') return -1;
+    if (double_quoted && source[i] == '\\' && i + 1 < source.size()) {
+      // One escape decodes to one character; \xHH, \uHHHH and \UHHHHHHHH
+      // are longer in the source.
+      const char e = source[i + 1];
+      i += e == 'x' ? 4 : e == 'u' ? 6 : e == 'U' ? 10 : 2;
+    } else if (single_quoted && source[i] == '\'' && i + 1 < source.size() && source[i + 1] == '\'') {
+      i += 2;
+    } else {
+      ++i;
+    }
+  }
+  // The offset may point just past the last character (an "unexpected end"
+  // problem); that is still on the line.
+  if (i > source.size()) return -1;
+  return static_cast<long>(i - start);
+}
+
+}  // namespace
+
+void ConfigMap::problem_in_text(std::string_view key, std::size_t offset, std::string message) {
+  auto& state = reader_->maps_[index_];
+  if (state.node.IsMap()) {
+    for (auto it = state.node.begin(); it != state.node.end(); ++it) {
+      if (!it->first.IsScalar() || it->first.Scalar() != key || !it->second.IsScalar()) continue;
+      const YAML::Mark mark = it->second.Mark();
+      const long shift =
+          mark.pos < 0 ? -1 : source_offset(reader_->source_, static_cast<std::size_t>(mark.pos), offset);
+      if (shift < 0) {
+        message = "at character " + std::to_string(offset + 1) + ": " + message;
+        reader_->add_problem(mark.line + 1, mark.column + 1, key_path(key), std::move(message));
+      } else {
+        reader_->add_problem(mark.line + 1, mark.column + 1 + static_cast<int>(shift), key_path(key),
+                             std::move(message));
+      }
+      return;
+    }
+  }
+  problem(key, std::move(message));
+}
+
+std::vector<std::string> ConfigMap::keys() const {
+  std::vector<std::string> out;
+  const auto& state = reader_->maps_[index_];
+  if (!state.node.IsMap()) return out;
+  for (auto it = state.node.begin(); it != state.node.end(); ++it) {
+    if (it->first.IsScalar()) out.push_back(it->first.Scalar());
+  }
+  return out;
 }
 
 std::int64_t ConfigMap::integer(std::string_view key, Need need, std::int64_t fallback, std::int64_t min,

@@ -101,6 +101,18 @@ class ConfigMap {
   // Records a problem located at `key` (its value, or this mapping when the
   // key is absent), for checks that relate several values.
   void problem(std::string_view key, std::string message);
+  // Records a problem at character `offset` (0-based, in bytes) of the text
+  // of the scalar at `key`, for values with a syntax of their own (a
+  // strategy's conditions). The column is exact when the scalar sits on one
+  // line, plain, 'single-' or "double-quoted"; for a block or multi-line
+  // scalar the problem points at the value's start and the message says
+  // "at character N: ". Falls back to problem() when `key` is no scalar.
+  void problem_in_text(std::string_view key, std::size_t offset, std::string message);
+  // The keys present in this mapping, in file order; empty when the mapping
+  // is absent. Does not count them as asked for: finish() still reports
+  // those no getter reads. For mappings whose single key is itself a choice
+  // (a strategy node `fast: {ema: {period: 12}}`).
+  std::vector<std::string> keys() const;
   // The dotted path of `key` inside this mapping ("venue.sim.seed").
   std::string key_path(std::string_view key) const;
 
@@ -144,6 +156,7 @@ class ConfigReader {
 
   std::string file_name_;
   std::filesystem::path base_dir_;
+  std::string source_;  // the parsed text, for problem_in_text()
   std::deque<MapState> maps_;
   std::vector<ConfigProblem> problems_;
 };
