@@ -490,6 +490,33 @@ std::vector<std::int64_t> ConfigMap::integer_list(std::string_view key, Need nee
   return out;
 }
 
+std::vector<std::string> ConfigMap::text_list(std::string_view key, Need need, std::size_t length_max,
+                                              std::size_t count_max) {
+  const Found f = find(key, need);
+  std::vector<std::string> out;
+  if (!f.present) return out;
+  const std::string element = "text of 1 to " + std::to_string(length_max) + " characters";
+  if (!f.value.IsSequence() || f.value.size() > count_max) {
+    wrong(f, "a list of at most " + std::to_string(count_max) + " items, each a " + element);
+    return out;
+  }
+  for (std::size_t i = 0; i < f.value.size(); ++i) {
+    const YAML::Node& seq = f.value;
+    const YAML::Node item = seq[i];
+    if (!item.IsScalar() || item.Scalar().empty() || item.Scalar().size() > length_max) {
+      Found at = f;
+      at.value.reset(item);  // rebind; operator= would overwrite the document
+      at.line = item.Mark().line + 1;
+      at.column = item.Mark().column + 1;
+      at.path = f.path + "[" + std::to_string(i) + "]";
+      wrong(at, element);
+      continue;
+    }
+    out.push_back(item.Scalar());
+  }
+  return out;
+}
+
 ConfigMap ConfigMap::map(std::string_view key, Need need) {
   // Asking twice for the same mapping returns the same state, so the keys
   // read through either handle count as known and problems are not doubled.

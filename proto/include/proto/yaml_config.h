@@ -90,6 +90,9 @@ class ConfigMap {
   // A list of integers, each in [min, max], at most count_max long.
   std::vector<std::int64_t> integer_list(std::string_view key, Need need, std::int64_t min, std::int64_t max,
                                          std::size_t count_max);
+  // A list of texts (names such as product ids), each non-empty and at most
+  // length_max bytes, at most count_max long, in file order.
+  std::vector<std::string> text_list(std::string_view key, Need need, std::size_t length_max, std::size_t count_max);
   // A nested mapping. When absent (optional) or of the wrong shape, returns
   // an empty mapping whose getters yield fallbacks.
   ConfigMap map(std::string_view key, Need need);
