@@ -50,6 +50,32 @@ ta::ipc::OrderIntent to_order_intent(const Intent& intent) {
   return m;
 }
 
+Result<ta::ipc::Bar> to_ipc_bar(const Bar& bar) {
+  ta::ipc::Bar m;
+  m.set_product(bar.product.str());
+  m.set_open_ts_s(bar.open_ts_s);
+  const double values[] = {bar.open, bar.high, bar.low, bar.close, bar.volume,
+                           bar.quote ? bar.quote->bid : 0.0, bar.quote ? bar.quote->ask : 0.0};
+  const char* names[] = {"open", "high", "low", "close", "volume", "bid", "ask"};
+  std::string text[7];
+  const std::size_t count = bar.quote ? 7 : 5;
+  for (std::size_t i = 0; i < count; ++i) {
+    auto d = Decimal::from_double(values[i], Rounding::kHalfEven);
+    if (!d) return make_error(std::string("bar ") + names[i] + ": " + d.error().message);
+    text[i] = d->to_string();
+  }
+  m.set_open(text[0]);
+  m.set_high(text[1]);
+  m.set_low(text[2]);
+  m.set_close(text[3]);
+  m.set_volume(text[4]);
+  if (bar.quote) {
+    m.set_bid(text[5]);
+    m.set_ask(text[6]);
+  }
+  return m;
+}
+
 Result<DecisionEvent> decision_from_ipc(const ta::ipc::Decision& decision) {
   DecisionEvent e;
   e.intent_id = decision.intent_id();

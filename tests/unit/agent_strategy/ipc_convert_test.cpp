@@ -1,6 +1,8 @@
 // Conversions between engine values and gate.proto messages.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "strategy/ipc_convert.h"
 #include "strategy_test_support.h"
 
@@ -119,6 +121,28 @@ TEST(IpcConvert, PositionSnapshot) {
   EXPECT_FALSE(position_from_ipc(no_account)->equity.has_value());
   p->set_quantity("");
   EXPECT_FALSE(position_from_ipc(s).ok());
+}
+
+TEST(IpcConvert, BarToIpcRoundsHalfEvenToEightDigits) {
+  Bar b = test::bar(test::pid("BTC-USD"), 3, 111234.12, 111300.5, 111200.01, 111282.61, 12.79716);
+  ta::ipc::Bar m = to_ipc_bar(b).value();
+  EXPECT_EQ(m.product(), "BTC-USD");
+  EXPECT_EQ(m.open_ts_s(), b.open_ts_s);
+  EXPECT_EQ(m.open(), "111234.12");
+  EXPECT_EQ(m.high(), "111300.5");
+  EXPECT_EQ(m.low(), "111200.01");
+  EXPECT_EQ(m.close(), "111282.61");
+  EXPECT_EQ(m.volume(), "12.79716");
+  EXPECT_TRUE(m.bid().empty());
+  EXPECT_TRUE(m.ask().empty());
+  b.volume = 0.123456789;  // nine digits: rounded to eight
+  b.quote = Quote{111282.6, 111282.62};
+  m = to_ipc_bar(b).value();
+  EXPECT_EQ(m.volume(), "0.12345679");
+  EXPECT_EQ(m.bid(), "111282.6");
+  EXPECT_EQ(m.ask(), "111282.62");
+  b.close = std::numeric_limits<double>::infinity();
+  EXPECT_FALSE(to_ipc_bar(b).ok());
 }
 
 }  // namespace

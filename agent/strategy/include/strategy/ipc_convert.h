@@ -16,6 +16,13 @@ namespace ta::agent {
 // fill at once should not rest.
 ta::ipc::OrderIntent to_order_intent(const Intent& intent);
 
+// A closed bar as the gate receives it from the agent in SIM mode (the
+// replayed bars relayed for the gate's own prices and SimVenue): prices
+// and volume as decimal text rounded half-even to 1e-8
+// (Decimal::from_double), bid/ask only when the bar has a quote. Error: a
+// value Decimal cannot hold (NaN, infinite, out of range).
+[[nodiscard]] Result<ta::ipc::Bar> to_ipc_bar(const Bar& bar);
+
 [[nodiscard]] Result<DecisionEvent> decision_from_ipc(const ta::ipc::Decision& decision);
 // Non-terminal states map to OrderEventKind::kWorking; UNKNOWN is not
 // terminal (reconciliation settles it later).
