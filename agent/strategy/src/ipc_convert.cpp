@@ -31,9 +31,15 @@ Result<OrderSide> side_from(ta::ipc::Side side) {
 
 ta::ipc::OrderIntent to_order_intent(const Intent& intent) {
   ta::ipc::OrderIntent m;
+  to_order_intent(intent, m);
+  return m;
+}
+
+void to_order_intent(const Intent& intent, ta::ipc::OrderIntent& m) {
+  m.Clear();
   m.set_intent_id(intent.intent_id);
   m.set_strategy(intent.strategy);
-  m.set_product(intent.product.str());
+  m.set_product(intent.product.view().data(), intent.product.view().size());
   m.set_side(intent.side == OrderSide::kBuy ? ta::ipc::SIDE_BUY : ta::ipc::SIDE_SELL);
   switch (intent.type) {
     case OrderType::kMarket:
@@ -47,7 +53,6 @@ ta::ipc::OrderIntent to_order_intent(const Intent& intent) {
     m.set_protective_stop_price(intent.protective_stop_price.to_string());
   }
   m.set_created_ts_ns(intent.created_ts_ns);
-  return m;
 }
 
 Result<ta::ipc::Bar> to_ipc_bar(const Bar& bar) {

@@ -145,5 +145,25 @@ TEST(IpcConvert, BarToIpcRoundsHalfEvenToEightDigits) {
   EXPECT_FALSE(to_ipc_bar(b).ok());
 }
 
+TEST(IpcConvert, IntentIntoAReusedMessageEqualsAFreshOne) {
+  Intent entry;
+  entry.intent_id = "m-BTC-USD-1752105660-0";
+  entry.strategy = "m";
+  entry.product = test::pid("BTC-USD");
+  entry.quantity = D("0.5");
+  entry.protective_stop_price = D("100");
+  entry.created_ts_ns = 5;
+  Intent exit = entry;
+  exit.intent_id = "m-BTC-USD-1752105720-0";
+  exit.side = OrderSide::kSell;
+  exit.reduce_only = true;
+  exit.protective_stop_price = Decimal::zero();
+  ta::ipc::OrderIntent reused;
+  for (const Intent* in : {&entry, &exit, &entry}) {
+    to_order_intent(*in, reused);  // the exit must not keep the entry's stop
+    EXPECT_EQ(reused.SerializeAsString(), to_order_intent(*in).SerializeAsString()) << in->intent_id;
+  }
+}
+
 }  // namespace
 }  // namespace ta::agent
