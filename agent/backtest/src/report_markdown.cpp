@@ -139,6 +139,12 @@ std::string render_markdown(const Report& rep) {
            std::to_string(d.denied) + "; orders filled " + std::to_string(d.orders_filled) + ", cancelled " +
            std::to_string(d.orders_cancelled) + ", rejected " + std::to_string(d.orders_rejected) + ", expired " +
            std::to_string(d.orders_expired) + "; the gate's own orders " + std::to_string(d.gate_orders) + ".\n\n";
+    if (b.engine.position_mismatches > 0 || b.engine.fills_unmatched > 0) {
+      out += "Note: the engine's positions disagreed with the gate's on " +
+             std::to_string(b.engine.position_mismatches) + " snapshot(s), and " +
+             std::to_string(b.engine.fills_unmatched) +
+             " fill(s) (the gate's own flattening orders) matched no strategy; see `engine` in report.json.\n\n";
+    }
     product_table(out, b.products);
     if (!d.denied_by_reason.empty()) {
       out += "\n| denial reason | count |\n|---|---:|\n";

@@ -16,6 +16,9 @@
 namespace ta::backtest {
 namespace {
 
+// Intent ids each book's gate remembers (see Book::bounds()).
+constexpr std::size_t kRememberedIntentsInReplay = 16;
+
 // The products of one run, in ProductId order, with everything the books
 // look up per bar.
 struct RunProducts {
@@ -62,9 +65,14 @@ class Book {
         products_(products),
         reference_(reference),
         engine_(std::move(engine)),
-        state_(limits_for(config, setup), gate::Ledger(setup.capital, start_ts_ns)),
+        state_(limits_for(config, setup), gate::Ledger(setup.capital, start_ts_ns), bounds()),
         venue_(venue_config(config), config.gate.gate.products) {
     state_.set_ready(true);
+    deferred_.resize(products.ids.size());
+    venue_open_ns_.assign(products.ids.size(), -1);
+    sent_equity_ = setup.capital;
+    sent_quantity_.resize(products.ids.size());
+    quantity_.resize(products.ids.size());
     refs_.resize(products.ids.size());
     for (std::size_t i = 0; i < products.ids.size(); ++i) refs_[i].product = products.names[i];
     result_.name = setup.name;
@@ -77,19 +85,62 @@ class Book {
   }
 
   // G1..A3 of run.h for one bar.
+  //
+  // The direct path skips gate work that cannot change anything, and does
+  // so exactly (the reference path skips nothing; tests require identical
+  // results):
+  // * the venue is not shown a bar of a product it holds no order for and
+  //   that carries no quote (it would only note the bar's time); it is shown
+  //   the bar before any submit or cancel, so arrival times are the same;
+  // * when, in addition, the book is flat in the product and no loss
+  //   cooldown is running, the mark is deferred (it cannot change equity)
+  //   and the loss check and tick are skipped (with equity unchanged they
+  //   cannot fire; the day roll they would make gives the same figures
+  //   later). The deferred mark is applied before the product's next fill,
+  //   before any decision of this bar (with the loss check and tick, which
+  //   must then change nothing) and at the end of the run.
   Status on_bar(std::size_t p, const agent::Bar& bar, const gate::Bar& gbar) {
     const std::int64_t now = bar.close_ts_s() * gate::kNanosPerSecond;
+    current_p_ = p;
+    current_bar_ = &gbar;
+    last_now_ = now;
+    refs_[p].price = gbar.close;
+    refs_[p].ts_ns = now;
+    const bool venue_idle = !reference_ && !bar.quote && !has_live_orders(p);
+    const bool ledger_idle = venue_idle && quantity_[p].is_zero() &&
+                             !cooldown_running();
+    if (ledger_idle) {
+      if (auto st = compat::apply_bar(state_, gbar); !st) return st;
+      deferred_[p] = DeferredMark{true, gbar.close, now};
+      gate_current_ = false;
+    } else {
+      if (auto st = gate_step(p, gbar, now, venue_idle); !st) return st;
+      gate_current_ = true;
+    }
+    // A1..A3: the agent's intents of this bar.
+    const std::span<const agent::Intent> intents = engine_.on_bar(bar);
+    if (intents.empty()) return {};
+    if (!gate_current_) {
+      if (auto st = catch_up(p, now); !st) return st;
+    }
+    return decide_intents(intents, now);
+  }
+
+  // G1..G4 for a bar the gate must process.
+  Status gate_step(std::size_t p, const gate::Bar& gbar, std::int64_t now, bool venue_idle) {
+    if (auto st = flush_mark(p); !st) return st;
     // G1: the venue works the orders sent earlier.
-    auto events = venue_.on_bar(gbar);
-    if (!events) return events.error();
-    for (const gate::VenueEvent& e : *events) {
-      if (auto st = apply_venue_event(e, p, gbar); !st) return st;
+    if (!venue_idle) {
+      auto events = venue_.on_bar(gbar);
+      if (!events) return events.error();
+      venue_open_ns_[p] = gbar.open_ts_ns;
+      for (const gate::VenueEvent& e : *events) {
+        if (auto st = apply_venue_event(e, p, gbar); !st) return st;
+      }
     }
     // G2: the gate's own prices.
     if (auto st = compat::apply_bar(state_, gbar); !st) return st;
     if (auto st = state_.apply_mark(gbar.product, gbar.close, now); !st) return st;
-    refs_[p].price = gbar.close;
-    refs_[p].ts_ns = now;
     // G3: protections.
     if (auto change = state_.check_loss_limit(now)) {
       if (auto st = on_halt(*change, now); !st) return st;
@@ -97,29 +148,86 @@ class Book {
     if (auto change = state_.tick(now)) {
       if (auto st = on_halt(*change, now); !st) return st;
     }
-    // G4: the position snapshot.
-    if (auto st = send_position(now); !st) return st;
-    // A1..A3: the agent's intents of this bar.
-    const std::span<const agent::Intent> intents = engine_.on_bar(bar);
-    if (intents.empty()) return {};
-    return decide_intents(intents, now);
+    // G4: the position snapshot, when it changed.
+    return send_position(now);
+  }
+
+  // Before deciding on a bar whose gate step was skipped: the mark, the loss
+  // check and the tick that step would have made. Anything but the mark
+  // changing state here means a skipping rule is wrong: a bug, reported.
+  Status catch_up(std::size_t p, std::int64_t now) {
+    if (auto st = flush_mark(p); !st) return st;
+    const bool fired = state_.check_loss_limit(now).has_value() || state_.tick(now).has_value();
+    if (fired || snapshot_changed()) {
+      return make_error("internal: a skipped gate step would have changed the state (backtester bug)");
+    }
+    gate_current_ = true;
+    return {};
+  }
+
+  Status flush_mark(std::size_t p) {
+    DeferredMark& d = deferred_[p];
+    if (!d.pending) return {};
+    d.pending = false;
+    return state_.apply_mark(products_.names[p], d.price, d.ts_ns);
+  }
+
+  // The venue sees the current bar before a submit or cancel, so its clock
+  // (arrival times) is the bar's close, as if it had seen every bar.
+  Status venue_current() {
+    if (venue_open_ns_[current_p_] >= current_bar_->open_ts_ns) return {};
+    auto events = venue_.on_bar(*current_bar_);
+    if (!events) return events.error();
+    venue_open_ns_[current_p_] = current_bar_->open_ts_ns;
+    if (!events->empty()) return make_error("internal: a bar shown late to the venue had events (backtester bug)");
+    return {};
+  }
+
+  bool has_live_orders(std::size_t p) const {
+    for (const auto& [id, o] : state_.live_orders()) {
+      if (o.product == products_.names[p]) return true;
+    }
+    return false;
+  }
+
+  // tick() can only act while the daily-loss cooldown holds the gate.
+  bool cooldown_running() const {
+    const gate::HaltMachine& h = state_.halt();
+    return h.state() == gate::HaltState::kHalted && h.cause() == gate::HaltEvent::kDailyLossLimit;
+  }
+
+  // The end of the run: deferred marks in time order, then the last bar's
+  // loss check (its day roll), which must change nothing else.
+  Status finish_gate() {
+    if (!gate_current_) {
+      std::vector<std::size_t> order;
+      for (std::size_t i = 0; i < deferred_.size(); ++i) {
+        if (deferred_[i].pending) order.push_back(i);
+      }
+      std::stable_sort(order.begin(), order.end(),
+                       [&](std::size_t a, std::size_t b) { return deferred_[a].ts_ns < deferred_[b].ts_ns; });
+      for (std::size_t i : order) {
+        if (auto st = flush_mark(i); !st) return st;
+      }
+      if (state_.check_loss_limit(last_now_).has_value() || state_.tick(last_now_).has_value() || snapshot_changed()) {
+        return make_error("internal: a skipped gate step would have changed the state (backtester bug)");
+      }
+    }
+    for (std::size_t i = 0; i < deferred_.size(); ++i) {
+      if (auto st = flush_mark(i); !st) return st;
+    }
+    return {};
   }
 
   // After the last bar of a minute.
   void end_step() {
     const gate::Ledger& l = state_.ledger();
     result_.equity_units.push_back(l.equity().units());
-    std::uint8_t exposed = 0;
-    for (const gate::Position& p : l.positions()) {
-      if (!p.quantity.is_zero()) {
-        exposed = 1;
-        break;
-      }
-    }
-    result_.exposed.push_back(exposed);
+    result_.exposed.push_back(held_products_ > 0 ? 1 : 0);
   }
 
-  BookResult finish() {
+  Result<BookResult> finish() {
+    if (auto st = finish_gate(); !st) return st.error();
     result_.ledger = state_.ledger();
     result_.engine = engine_.counters();
     for (std::size_t i = 0; i < engine_.slot_count(); ++i) {
@@ -136,6 +244,17 @@ class Book {
     gate::SafetyLimits limits = config.gate.safety;
     limits.starting_cash = setup.capital;
     return limits;
+  }
+  // The gate's idempotency memory answers retries of an intent id. In a
+  // replay no id repeats: the engine names each intent after its strategy,
+  // product and signal bar, and bars strictly increase per product. So the
+  // memory never answers and its size cannot change a result; the gate's
+  // 200,000 entries would only cost hash-table misses (about a tenth of the
+  // run time). A replayed decision is treated as a bug (decide_intents).
+  static gate::GateStateBounds bounds() {
+    gate::GateStateBounds b;
+    b.remembered_intents_max = kRememberedIntentsInReplay;
+    return b;
   }
   static gate::SimVenueConfig venue_config(const BacktestConfig& config) {
     gate::SimVenueConfig c = config.gate.gate.sim;
@@ -180,7 +299,7 @@ class Book {
     if (result_.fills.size() >= kBookFillsMax) {
       return make_error("book '" + result_.name + "' made more than " + std::to_string(kBookFillsMax) + " fills");
     }
-    ipc::Fill fill;
+    ipc::Fill& fill = fill_;
     fill.set_fill_id("f-" + std::to_string(++fill_count_));
     fill.set_order_id(order->order_id);
     fill.set_intent_id(order->intent_id);
@@ -205,6 +324,9 @@ class Book {
     rec.ts_ns = e.ts_ns;
     rec.bar_open = gbar.open;
     if (auto st = state_.apply_fill(fill); !st) return st;  // order may now be closed
+    const Quantity before = quantity_[p];
+    quantity_[p] = state_.ledger().position_quantity(products_.names[p]);
+    held_products_ += (before.is_zero() ? 1 : 0) - (quantity_[p].is_zero() ? 1 : 0);
 
     const bool buy = rec.side == ipc::SIDE_BUY;
     const std::int64_t diff = buy ? rec.price.units() - rec.bar_open.units() : rec.bar_open.units() - rec.price.units();
@@ -217,9 +339,22 @@ class Book {
     if (auto st = attribute(rec, p); !st) return st;
     result_.fills.push_back(rec);
 
-    auto agent_fill = agent::fill_from_ipc(fill);
-    if (!agent_fill) return agent_fill.error();
-    engine_.on_fill(*agent_fill);
+    if (reference_) {
+      auto agent_fill = agent::fill_from_ipc(fill);
+      if (!agent_fill) return agent_fill.error();
+      engine_.on_fill(*agent_fill);
+    } else {
+      // What fill_from_ipc() makes of the message, without the text.
+      fill_event_.intent_id = rec.intent_id;
+      fill_event_.strategy = rec.strategy;
+      fill_event_.product = rec.product;
+      fill_event_.side = buy ? agent::OrderSide::kBuy : agent::OrderSide::kSell;
+      fill_event_.quantity = rec.quantity;
+      fill_event_.price = rec.price;
+      fill_event_.fee = rec.fee;
+      fill_event_.ts_ns = rec.ts_ns;
+      engine_.on_fill(fill_event_);
+    }
     return deliver_update(e.order_id);
   }
 
@@ -235,10 +370,38 @@ class Book {
     }
     const bool terminal = gate::is_terminal(o->state);
     if (terminal) count_terminal(*o);
-    if (!terminal && !reference_) return {};
-    auto event = agent::order_event_from_ipc(o->to_update());
-    if (!event) return event.error();
-    engine_.on_order_update(*event);
+    if (reference_) {
+      auto event = agent::order_event_from_ipc(o->to_update());
+      if (!event) return event.error();
+      engine_.on_order_update(*event);
+      return {};
+    }
+    if (!terminal) return {};
+    // What order_event_from_ipc() makes of the terminal update.
+    update_event_.intent_id = o->intent_id;
+    update_event_.filled_quantity = o->filled_quantity;
+    switch (o->state) {
+      case gate::OrderState::kFilled:
+        update_event_.kind = agent::OrderEventKind::kFilled;
+        break;
+      case gate::OrderState::kCancelled:
+        update_event_.kind = agent::OrderEventKind::kCancelled;
+        break;
+      case gate::OrderState::kRejected:
+        update_event_.kind = agent::OrderEventKind::kRejected;
+        break;
+      case gate::OrderState::kExpired:
+        update_event_.kind = agent::OrderEventKind::kExpired;
+        break;
+      case gate::OrderState::kPendingNew:
+      case gate::OrderState::kSubmitted:
+      case gate::OrderState::kOpen:
+      case gate::OrderState::kPartiallyFilled:
+      case gate::OrderState::kCancelPending:
+      case gate::OrderState::kUnknown:
+        return make_error("order " + order_id + ": terminal state expected");
+    }
+    engine_.on_order_update(update_event_);
     return {};
   }
 
@@ -278,6 +441,7 @@ class Book {
         const bool at_venue = state_.find_live_order(id)->state != gate::OrderState::kPendingNew;
         if (auto st = state_.apply_order_event(id, gate::OrderEvent::kCancelRequest, now); !st) return st;
         if (at_venue) {
+          if (auto st = venue_current(); !st) return st;
           if (auto st = venue_.cancel(id); !st) return st;
         }
         if (auto st = deliver_update(id); !st) return st;
@@ -299,6 +463,7 @@ class Book {
   }
 
   Status submit(const std::string& order_id, std::int64_t now) {
+    if (auto st = venue_current(); !st) return st;
     if (auto st = state_.apply_order_event(order_id, gate::OrderEvent::kSubmit, now); !st) return st;
     const gate::Order* o = state_.find_live_order(order_id);
     if (o == nullptr) return make_error("accepted order " + order_id + " is not live");
@@ -306,8 +471,23 @@ class Book {
     return deliver_update(order_id);
   }
 
-  Status send_position(std::int64_t now) {
+  // G4. A snapshot goes to the engine when the equity or a position differs
+  // from the last one sent (initially: the starting cash, flat), so a SIM
+  // gate does not repeat itself every bar; the engine acts on changes only.
+  bool snapshot_changed() const {
     const gate::Ledger& l = state_.ledger();
+    if (l.equity() != sent_equity_) return true;
+    for (std::size_t i = 0; i < sent_quantity_.size(); ++i) {
+      if (quantity_[i] != sent_quantity_[i]) return true;
+    }
+    return false;
+  }
+
+  Status send_position(std::int64_t now) {
+    if (!snapshot_changed()) return {};
+    const gate::Ledger& l = state_.ledger();
+    sent_equity_ = l.equity();
+    sent_quantity_ = quantity_;
     if (reference_) {
       auto snapshot = agent::position_from_ipc(l.to_snapshot(now));
       if (!snapshot) return snapshot.error();
@@ -335,12 +515,16 @@ class Book {
     ctx.reference_prices = refs_;
     compat::set_rules(ctx, config_.rules_enabled ? &config_.rules : nullptr);
     for (const agent::Intent& intent : intents) {
-      const ipc::OrderIntent message = agent::to_order_intent(intent);
+      ipc::OrderIntent& message = message_;
+      agent::to_order_intent(intent, message);
       const auto outcome = gate::decide(state_, message, ctx);
       const ipc::Decision& decision = compat::decision_of(outcome);
       if (auto st = state_.record_decision(message, decision); !st) return st;
       count_decision(decision);
-      if (decision.accepted() && !decision.replayed()) {
+      if (decision.replayed() || decision.reason() == ipc::DENY_REASON_DUPLICATE_ID_CONFLICT) {
+        return make_error("internal: intent id " + message.intent_id() + " was decided before (backtester bug)");
+      }
+      if (decision.accepted()) {
         if (auto st = submit(decision.order_id(), now); !st) return st;
       }
       if (compat::rule_halt_of(outcome)) {
@@ -458,6 +642,28 @@ class Book {
   std::vector<Shadow> shadows_;
   std::uint64_t fill_count_ = 0;
   std::int64_t start_ts_ns_ = 0;
+  // Skipping (see on_bar).
+  struct DeferredMark {
+    bool pending = false;
+    Price price;
+    std::int64_t ts_ns = 0;
+  };
+  std::vector<DeferredMark> deferred_;        // per product
+  std::vector<std::int64_t> venue_open_ns_;   // per product: the last bar the venue saw
+  bool gate_current_ = true;                  // the gate side of the latest bar ran
+  std::size_t current_p_ = 0;
+  const gate::Bar* current_bar_ = nullptr;
+  std::int64_t last_now_ = 0;
+  Notional sent_equity_;                      // the last snapshot sent
+  std::vector<Quantity> sent_quantity_;       // per product
+  // The ledger's position per product, refreshed after every fill (the only
+  // thing that changes it), and how many are not zero.
+  std::vector<Quantity> quantity_;
+  int held_products_ = 0;
+  agent::FillEvent fill_event_;
+  ipc::OrderIntent message_;  // reused: its strings keep their storage
+  ipc::Fill fill_;
+  agent::OrderEvent update_event_;
   BookResult result_;
 };
 
@@ -588,7 +794,11 @@ Result<BacktestResult> run_backtest(const BacktestConfig& config, const MarketDa
   for (auto& b : books) b->end_step();
   if (options.progress) options.progress(done, total);
   result.bars = done;
-  for (auto& b : books) result.books.push_back(b->finish());
+  for (auto& b : books) {
+    auto finished = b->finish();
+    if (!finished) return make_error("book '" + b->name() + "': " + finished.error().message);
+    result.books.push_back(std::move(finished).value());
+  }
   return result;
 }
 

@@ -93,6 +93,22 @@ TEST_F(Cli, ReadsTheCandleStore) {
   EXPECT_EQ(read_text(dir_ / "s" / "equity.svg"), read_text(dir_ / "c" / "equity.svg"));
 }
 
+TEST_F(Cli, CacheGivesTheSameReports) {
+  const Exec plain = run({"--config", config(), "--data", btc(), "--data", eth(), "--out", out("plain")});
+  ASSERT_EQ(plain.rc, 0) << plain.err;
+  for (const char* name : {"cold", "warm"}) {
+    const Exec e = run({"--config", config(), "--data", btc(), "--data", eth(), "--out", out(name), "--cache",
+                        out("cache")});
+    ASSERT_EQ(e.rc, 0) << e.err;
+    for (const char* f : {"report.json", "report.md", "equity.svg"}) {
+      EXPECT_EQ(read_text(dir_ / name / f), read_text(dir_ / "plain" / f)) << name << " " << f;
+    }
+  }
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir_ / "cache")) ++files;
+  EXPECT_EQ(files, 2u);
+}
+
 struct BadInput {
   std::vector<std::string> args;
   std::string message;

@@ -1,7 +1,7 @@
 // Seven days of real Binance BTC and ETH minutes (cut in memory from the
 // shared data set) through the shipped backtest configuration: every run,
-// and a run on the job pool, gives the same P&L to the last 1e-8 USD and the
-// same report bytes.
+// the reference (protobuf, nothing skipped) path and runs on the job pool
+// give the same P&L to the last 1e-8 USD and the same report bytes.
 #include "backtest_test_support.h"
 #include "market/csv.h"
 
@@ -48,6 +48,13 @@ TEST(SevenDays, SamePnlOnEveryRun) {
     }
     EXPECT_EQ(all_reports(*config, m, again), reports);
   }
+  // The reference path (every message through gate.proto, nothing skipped)
+  // gives the same result.
+  RunOptions reference;
+  reference.reference_path = true;
+  const auto slow = run_backtest(*config, m, reference).value();
+  EXPECT_EQ(all_reports(*config, m, slow), reports);
+  for (std::size_t k = 0; k < first.books.size(); ++k) EXPECT_EQ(slow.books[k].ledger, first.books[k].ledger) << k;
   const std::vector<Job> jobs = {{config, kFrom, kTo}, {config, kFrom, kTo}};
   const auto pooled = run_jobs(m, jobs, 2).value();
   const Report expected = summarize(*config, m, first);

@@ -1,6 +1,10 @@
 // Market data for runs: arguments, CSV refusals, the merged order, the
 // fixed-point bars and times.
+#include <cmath>
+#include <random>
+
 #include "backtest_test_support.h"
+#include "market/feed.h"
 #include "market/store.h"
 #include "strategy/ipc_convert.h"
 
@@ -162,6 +166,82 @@ TEST(Data, LoadsFromTheCandleStore) {
   EXPECT_FALSE(std::filesystem::exists(dir / "none.sqlite"));  // never created
   EXPECT_NE(load_store_data(demo_data() / "BTC-USD_1m_demo.csv", {}, 0, 1).error().message.find("not an SQLite"),
             std::string::npos);
+}
+
+TEST(Data, FastPriceConversionEqualsDecimalFromDouble) {
+  // to_gate_bar() rounds in double precision when that is provably the same
+  // as Decimal::from_double (long double); ties and huge values take the
+  // exact path. Random prices with 0 to 9 decimals, and ties, must agree.
+  const unsigned seed = test_seed();
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> digits(0, 9);
+  std::uniform_int_distribution<std::int64_t> mantissa(1, 999'999'999'999'999LL);
+  agent::Bar b = demo_market().bars[0];
+  for (int i = 0; i < 100'000; ++i) {
+    const double v = static_cast<double>(mantissa(rng)) / std::pow(10.0, digits(rng) + (i % 3 == 0 ? 8 : 2));
+    const double tie = (static_cast<double>(mantissa(rng) % 1'000'000) + 0.5) / 1e8;  // x.xxxxxxxx5
+    for (double x : {v, tie, v * 1e6}) {
+      if (!(x > 0)) continue;
+      b.open = b.high = b.low = b.close = x;
+      b.volume = x;
+      auto g = to_gate_bar(b);
+      auto d = Decimal::from_double(x, Rounding::kHalfEven);
+      ASSERT_EQ(g.ok(), d.ok()) << x;
+      if (d.ok()) {
+        ASSERT_EQ(g->close, *d) << std::hexfloat << x;
+        ASSERT_EQ(g->volume, *d) << std::hexfloat << x;
+      }
+    }
+  }
+}
+
+TEST(Data, MergeOrderEqualsTheAgentsMerge) {
+  const MarketData m = demo_market();
+  std::vector<std::vector<agent::Bar>> series(2);
+  for (const auto& b : m.bars) series[b.product == pid("BTC-USD") ? 0 : 1].push_back(b);
+  series[1].erase(series[1].begin() + 100, series[1].begin() + 300);  // a gap in one product
+  const auto merged = make_market_data(series).value();
+  EXPECT_EQ(merged.bars, agent::merge_bars(series));
+}
+
+TEST(Data, BinaryCacheGivesTheSameBarsAndNoticesChanges) {
+  ScratchDir dir;
+  std::filesystem::copy_file(demo_data() / "BTC-USD_1m_demo.csv", dir / "btc.csv");
+  const CsvSource s[] = {{pid("BTC-USD"), dir / "btc.csv"}};
+  const MarketData plain = load_csv_data(s).value();
+  const MarketData first = load_csv_data(s, dir / "cache").value();  // writes the cache
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "cache")) files.push_back(e.path());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].filename().string().rfind("BTC-USD-", 0), 0u);
+  const MarketData second = load_csv_data(s, dir / "cache").value();  // reads it
+  EXPECT_EQ(first.bars, plain.bars);
+  EXPECT_EQ(second.bars, plain.bars);
+  ASSERT_EQ(second.gate_bars.size(), plain.gate_bars.size());
+  EXPECT_EQ(second.gate_bars.back().close, plain.gate_bars.back().close);
+  // A damaged cache file is ignored (and rewritten).
+  std::string bytes = read_text(files[0]);
+  bytes[bytes.size() / 2] ^= 0x55;
+  write_text(files[0], bytes);
+  EXPECT_EQ(load_csv_data(s, dir / "cache").value().bars, plain.bars);
+  EXPECT_NE(read_text(files[0]), bytes);
+  write_text(files[0], bytes.substr(0, 100));  // truncated
+  EXPECT_EQ(load_csv_data(s, dir / "cache").value().bars, plain.bars);
+  // Changed data: a new cache entry, and the new bars.
+  std::string csv = read_text(dir / "btc.csv");
+  csv.resize(csv.rfind('\n', csv.size() - 2) + 1);  // drop the last row
+  write_text(dir / "btc.csv", csv);
+  const MarketData shorter = load_csv_data(s, dir / "cache").value();
+  EXPECT_EQ(shorter.bars.size(), plain.bars.size() - 1);
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir / "cache")) ++entries;
+  EXPECT_EQ(entries, 2u);
+  // Bad data is refused before anything is cached.
+  write_text(dir / "bad.csv", std::string(kHeader) + row(120) + row(60));
+  const CsvSource bad[] = {{pid("ETH-USD"), dir / "bad.csv"}};
+  EXPECT_FALSE(load_csv_data(bad, dir / "cache").ok());
+  write_text(dir / "file", "x");
+  EXPECT_NE(load_csv_data(s, dir / "file").error().message.find("cache directory"), std::string::npos);
 }
 
 }  // namespace

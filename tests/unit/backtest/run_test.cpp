@@ -45,6 +45,32 @@ TEST(Run, ReferencePathGivesTheSameResultAsTheDirectPath) {
   }
 }
 
+TEST(Run, ReferencePathMatchesWithQuotesGapsAndHalts) {
+  // Every other bar carries a quote (the spread then comes from it), the
+  // outage sample has gaps, and the shipped fees make the one-bar strategy
+  // hit the daily loss limit: flatten, cooldown, resume.
+  std::vector<agent::Bar> bars = outage_market().bars;
+  for (std::size_t i = 0; i < bars.size(); i += 2) {
+    bars[i].quote = agent::Quote{bars[i].close - 0.5, bars[i].close + 0.5};
+  }
+  const MarketData m = make_market_data({bars}).value();
+  std::string tight = kAlwaysLong;
+  tight.replace(tight.find("fixed_percent: 50"), 17, "fixed_percent: 1");
+  BacktestConfig c = config_with({book("always_long", declarative(tight)),
+                                  book("momentum", builtin("momentum", "momentum", {{"fast_period", 3}, {"slow_period", 8}}))});
+  const auto fast = run_backtest(c, m).value();
+  RunOptions ref;
+  ref.reference_path = true;
+  const auto slow = run_backtest(c, m, ref).value();
+  EXPECT_EQ(all_reports(c, m, fast), all_reports(c, m, slow));
+  for (std::size_t k = 0; k < fast.books.size(); ++k) {
+    EXPECT_EQ(fast.books[k].ledger, slow.books[k].ledger) << k;
+    EXPECT_EQ(fast.books[k].equity_units, slow.books[k].equity_units) << k;
+    EXPECT_EQ(fast.books[k].engine.position_mismatches, slow.books[k].engine.position_mismatches) << k;
+  }
+  EXPECT_FALSE(fast.books[0].halts.empty());
+}
+
 TEST(Run, IntentsFillOnTheProductsNextBarNeverTheSignalBar) {
   const MarketData m = demo_market();
   BacktestConfig c = two_books();

@@ -68,7 +68,15 @@ struct MarketData {
 // missing file, a file without bars, unsorted, conflicting or repeated
 // rows (with file:line:column), a product given twice, more than
 // kDataSourcesMax sources.
-[[nodiscard]] Result<MarketData> load_csv_data(std::span<const CsvSource> sources);
+//
+// With a `cache_dir` (created when missing), the validated bars of each
+// file are also written to a binary cache file named after the product and
+// a 64-bit hash of the CSV's bytes (and its size). A later load of the same
+// bytes reads that file instead of parsing the text; a cache file that is
+// truncated, corrupt or from another format version is ignored and
+// rewritten. The cache only ever saves time: the bars are the same.
+[[nodiscard]] Result<MarketData> load_csv_data(std::span<const CsvSource> sources,
+                                               const std::filesystem::path& cache_dir = {});
 
 // Reads bars of `products` with from_ts_s <= open_ts_s < to_ts_s from the
 // candle store at `path` (which must exist; it is never created). An empty
