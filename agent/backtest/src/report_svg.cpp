@@ -19,8 +19,9 @@ constexpr double kLeft = 70;
 constexpr double kRight = 830;  // the legend sits right of this
 constexpr double kTop1 = 50, kBottom1 = 390;   // return panel
 constexpr double kTop2 = 440, kBottom2 = 610;  // drawdown panel
-// Markers per book; beyond it every k-th trade is drawn.
-constexpr std::size_t kMarkersMax = 400;
+// Markers per book; beyond it every k-th trade is drawn, smaller, so the
+// lines (drawn over the markers) stay readable.
+constexpr std::size_t kMarkersMax = 150;
 
 constexpr const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b",
                                    "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#d62728"};
@@ -104,8 +105,7 @@ void grid(std::string& out, const Axis& a, const char* unit, int ticks) {
          n1(a.bottom - a.top) + "\" fill=\"none\" stroke=\"#999999\"/>\n";
 }
 
-std::string marker(double x, double y, bool up, const std::string& color) {
-  const double s = 4.5;
+std::string marker(double x, double y, bool up, const std::string& color, double s = 4.5) {
   const std::string pts = up ? n1(x) + "," + n1(y - s) + " " + n1(x - s) + "," + n1(y + s) + " " + n1(x + s) + "," +
                                    n1(y + s)
                              : n1(x) + "," + n1(y + s) + " " + n1(x - s) + "," + n1(y - s) + " " + n1(x + s) + "," +
@@ -190,28 +190,29 @@ std::string render_svg(const Report& rep, const BacktestResult& result) {
   }
   out += "<text x=\"" + n1(kRight) + "\" y=\"" + n1(kBottom2 + 36) + "\" text-anchor=\"end\">time (UTC)</text>\n";
 
-  for (const Series& s : series) {
-    if (s.ret.empty()) continue;
-    const double width = s.book == nullptr ? 2.0 : 1.2;
-    out += polyline(s.ret, closes, ret, s.color, width);
-    out += polyline(s.dd, closes, dd, s.color, width);
-  }
   // Trade markers on each book's line.
   for (const Series& s : series) {
     if (s.book == nullptr || s.ret.empty()) continue;
     const auto& trades = s.book->trades;
     const std::size_t every = trades.size() / kMarkersMax + 1;
+    const double size = trades.size() <= kMarkersMax / 3 ? 4.5 : 3.0;
     for (std::size_t i = 0; i < trades.size(); i += every) {
       const TradeRecord& t = trades[i];
       const std::int64_t open_s = t.open_ts_ns / 1'000'000'000;
       const std::size_t a = step_at(closes, open_s);
-      out += marker(ret.x(static_cast<double>(open_s)), ret.y(s.ret[a]), true, "#2ca02c");
+      out += marker(ret.x(static_cast<double>(open_s)), ret.y(s.ret[a]), true, "#2ca02c", size);
       if (t.closed) {
         const std::int64_t close_s = t.close_ts_ns / 1'000'000'000;
         const std::size_t b = step_at(closes, close_s);
-        out += marker(ret.x(static_cast<double>(close_s)), ret.y(s.ret[b]), false, "#d62728");
+        out += marker(ret.x(static_cast<double>(close_s)), ret.y(s.ret[b]), false, "#d62728", size);
       }
     }
+  }
+  for (const Series& s : series) {
+    if (s.ret.empty()) continue;
+    const double width = s.book == nullptr ? 2.0 : 1.2;
+    out += polyline(s.ret, closes, ret, s.color, width);
+    out += polyline(s.dd, closes, dd, s.color, width);
   }
   // Legend.
   double ly = kTop1 + 10;
