@@ -2,13 +2,15 @@
 //
 // The rule stage of decide() is being built beside the backtester: it adds
 // DecisionContext::rules, makes decide() return a DecideResult (the
-// Decision plus the rule facts and a rule-halt flag) and adds
-// GateState::apply_bar() for the market facts. These helpers compile
-// against the gate core with or without those additions, so the
-// backtester passes the rule set, honours rule halts and feeds market
-// facts as soon as the gate core offers them, with no other change here.
+// Decision plus the rule facts and a rule-halt flag), adds
+// GateState::apply_bar() for the market facts and orders held for approval
+// that expire (expire_holds()). These helpers compile against the gate core
+// with or without those additions, so the backtester passes the rule set,
+// honours rule halts, feeds market facts and expires holds as soon as the
+// gate core offers them, with no other change here.
 #pragma once
 
+#include <cstdint>
 #include <type_traits>
 
 #include "gate.pb.h"
@@ -61,6 +63,33 @@ Status apply_bar(State& state, const gate::Bar& bar) {
     (void)state;
     (void)bar;
     return {};
+  }
+}
+
+// Orders held for approval: no operator approves them in a backtest, so
+// they expire. Calls fn(intent, decision) for every hold expired at now_ns
+// (expire_holds(), found by argument-dependent lookup when it exists).
+template <class State, class Fn>
+Status for_each_expired_hold(const State& state, std::int64_t now_ns, Fn&& fn) {
+  if constexpr (requires { expire_holds(state, now_ns); }) {
+    for (const auto& hold : expire_holds(state, now_ns)) {
+      if (auto st = fn(hold.intent, decision_of(hold.result)); !st) return st;
+    }
+  } else {
+    (void)state;
+    (void)now_ns;
+    (void)fn;
+  }
+  return {};
+}
+
+template <class State>
+bool has_pending_holds(const State& state) {
+  if constexpr (requires { state.pending_holds(); }) {
+    return !state.pending_holds().empty();
+  } else {
+    (void)state;
+    return false;
   }
 }
 

@@ -107,8 +107,8 @@ class Book {
     refs_[p].price = gbar.close;
     refs_[p].ts_ns = now;
     const bool venue_idle = !reference_ && !bar.quote && !has_live_orders(p);
-    const bool ledger_idle = venue_idle && quantity_[p].is_zero() &&
-                             !cooldown_running();
+    const bool ledger_idle = venue_idle && quantity_[p].is_zero() && !cooldown_running() &&
+                             !compat::has_pending_holds(state_);
     if (ledger_idle) {
       if (auto st = compat::apply_bar(state_, gbar); !st) return st;
       deferred_[p] = DeferredMark{true, gbar.close, now};
@@ -148,8 +148,22 @@ class Book {
     if (auto change = state_.tick(now)) {
       if (auto st = on_halt(*change, now); !st) return st;
     }
+    if (auto st = expire_holds(now); !st) return st;
     // G4: the position snapshot, when it changed.
     return send_position(now);
+  }
+
+  // Orders held for approval whose time ran out: their denials are recorded
+  // and go to the engine (which has already treated the hold as a denial).
+  Status expire_holds(std::int64_t now) {
+    return compat::for_each_expired_hold(state_, now, [&](const ipc::OrderIntent& intent,
+                                                          const ipc::Decision& decision) -> Status {
+      if (auto st = state_.record_decision(intent, decision); !st) return st;
+      auto event = agent::decision_from_ipc(decision);
+      if (!event) return event.error();
+      engine_.on_decision(*event);
+      return {};
+    });
   }
 
   // Before deciding on a bar whose gate step was skipped: the mark, the loss

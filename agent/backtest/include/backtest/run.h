@@ -24,9 +24,12 @@
 //   G3. check_loss_limit(T), then tick(T). A halt change that cancels
 //       cancels every live order (cancel_request, SimVenue::cancel); one
 //       that flattens records and submits plan_flatten()'s orders. Updates
-//       of those orders go to the engine.
-//   G4. A position snapshot (equity, signed quantity per product) goes to
-//       the engine: on_position().
+//       of those orders go to the engine. (With the rule stage merged,
+//       expire_holds(T) follows: expired holds are recorded as denials and
+//       delivered to the engine.)
+//   G4. When the equity or a position differs from the last snapshot sent
+//       (initially the starting cash, flat), a position snapshot (equity,
+//       signed quantity per product) goes to the engine: on_position().
 //   Agent side:
 //   A1. AgentEngine::on_bar(B) returns the intents of this bar.
 //   A2. For each intent, in order: decide() with now = T, the peer allowed
