@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the demo with already-built binaries: scripts/run-demo.sh BUILD_DIR [RUN_DIR]
 # Imports the shipped demo bars into a fresh SQLite candle store, showing
-# validation and gap reports (the Coinbase cut contains a real outage).
+# validation and gap reports (the Coinbase cut contains a real outage), then
+# backtests the shipped strategies on the 2025 bars of that store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:?usage: run-demo.sh BUILD_DIR [RUN_DIR]}"
@@ -20,3 +21,7 @@ done
 echo "== importing the same file again adds nothing (idempotent):"
 "$agent" data import data/demo/BTC-USD_1m_demo.csv --product BTC-USD --db "$run/candles.sqlite"
 echo "== candle store: $run/candles.sqlite (inspect with: sqlite3 $run/candles.sqlite)"
+echo "== backtest: config/backtest.yaml (three strategies, each its own book) on the 2025 bars of the store"
+"$build/agent/backtest/trading-backtest" --config config/backtest.yaml --data "$run/candles.sqlite" \
+  --from 2025-07-10 --out "$run/backtest"
+echo "== reports: $run/backtest/report.md, report.json, equity.svg"

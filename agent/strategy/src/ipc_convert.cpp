@@ -31,9 +31,15 @@ Result<OrderSide> side_from(ta::ipc::Side side) {
 
 ta::ipc::OrderIntent to_order_intent(const Intent& intent) {
   ta::ipc::OrderIntent m;
+  to_order_intent(intent, m);
+  return m;
+}
+
+void to_order_intent(const Intent& intent, ta::ipc::OrderIntent& m) {
+  m.Clear();
   m.set_intent_id(intent.intent_id);
   m.set_strategy(intent.strategy);
-  m.set_product(intent.product.str());
+  m.set_product(intent.product.view().data(), intent.product.view().size());
   m.set_side(intent.side == OrderSide::kBuy ? ta::ipc::SIDE_BUY : ta::ipc::SIDE_SELL);
   switch (intent.type) {
     case OrderType::kMarket:
@@ -47,6 +53,31 @@ ta::ipc::OrderIntent to_order_intent(const Intent& intent) {
     m.set_protective_stop_price(intent.protective_stop_price.to_string());
   }
   m.set_created_ts_ns(intent.created_ts_ns);
+}
+
+Result<ta::ipc::Bar> to_ipc_bar(const Bar& bar) {
+  ta::ipc::Bar m;
+  m.set_product(bar.product.str());
+  m.set_open_ts_s(bar.open_ts_s);
+  const double values[] = {bar.open, bar.high, bar.low, bar.close, bar.volume,
+                           bar.quote ? bar.quote->bid : 0.0, bar.quote ? bar.quote->ask : 0.0};
+  const char* names[] = {"open", "high", "low", "close", "volume", "bid", "ask"};
+  std::string text[7];
+  const std::size_t count = bar.quote ? 7 : 5;
+  for (std::size_t i = 0; i < count; ++i) {
+    auto d = Decimal::from_double(values[i], Rounding::kHalfEven);
+    if (!d) return make_error(std::string("bar ") + names[i] + ": " + d.error().message);
+    text[i] = d->to_string();
+  }
+  m.set_open(text[0]);
+  m.set_high(text[1]);
+  m.set_low(text[2]);
+  m.set_close(text[3]);
+  m.set_volume(text[4]);
+  if (bar.quote) {
+    m.set_bid(text[5]);
+    m.set_ask(text[6]);
+  }
   return m;
 }
 

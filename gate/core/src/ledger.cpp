@@ -161,15 +161,24 @@ Status Ledger::apply_fill(const LedgerFill& fill) {
 Status Ledger::apply_mark(std::string_view product, Price price, std::int64_t ts_ns) {
   if (!price.is_positive()) return make_error("mark for " + std::string(product) + " must be positive, got " +
                                               price.to_string());
-  Ledger next = *this;
-  next.roll_day(ts_ns);
-  Position* p = next.find_or_add(product);
-  if (p == nullptr) return make_error("more than " + std::to_string(kLedgerPositionsMax) + " products");
-  p->mark_price = price;
-  auto equity = next.compute_equity();
-  if (!equity) return make_error(equity.error().message);
-  next.equity_ = *equity;
-  *this = std::move(next);
+  // A mark happens on every bar, so it works in place rather than on a copy
+  // of the ledger: everything that can fail is computed first, and only then
+  // does anything change. The result is the same as applying it to a copy.
+  const Position* marked = find(product);
+  if (marked == nullptr && positions_.size() >= kLedgerPositionsMax) {
+    return make_error("more than " + std::to_string(kLedgerPositionsMax) + " products");
+  }
+  Notional equity = cash_;
+  for (const auto& p : positions_) {
+    auto mv = p.quantity.mul(&p == marked ? price : p.mark_price, Rounding::kHalfEven);
+    if (!mv) return make_error("market value of " + p.product + ": " + mv.error().message);
+    auto sum = equity.add(*mv);
+    if (!sum) return make_error("equity: " + sum.error().message);
+    equity = *sum;
+  }
+  roll_day(ts_ns);
+  find_or_add(product)->mark_price = price;  // a new product is flat: its value is zero
+  equity_ = equity;
   after_change();
   return {};
 }

@@ -1,6 +1,8 @@
 // Conversions between engine values and gate.proto messages.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "strategy/ipc_convert.h"
 #include "strategy_test_support.h"
 
@@ -119,6 +121,48 @@ TEST(IpcConvert, PositionSnapshot) {
   EXPECT_FALSE(position_from_ipc(no_account)->equity.has_value());
   p->set_quantity("");
   EXPECT_FALSE(position_from_ipc(s).ok());
+}
+
+TEST(IpcConvert, BarToIpcRoundsHalfEvenToEightDigits) {
+  Bar b = test::bar(test::pid("BTC-USD"), 3, 111234.12, 111300.5, 111200.01, 111282.61, 12.79716);
+  ta::ipc::Bar m = to_ipc_bar(b).value();
+  EXPECT_EQ(m.product(), "BTC-USD");
+  EXPECT_EQ(m.open_ts_s(), b.open_ts_s);
+  EXPECT_EQ(m.open(), "111234.12");
+  EXPECT_EQ(m.high(), "111300.5");
+  EXPECT_EQ(m.low(), "111200.01");
+  EXPECT_EQ(m.close(), "111282.61");
+  EXPECT_EQ(m.volume(), "12.79716");
+  EXPECT_TRUE(m.bid().empty());
+  EXPECT_TRUE(m.ask().empty());
+  b.volume = 0.123456789;  // nine digits: rounded to eight
+  b.quote = Quote{111282.6, 111282.62};
+  m = to_ipc_bar(b).value();
+  EXPECT_EQ(m.volume(), "0.12345679");
+  EXPECT_EQ(m.bid(), "111282.6");
+  EXPECT_EQ(m.ask(), "111282.62");
+  b.close = std::numeric_limits<double>::infinity();
+  EXPECT_FALSE(to_ipc_bar(b).ok());
+}
+
+TEST(IpcConvert, IntentIntoAReusedMessageEqualsAFreshOne) {
+  Intent entry;
+  entry.intent_id = "m-BTC-USD-1752105660-0";
+  entry.strategy = "m";
+  entry.product = test::pid("BTC-USD");
+  entry.quantity = D("0.5");
+  entry.protective_stop_price = D("100");
+  entry.created_ts_ns = 5;
+  Intent exit = entry;
+  exit.intent_id = "m-BTC-USD-1752105720-0";
+  exit.side = OrderSide::kSell;
+  exit.reduce_only = true;
+  exit.protective_stop_price = Decimal::zero();
+  ta::ipc::OrderIntent reused;
+  for (const Intent* in : {&entry, &exit, &entry}) {
+    to_order_intent(*in, reused);  // the exit must not keep the entry's stop
+    EXPECT_EQ(reused.SerializeAsString(), to_order_intent(*in).SerializeAsString()) << in->intent_id;
+  }
 }
 
 }  // namespace

@@ -310,5 +310,31 @@ TEST(YamlConfig, LongValuesAreCutInMessages) {
   EXPECT_EQ(problems[0].message.find(std::string(kConfigQuoteLengthMax + 1, 'x')), std::string::npos);
 }
 
+TEST(YamlConfig, TextListReadsNamesAndReportsBadItems) {
+  ConfigReader r("a: [BTC-USD, ETH-USD]\nb: [x, [1], \"\", toolongname]\nc: 5\n", "t.yaml", "/");
+  ConfigMap root = r.root();
+  EXPECT_EQ(root.text_list("a", Need::kRequired, 8, 4), (std::vector<std::string>{"BTC-USD", "ETH-USD"}));
+  EXPECT_EQ(root.text_list("b", Need::kRequired, 8, 4), (std::vector<std::string>{"x"}));
+  EXPECT_TRUE(root.text_list("c", Need::kRequired, 8, 4).empty());
+  EXPECT_TRUE(root.text_list("absent", Need::kOptional, 8, 4).empty());
+  const auto l = lines(r.finish());
+  ASSERT_EQ(l.size(), 4u) << join_problems(r.finish());
+  EXPECT_EQ(l[0], "t.yaml:2:8: key 'b[1]': expected text of 1 to 8 characters, got a list");
+  EXPECT_EQ(l[3], "t.yaml:3:4: key 'c': expected a list of at most 4 items, each a text of 1 to 8 characters, got \"5\"");
+}
+
+TEST(YamlConfig, TextListLengthLimit) {
+  for (int n : {3, 4, 5}) {
+    std::string text = "l: [";
+    for (int i = 0; i < n; ++i) text += (i ? ", p" : "p") + std::to_string(i);
+    text += "]\n";
+    ConfigReader r(text, "t.yaml", "/");
+    const auto v = r.root().text_list("l", Need::kRequired, 8, 4);
+    const bool ok = r.finish().empty();
+    EXPECT_EQ(ok, n <= 4) << n;
+    EXPECT_EQ(v.size(), n <= 4 ? static_cast<std::size_t>(n) : 0u);
+  }
+}
+
 }  // namespace
 }  // namespace ta::proto

@@ -15,6 +15,16 @@ namespace ta::agent {
 // MARKET intents go out with time in force IOC: a market order that cannot
 // fill at once should not rest.
 ta::ipc::OrderIntent to_order_intent(const Intent& intent);
+// The same into an existing message (cleared first), which keeps its
+// strings' storage: no allocation once the message has been used.
+void to_order_intent(const Intent& intent, ta::ipc::OrderIntent& out);
+
+// A closed bar as the gate receives it from the agent in SIM mode (the
+// replayed bars relayed for the gate's own prices and SimVenue): prices
+// and volume as decimal text rounded half-even to 1e-8
+// (Decimal::from_double), bid/ask only when the bar has a quote. Error: a
+// value Decimal cannot hold (NaN, infinite, out of range).
+[[nodiscard]] Result<ta::ipc::Bar> to_ipc_bar(const Bar& bar);
 
 [[nodiscard]] Result<DecisionEvent> decision_from_ipc(const ta::ipc::Decision& decision);
 // Non-terminal states map to OrderEventKind::kWorking; UNKNOWN is not

@@ -1,0 +1,459 @@
+// Loading and merging bars for a run. The agent's readers validate every
+// row; this file adds what a backtest must refuse on top (repeated rows,
+// empty inputs, products named twice) and builds the merged stream.
+#include "backtest/data.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <cmath>
+#include <fstream>
+
+#include "gate/time_units.h"
+#include "market/csv.h"
+#include "market/feed.h"
+#include "market/store.h"
+
+namespace ta::backtest {
+namespace {
+
+// The first line of an SQLite 3 database file.
+constexpr std::string_view kSqliteMagic{"SQLite format 3\0", 16};
+
+bool is_sqlite_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::array<char, 16> head{};
+  if (!in.read(head.data(), head.size())) return false;
+  return std::string_view(head.data(), head.size()) == kSqliteMagic;
+}
+
+// The CSV reader skips rows identical to the previous one (harmless overlap
+// when importing); a backtest refuses them. Finds the first such line to
+// name it in the message. Returns 0 when none is found.
+std::size_t first_repeated_line(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string prev, line;
+  std::size_t no = 0;
+  while (std::getline(in, line)) {
+    ++no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    if (line == prev) return no;
+    prev = line;
+  }
+  return 0;
+}
+
+ProductData describe(const std::vector<agent::Bar>& bars, std::string source) {
+  ProductData d;
+  d.product = bars.front().product;
+  d.source = std::move(source);
+  d.bars = bars.size();
+  d.first_open_ts_s = bars.front().open_ts_s;
+  d.last_open_ts_s = bars.back().open_ts_s;
+  const agent::GapReport gaps = agent::find_gaps(bars);
+  d.gap_count = gaps.gap_count;
+  d.missing_minutes = gaps.missing_minutes;
+  return d;
+}
+
+// Decimal::from_double(value, kHalfEven), faster: the product value x 1e8
+// in double precision is within a few thousandths of the exact product for
+// |value| below 1e7, so when it is more than a quarter away from a half
+// (no tie to break) its nearest integer is the same as the long double
+// computation's. Anything else takes the exact path.
+Result<Decimal> price_of(double value, const char* name) {
+  constexpr double kScale = static_cast<double>(Decimal::kScale);
+  constexpr double kFastMax = 1e15;  // 1e7 in 1e-8 units, far below 2^53
+  const double scaled = value * kScale;
+  const double nearest = std::rint(scaled);  // round half to even in the default mode, like nearbyint
+  if (std::fabs(nearest) < kFastMax && std::fabs(scaled - nearest) < 0.25) {
+    return Decimal::from_units(static_cast<std::int64_t>(nearest));
+  }
+  auto d = Decimal::from_double(value, Rounding::kHalfEven);
+  if (!d) return make_error(std::string("bar ") + name + ": " + d.error().message);
+  return d;
+}
+
+// Merges per-product series, each strictly increasing, into (open time,
+// product) order: the order of agent::merge_bars, in linear time.
+std::vector<agent::Bar> merge_series(const std::vector<std::vector<agent::Bar>>& series) {
+  std::size_t total = 0;
+  for (const auto& s : series) total += s.size();
+  std::vector<agent::Bar> out;
+  out.reserve(total);
+  std::vector<std::size_t> next(series.size(), 0);
+  while (out.size() < total) {
+    std::size_t best = series.size();
+    for (std::size_t k = 0; k < series.size(); ++k) {
+      if (next[k] == series[k].size()) continue;
+      const agent::Bar& b = series[k][next[k]];
+      if (best == series.size()) {
+        best = k;
+        continue;
+      }
+      const agent::Bar& c = series[best][next[best]];
+      if (b.open_ts_s < c.open_ts_s || (b.open_ts_s == c.open_ts_s && b.product < c.product)) best = k;
+    }
+    out.push_back(series[best][next[best]++]);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ CSV cache
+
+// Header of a cache file; the payload follows: `count` records of the open
+// time (int64) and open, high, low, close, volume (doubles), in the byte
+// order of the machine that wrote it (the magic tells).
+struct CacheHeader {
+  char magic[8];            // kCacheMagic
+  std::uint64_t byte_order;  // kByteOrderMark as written
+  char product[16];         // ProductId text, NUL-padded
+  std::uint64_t csv_size;
+  std::uint64_t csv_hash;
+  std::uint64_t count;
+  std::uint64_t payload_hash;
+};
+struct CacheRecord {
+  std::int64_t ts;
+  double open, high, low, close, volume;
+};
+static_assert(sizeof(CacheHeader) == 64 && sizeof(CacheRecord) == 48);
+constexpr char kCacheMagic[8] = {'T', 'A', 'B', 'A', 'R', 'S', '0', '1'};
+constexpr std::uint64_t kByteOrderMark = 0x0102030405060708ull;
+
+// A fast 64-bit hash of bytes, eight at a time (not cryptographic: it tells
+// whether a CSV file changed, not whether someone forged one).
+std::uint64_t hash_bytes(std::string_view bytes) {
+  std::uint64_t h = 0x9e3779b97f4a7c15ull ^ bytes.size();
+  std::size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, bytes.data() + i, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 29;
+  }
+  std::uint64_t tail = 0;
+  std::memcpy(&tail, bytes.data() + i, bytes.size() - i);
+  h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 32);
+}
+
+Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t size_max) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return make_error(path.string() + ": no such file");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return make_error(path.string() + ": " + ec.message());
+  if (size > size_max) return make_error(path.string() + ": larger than " + std::to_string(size_max) + " bytes");
+  std::string bytes;
+  bytes.resize(size);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return make_error(path.string() + ": cannot open");
+  const std::size_t got = std::fread(bytes.data(), 1, size, f);
+  std::fclose(f);
+  if (got != size) return make_error(path.string() + ": cannot read");
+  return bytes;
+}
+
+std::filesystem::path cache_file(const std::filesystem::path& dir, agent::ProductId product, std::uint64_t hash) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return dir / (product.str() + "-" + hex + ".bars");
+}
+
+// The cached bars, or nothing when the file is missing or does not match.
+std::optional<std::vector<agent::Bar>> read_cache(const std::filesystem::path& file, agent::ProductId product,
+                                                  std::uint64_t csv_size, std::uint64_t csv_hash) {
+  const agent::CsvLimits limits;
+  auto bytes = read_file(file, sizeof(CacheHeader) + limits.rows_max * sizeof(CacheRecord));
+  if (!bytes || bytes->size() < sizeof(CacheHeader)) return std::nullopt;
+  CacheHeader h;
+  std::memcpy(&h, bytes->data(), sizeof h);
+  char name[16] = {};
+  std::memcpy(name, product.view().data(), product.view().size());
+  if (std::memcmp(h.magic, kCacheMagic, 8) != 0 || h.byte_order != kByteOrderMark ||
+      std::memcmp(h.product, name, 16) != 0 || h.csv_size != csv_size || h.csv_hash != csv_hash ||
+      h.count == 0 || h.count > limits.rows_max || bytes->size() != sizeof h + h.count * sizeof(CacheRecord)) {
+    return std::nullopt;
+  }
+  const std::string_view payload(bytes->data() + sizeof h, bytes->size() - sizeof h);
+  if (hash_bytes(payload) != h.payload_hash) return std::nullopt;
+  std::vector<agent::Bar> bars(h.count);
+  for (std::size_t i = 0; i < h.count; ++i) {
+    CacheRecord r;
+    std::memcpy(&r, payload.data() + i * sizeof r, sizeof r);
+    agent::Bar& b = bars[i];
+    b.product = product;
+    b.open_ts_s = r.ts;
+    b.open = r.open;
+    b.high = r.high;
+    b.low = r.low;
+    b.close = r.close;
+    b.volume = r.volume;
+  }
+  return bars;
+}
+
+Status write_cache(const std::filesystem::path& file, agent::ProductId product, std::uint64_t csv_size,
+                   std::uint64_t csv_hash, const std::vector<agent::Bar>& bars) {
+  std::string payload(bars.size() * sizeof(CacheRecord), '\0');
+  for (std::size_t i = 0; i < bars.size(); ++i) {
+    const agent::Bar& b = bars[i];
+    const CacheRecord r{b.open_ts_s, b.open, b.high, b.low, b.close, b.volume};
+    std::memcpy(payload.data() + i * sizeof r, &r, sizeof r);
+  }
+  CacheHeader h{};
+  std::memcpy(h.magic, kCacheMagic, 8);
+  h.byte_order = kByteOrderMark;
+  std::memcpy(h.product, product.view().data(), product.view().size());
+  h.csv_size = csv_size;
+  h.csv_hash = csv_hash;
+  h.count = bars.size();
+  h.payload_hash = hash_bytes(payload);
+  const std::filesystem::path tmp = file.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(&h), sizeof h);
+    out.write(payload.data(), static_cast<std::streamsize>(payload.size()));
+    out.flush();
+    if (!out) return make_error(tmp.string() + ": cannot write the bar cache");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) return make_error(file.string() + ": " + ec.message());
+  return {};
+}
+
+// One CSV source: the cache when it matches the file's bytes, else the
+// strict reader (and a new cache file).
+Result<std::vector<agent::Bar>> read_csv_source(const CsvSource& s, const std::filesystem::path& cache_dir) {
+  const std::string name = s.path.string();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(s.path, ec)) {
+    return make_error(name + ": no such file (data for " + s.product.str() + ")");
+  }
+  const agent::CsvLimits limits;
+  auto text = read_file(s.path, limits.file_size_max_bytes);
+  if (!text) return text.error();
+  const std::uint64_t hash = hash_bytes(*text);
+  const std::filesystem::path cached = cache_dir.empty() ? std::filesystem::path() : cache_file(cache_dir, s.product, hash);
+  if (!cached.empty()) {
+    if (auto bars = read_cache(cached, s.product, text->size(), hash)) return std::move(*bars);
+  }
+  auto csv = agent::parse_bars_csv(*text, name, s.product);
+  if (!csv) return csv.error();
+  if (csv->report.duplicates > 0) {
+    const std::size_t line = first_repeated_line(s.path);
+    return make_error(name + (line > 0 ? ":" + std::to_string(line) + ":1" : std::string()) + ": " +
+                      std::to_string(csv->report.duplicates) +
+                      " repeated row(s); a backtest refuses duplicated data (remove the repeats)");
+  }
+  if (csv->bars.empty()) return make_error(name + ": no bars (the file has only a header or nothing)");
+  if (!cached.empty()) {
+    if (auto st = write_cache(cached, s.product, text->size(), hash, csv->bars); !st) return st.error();
+  }
+  return std::move(csv).value().bars;
+}
+
+}  // namespace
+
+Result<DataArgument> parse_data_argument(std::string_view text) {
+  DataArgument out;
+  const auto eq = text.find('=');
+  if (eq == std::string_view::npos) {
+    if (text.empty()) return make_error("--data needs a file");
+    out.is_store = true;
+    out.path = std::filesystem::path(std::string(text));
+    return out;
+  }
+  auto product = agent::ProductId::parse(text.substr(0, eq));
+  if (!product) return make_error("--data " + std::string(text) + ": " + product.error().message);
+  if (eq + 1 == text.size()) return make_error("--data " + std::string(text) + ": no file after '='");
+  out.product = *product;
+  out.path = std::filesystem::path(std::string(text.substr(eq + 1)));
+  return out;
+}
+
+Result<gate::Bar> to_gate_bar(const agent::Bar& bar) {
+  gate::Bar g;
+  g.product = bar.product.str();
+  g.open_ts_ns = bar.open_ts_s * gate::kNanosPerSecond;
+  const std::pair<double, Price*> fields[] = {{bar.open, &g.open},     {bar.high, &g.high},
+                                              {bar.low, &g.low},       {bar.close, &g.close},
+                                              {bar.volume, &g.volume}};
+  for (const auto& [value, out] : fields) {
+    auto d = price_of(value, "field");
+    if (!d) return d.error();
+    *out = *d;
+  }
+  if (bar.quote) {
+    auto bid = price_of(bar.quote->bid, "bid");
+    auto ask = price_of(bar.quote->ask, "ask");
+    if (!bid) return bid.error();
+    if (!ask) return ask.error();
+    g.bid = *bid;
+    g.ask = *ask;
+  }
+  // The checks gate::parse_bar makes, so both paths refuse the same bars.
+  if (!g.low.is_positive() || g.low > g.open || g.low > g.close || g.high < g.open || g.high < g.close) {
+    return make_error("bar prices are inconsistent (need 0 < low <= open, close <= high)");
+  }
+  if (g.volume.is_negative()) return make_error("bar volume is negative");
+  if (g.bid.is_zero() != g.ask.is_zero()) return make_error("bar has only one of bid and ask");
+  if (!g.bid.is_zero() && (!g.bid.is_positive() || g.bid > g.ask)) {
+    return make_error("bar bid/ask are inconsistent (need 0 < bid <= ask)");
+  }
+  return g;
+}
+
+Result<MarketData> make_market_data(std::vector<std::vector<agent::Bar>> series, std::vector<std::string> sources) {
+  if (series.empty()) return make_error("no market data: give at least one --data source");
+  if (series.size() > kDataSourcesMax) {
+    return make_error("at most " + std::to_string(kDataSourcesMax) + " data sources");
+  }
+  if (!sources.empty() && sources.size() != series.size()) return make_error("one source name per series");
+  MarketData out;
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    const auto& bars = series[i];
+    const std::string source = sources.empty() ? "series " + std::to_string(i + 1) : sources[i];
+    if (bars.empty()) return make_error(source + ": no bars");
+    const agent::ProductId product = bars.front().product;
+    if (product.empty()) return make_error(source + ": bars without a product");
+    for (std::size_t k = 0; k < bars.size(); ++k) {
+      const agent::Bar& b = bars[k];
+      if (b.product != product) return make_error(source + ": bars of more than one product");
+      if (const agent::BarDefect d = agent::check_bar(b); d != agent::BarDefect::kNone) {
+        return make_error(source + ": bar at " + std::to_string(b.open_ts_s) + ": " + std::string(agent::describe(d)));
+      }
+      if (k > 0 && b.open_ts_s <= bars[k - 1].open_ts_s) {
+        return make_error(source + ": bars are not strictly increasing in time at " + std::to_string(b.open_ts_s) +
+                          (b.open_ts_s == bars[k - 1].open_ts_s ? " (repeated minute)" : " (unsorted)"));
+      }
+    }
+    for (const auto& p : out.products) {
+      if (p.product == product) return make_error("product " + product.str() + " has more than one data source");
+    }
+    out.products.push_back(describe(bars, source));
+  }
+  std::sort(out.products.begin(), out.products.end(),
+            [](const ProductData& a, const ProductData& b) { return a.product < b.product; });
+  out.bars = merge_series(series);
+  out.gate_bars.reserve(out.bars.size());
+  for (const agent::Bar& b : out.bars) {
+    auto g = to_gate_bar(b);
+    if (!g) {
+      return make_error(b.product.str() + " bar at " + agent::format_utc(b.open_ts_s) + ": " + g.error().message);
+    }
+    out.gate_bars.push_back(std::move(g).value());
+  }
+  return out;
+}
+
+Result<MarketData> load_csv_data(std::span<const CsvSource> sources, const std::filesystem::path& cache_dir) {
+  if (sources.empty()) return make_error("no market data: give at least one --data PRODUCT=FILE");
+  if (sources.size() > kDataSourcesMax) {
+    return make_error("at most " + std::to_string(kDataSourcesMax) + " data sources");
+  }
+  if (!cache_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(cache_dir, ec);
+    if (ec || !std::filesystem::is_directory(cache_dir, ec)) {
+      return make_error(cache_dir.string() + ": cannot use as a cache directory");
+    }
+  }
+  std::vector<std::vector<agent::Bar>> series;
+  std::vector<std::string> names;
+  for (const CsvSource& s : sources) {
+    const std::string name = s.path.string();
+    for (std::size_t i = 0; i < series.size(); ++i) {
+      if (series[i].front().product == s.product) {
+        return make_error("product " + s.product.str() + " is given twice (" + names[i] + " and " + name + ")");
+      }
+    }
+    auto bars = read_csv_source(s, cache_dir);
+    if (!bars) return bars.error();
+    series.push_back(std::move(bars).value());
+    names.push_back(name);
+  }
+  return make_market_data(std::move(series), std::move(names));
+}
+
+Result<MarketData> load_store_data(const std::filesystem::path& path, std::span<const agent::ProductId> products,
+                                   std::int64_t from_ts_s, std::int64_t to_ts_s) {
+  const std::string name = path.string();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return make_error(name + ": no such file");
+  if (!is_sqlite_file(path)) {
+    return make_error(name + " is not an SQLite candle store; for a CSV file name its product: --data BTC-USD=" + name);
+  }
+  auto store = agent::CandleStore::open(path);
+  if (!store) return store.error();
+  std::vector<agent::ProductId> wanted(products.begin(), products.end());
+  if (wanted.empty()) {
+    auto all = store->products();
+    if (!all) return all.error();
+    wanted = *all;
+    if (wanted.empty()) return make_error(name + ": the store holds no bars");
+  }
+  if (wanted.size() > kDataSourcesMax) return make_error("at most " + std::to_string(kDataSourcesMax) + " products");
+  std::vector<std::vector<agent::Bar>> series;
+  std::vector<std::string> names;
+  for (const agent::ProductId& p : wanted) {
+    if (std::count(wanted.begin(), wanted.end(), p) > 1) return make_error("product " + p.str() + " is given twice");
+    auto bars = store->load(p, from_ts_s, to_ts_s);
+    if (!bars) return bars.error();
+    if (bars->empty()) return make_error(name + ": no bars of " + p.str() + " in the requested range");
+    series.push_back(std::move(bars).value());
+    names.push_back(name + " (" + p.str() + ")");
+  }
+  return make_market_data(std::move(series), std::move(names));
+}
+
+Result<std::int64_t> parse_time_s(std::string_view text) {
+  const auto bad = [&] {
+    return make_error("time '" + std::string(text) +
+                      "': expected Unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z (UTC)");
+  };
+  if (text.empty()) return bad();
+  if (std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    std::int64_t v = 0;
+    const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (r.ec != std::errc() || v > agent::kTimestampMax_s) return bad();
+    return v;
+  }
+  const auto number = [&](std::size_t pos, std::size_t len, int& out) {
+    if (pos + len > text.size()) return false;
+    const auto r = std::from_chars(text.data() + pos, text.data() + pos + len, out);
+    return r.ec == std::errc() && r.ptr == text.data() + pos + len;
+  };
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  if (text.size() < 10 || text[4] != '-' || text[7] != '-' || !number(0, 4, y) || !number(5, 2, mo) ||
+      !number(8, 2, d)) {
+    return bad();
+  }
+  if (text.size() > 10) {
+    const bool with_seconds = text.size() == 20;
+    if ((text.size() != 17 && !with_seconds) || text[10] != 'T' || text[13] != ':' || text.back() != 'Z' ||
+        !number(11, 2, h) || !number(14, 2, mi) || (with_seconds && (text[16] != ':' || !number(17, 2, s)))) {
+      return bad();
+    }
+  }
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return bad();
+  // Days from the civil date (proleptic Gregorian), Howard Hinnant's algorithm.
+  const int yy = y - (mo <= 2 ? 1 : 0);
+  const int era = yy / 400;
+  const int yoe = yy - era * 400;
+  const int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const std::int64_t days = static_cast<std::int64_t>(era) * 146097 + doe - 719468;
+  const std::int64_t ts = days * 86400 + h * 3600 + mi * 60 + s;
+  if (ts > agent::kTimestampMax_s) return bad();
+  if (agent::format_utc(ts).substr(0, 10) != text.substr(0, 10)) return bad();  // e.g. 2025-02-30
+  return ts;
+}
+
+}  // namespace ta::backtest
