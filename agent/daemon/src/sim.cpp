@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "app_impl.h"
 
@@ -11,26 +12,6 @@ namespace ta::agent {
 
 namespace {
 constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
-
-ta::ipc::Bar to_ipc_bar(const Bar& b) {
-  ta::ipc::Bar m;
-  m.set_product(b.product.str());
-  m.set_open_ts_s(b.open_ts_s);
-  const auto text = [](double v) {
-    auto d = Decimal::from_double(v, Rounding::kHalfEven);
-    return d ? d->to_string() : std::string("0");
-  };
-  m.set_open(text(b.open));
-  m.set_high(text(b.high));
-  m.set_low(text(b.low));
-  m.set_close(text(b.close));
-  m.set_volume(text(b.volume));
-  if (b.quote) {
-    m.set_bid(text(b.quote->bid));
-    m.set_ask(text(b.quote->ask));
-  }
-  return m;
-}
 
 std::string_view deny_reason_text(ta::ipc::DenyReason reason) {
   const std::string& name = ta::ipc::DenyReason_Name(reason);
@@ -110,7 +91,13 @@ void AgentApp::Impl::send_bar() {
   }
   if (needs_durable() && !journal_flush()) return;
   ta::ipc::Envelope env;
-  *env.mutable_bar() = to_ipc_bar(bars_[next_]);
+  auto bar = to_ipc_bar(bars_[next_]);
+  if (!bar) {
+    // check_bar() passed when the feed loaded it, so this is a bug.
+    log_->error("bar not convertible index={} error=\"{}\"", next_, bar.error().message);
+    std::abort();
+  }
+  *env.mutable_bar() = std::move(bar).value();
   auto id = client_->send_with_id(env);
   if (!id) {
     log_->warn("bar not sent index={} error=\"{}\"; waiting for the gate", next_, id.error().message);

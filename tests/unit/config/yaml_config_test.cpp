@@ -319,8 +319,8 @@ TEST(YamlConfig, TextListReadsNamesAndReportsBadItems) {
   EXPECT_TRUE(root.text_list("absent", Need::kOptional, 8, 4).empty());
   const auto l = lines(r.finish());
   ASSERT_EQ(l.size(), 4u) << join_problems(r.finish());
-  EXPECT_EQ(l[0], "t.yaml:2:8: key 'b[1]': expected text of 1 to 8 characters, got a list");
-  EXPECT_EQ(l[3], "t.yaml:3:4: key 'c': expected a list of at most 4 items, each a text of 1 to 8 characters, got \"5\"");
+  EXPECT_EQ(l[0], "t.yaml:2:8: key 'b[1]': expected non-empty text of at most 8 bytes, got a list");
+  EXPECT_EQ(l[3], "t.yaml:3:4: key 'c': expected a list of at most 4 items, each non-empty text of at most 8 bytes, got \"5\"");
 }
 
 TEST(YamlConfig, TextListLengthLimit) {
