@@ -50,12 +50,18 @@
 #include <vector>
 
 #include "gate.pb.h"
+#include "latency_support.h"
 #include "proto/framing.h"
 #include "proto/ipc_socket.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using ta::bench::pin;
+using ta::bench::read_all;
+using ta::bench::Stats;
+using ta::bench::summarize;
+using ta::bench::write_all;
 
 struct Args {
   std::string gate;
@@ -97,51 +103,10 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-    std::fprintf(stderr, "cannot pin to cpu %d\n", cpu);
-    std::exit(1);
-  }
-}
-
-struct Stats {
-  double p50, p90, p99, p999, mean;
-};
-
-Stats summarize(std::vector<double> us) {
-  std::sort(us.begin(), us.end());
-  auto at = [&](double q) { return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))]; };
-  double sum = 0;
-  for (double v : us) sum += v;
-  return {at(0.50), at(0.90), at(0.99), at(0.999), sum / static_cast<double>(us.size())};
-}
 
 void print_row(const char* name, const Stats& s) {
   std::printf("%-34s p50 %9.2f  p90 %9.2f  p99 %9.2f  p99.9 %9.2f  mean %9.2f us\n", name, s.p50, s.p90, s.p99,
               s.p999, s.mean);
-}
-
-bool write_all(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-bool read_all(int fd, char* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t r = ::recv(fd, p, n, 0);
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<std::size_t>(r);
-  }
-  return true;
 }
 
 // ------------------------------------------------------------------ the gate
@@ -372,33 +337,6 @@ std::vector<double> round_trips(Client& c, const Args& a, bool accepted, std::si
   return us;
 }
 
-std::vector<double> bare(const Args& a, std::size_t out_bytes, std::size_t in_bytes) {
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) std::exit(1);
-  const int total = a.warmup + a.iterations;
-  std::thread server([&] {
-    pin(a.cpu_gate);
-    std::vector<char> in(out_bytes), out(in_bytes, 'd');
-    for (int i = 0; i < total; ++i) {
-      if (!read_all(sv[1], in.data(), in.size())) return;
-      if (!write_all(sv[1], out.data(), out.size())) return;
-    }
-  });
-  std::vector<double> us;
-  us.reserve(static_cast<std::size_t>(a.iterations));
-  std::vector<char> out(out_bytes, 'i'), in(in_bytes);
-  for (int i = 0; i < total; ++i) {
-    const auto t0 = Clock::now();
-    if (!write_all(sv[0], out.data(), out.size()) || !read_all(sv[0], in.data(), in.size())) std::exit(1);
-    const auto t1 = Clock::now();
-    if (i >= a.warmup) us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-  }
-  server.join();
-  ::close(sv[0]);
-  ::close(sv[1]);
-  return us;
-}
-
 // A trading day in SIM: 1440 one-minute bars in lockstep and a market
 // order every fifth bar, alternately buying and selling. Returns how many
 // intents were sent.
@@ -474,7 +412,8 @@ int main(int argc, char** argv) {
   std::size_t intent_bytes = 0;
   std::size_t decision_bytes = 0;
   const Stats denied = summarize(round_trips(c, a, false, intent_bytes, decision_bytes));
-  const Stats floor = summarize(bare(a, intent_bytes, decision_bytes));
+  const Stats floor =
+      summarize(ta::bench::bare_ping_pong(a.warmup, a.iterations, a.cpu_client, a.cpu_gate, intent_bytes, decision_bytes));
   std::printf("frames: intent %zu bytes, denial %zu bytes\n", intent_bytes, decision_bytes);
   std::vector<double> sync_us;
   Stats accepted;
