@@ -43,12 +43,16 @@
 
 #include "agent/gate_client.h"
 #include "gate/ipc_server.h"
+#include "latency_support.h"
 #include "proto/framing.h"
 #include <spdlog/spdlog.h>
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using ta::bench::pin;
+using ta::bench::Stats;
+using ta::bench::summarize;
 constexpr auto kNoThrow = boost::asio::as_tuple(boost::asio::use_awaitable);
 
 struct Args {
@@ -77,16 +81,6 @@ Args parse(int argc, char** argv) {
     }
   }
   return a;
-}
-
-void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
-    std::fprintf(stderr, "cannot pin to cpu %d\n", cpu);
-    std::exit(1);
-  }
 }
 
 ta::ipc::OrderIntent sample_intent(const std::string& id) {
@@ -122,68 +116,8 @@ std::string intent_id(int n) {
   return buf;
 }
 
-struct Stats {
-  double p50, p90, p99, p999, mean;
-};
-
-Stats summarize(std::vector<double> us) {
-  std::sort(us.begin(), us.end());
-  auto at = [&](double q) { return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))]; };
-  double sum = 0;
-  for (double v : us) sum += v;
-  return {at(0.50), at(0.90), at(0.99), at(0.999), sum / static_cast<double>(us.size())};
-}
-
-// --- bare ping-pong --------------------------------------------------------
-
-bool write_all(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-bool read_all(int fd, char* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t r = ::recv(fd, p, n, 0);
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<std::size_t>(r);
-  }
-  return true;
-}
-
 std::vector<double> bare(const Args& a, std::size_t out_bytes, std::size_t in_bytes) {
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) std::exit(1);
-  const int total = a.warmup + a.iterations;
-  std::thread server([&] {
-    pin(a.cpu_server);
-    std::vector<char> in(out_bytes), out(in_bytes, 'd');
-    for (int i = 0; i < total; ++i) {
-      if (!read_all(sv[1], in.data(), in.size())) return;
-      if (!write_all(sv[1], out.data(), out.size())) return;
-    }
-  });
-  std::vector<double> us;
-  us.reserve(static_cast<std::size_t>(a.iterations));
-  {
-    pin(a.cpu_client);
-    std::vector<char> out(out_bytes, 'i'), in(in_bytes);
-    for (int i = 0; i < total; ++i) {
-      const auto t0 = Clock::now();
-      if (!write_all(sv[0], out.data(), out.size()) || !read_all(sv[0], in.data(), in.size())) std::exit(1);
-      const auto t1 = Clock::now();
-      if (i >= a.warmup) us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-    }
-  }
-  server.join();
-  ::close(sv[0]);
-  ::close(sv[1]);
-  return us;
+  return ta::bench::bare_ping_pong(a.warmup, a.iterations, a.cpu_client, a.cpu_server, out_bytes, in_bytes);
 }
 
 // --- Asio floor ------------------------------------------------------------

@@ -175,6 +175,7 @@ Status GateApp::Impl::recover_journal() {
     r.set_detail("cancel requested");
     if (cancels_.emplace(c.cancel_id(), r).second) cancel_order_.push_back(c.cancel_id());
   }
+  replayed_.cancels.clear();  // copied into cancels_
   halt_reason_ = replayed_.halt_reason;
   last_seq_ = replayed_.last_seq;
   durable_seq_ = replayed_.last_seq;

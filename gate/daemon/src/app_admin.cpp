@@ -161,7 +161,12 @@ ipc::ActionReply GateApp::Impl::action(HaltEvent event, const std::string& reaso
   a.set_ok(st.ok());
   a.set_halt_state(to_proto(after));
   if (!st.ok()) {
-    a.set_message(st.error().message);
+    // A move the halt table does not have reads better as the state it
+    // meets; other refusals (the loss cooldown) say why themselves.
+    a.set_message(find_halt_transition(before, event).ok()
+                      ? st.error().message
+                      : "the gate is " + std::string(to_string(before)) + "; " + std::string(to_string(event)) +
+                            " does not apply in that state");
   } else {
     std::string message = std::string(to_string(after)) + " (was " + std::string(to_string(before)) + ")";
     auto t = find_halt_transition(before, event);

@@ -124,7 +124,23 @@ TEST_F(GateDaemonTest, IntentsAcceptedOrDeniedWithTheirReasons) {
   for (const Case& c : cases) EXPECT_TRUE(journaled.count(c.intent.intent_id())) << c.intent.intent_id();
   EXPECT_TRUE(records.front().has_started());
   EXPECT_EQ(records.front().started().config_sha256().size(), 64u);
+  EXPECT_EQ(records.front().started().safety_sha256().size(), 64u);
   EXPECT_EQ(records.front().started().starting_cash(), "10000");
+  // The rules loaded at start, each file with its SHA-256.
+  ASSERT_GE(records.size(), 2u);
+  ASSERT_TRUE(records[1].has_rules_loaded());
+  int rule_files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(source_dir() + "/rules/core")) {
+    if (e.path().extension() == ".rule") ++rule_files;
+  }
+  EXPECT_EQ(records[1].rules_loaded().files_size(), rule_files);
+  EXPECT_GT(records[1].rules_loaded().rule_count(), 0u);
+  for (const auto& f : records[1].rules_loaded().files()) {
+    EXPECT_EQ(f.sha256().size(), 64u) << f.path();
+    EXPECT_NE(f.path().find(".rule"), std::string::npos);
+  }
+  // Start-up reconciled before anything else happened.
+  EXPECT_TRUE(records[2].has_reconcile());
 
   // One info line per decision, key=value.
   const std::string log = gate_->log();
@@ -279,7 +295,8 @@ TEST_F(GateDaemonTest, TradectlVerbsAgainstTheRealGate) {
   // Resuming an active gate is refused: exit 1, one line on stderr.
   CommandResult again = tradectl(gate_->admin_socket(), {"resume"});
   EXPECT_EQ(again.exit_code, 1);
-  EXPECT_EQ(again.err.rfind("tradectl: trading-gate refused resume: ", 0), 0u) << again.err;
+  EXPECT_EQ(again.err, "tradectl: trading-gate refused resume: the gate is ACTIVE; operator_resume does not apply in "
+                       "that state\n");
   EXPECT_EQ(std::count(again.err.begin(), again.err.end(), '\n'), 1);
 
   // kill: every open order cancelled; KILLED survives a restart.
