@@ -89,7 +89,7 @@ TEST(SimCandles, BadRequests) {
 
 TEST(SimCandles, LoadsTheShared2018File) {
   const auto path = shared_data() / "coinbase_BTC-USD_1m_2018-04-04_2018-04-06.csv";
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no shared data at " << path;
+  if (!std::filesystem::exists(path)) GTEST_FAIL() << "shared data missing (set -DTA_SHARED_DATA): " << path;
   auto candles = load_candles_csv(path);
   ASSERT_TRUE(candles.ok()) << candles.error().message;
   EXPECT_EQ(candles->size(), 3887u);
