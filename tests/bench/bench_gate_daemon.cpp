@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -153,6 +154,7 @@ void stop_gate() {
 pid_t start_gate(const Args& a) {
   const pid_t pid = ::fork();
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the gate never outlives the bench
     pin(a.cpu_gate);
     const int devnull = ::open("/dev/null", O_RDWR);
     ::dup2(devnull, 0);

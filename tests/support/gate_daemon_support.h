@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -184,6 +185,8 @@ class GateProcess {
     kill_now();
     pid_ = ::fork();
     if (pid_ == 0) {
+      // If the test process dies (a crash, an abort), the gate goes too.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       const int log = ::open((dir_ + "/gate.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (log >= 0) {
         ::dup2(log, 1);
