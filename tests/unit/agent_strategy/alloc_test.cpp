@@ -21,8 +21,14 @@ void* operator new(std::size_t size) {
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
+// GCC at -O2 sees the replaced operator new's malloc only through inlining and
+// flags the matching free() as mismatched; the pair is consistent by
+// construction here, so the warning is silenced for these two definitions.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace ta::agent {
 namespace {
