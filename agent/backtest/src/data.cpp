@@ -299,14 +299,7 @@ Result<gate::Bar> to_gate_bar(const agent::Bar& bar) {
     g.ask = *ask;
   }
   // The checks gate::parse_bar makes, so both paths refuse the same bars.
-  if (!g.low.is_positive() || g.low > g.open || g.low > g.close || g.high < g.open || g.high < g.close) {
-    return make_error("bar prices are inconsistent (need 0 < low <= open, close <= high)");
-  }
-  if (g.volume.is_negative()) return make_error("bar volume is negative");
-  if (g.bid.is_zero() != g.ask.is_zero()) return make_error("bar has only one of bid and ask");
-  if (!g.bid.is_zero() && (!g.bid.is_positive() || g.bid > g.ask)) {
-    return make_error("bar bid/ask are inconsistent (need 0 < bid <= ask)");
-  }
+  if (auto st = gate::check_bar(g); !st) return st.error();
   return g;
 }
 

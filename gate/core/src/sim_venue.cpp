@@ -86,6 +86,11 @@ Result<Bar> parse_bar(const ipc::Bar& in) {
   b.volume = *volume;
   b.bid = *bid;
   b.ask = *ask;
+  if (auto st = check_bar(b); !st) return st.error();
+  return b;
+}
+
+Status check_bar(const Bar& b) {
   if (!b.low.is_positive() || b.low > b.open || b.low > b.close || b.high < b.open || b.high < b.close) {
     return make_error("bar prices are inconsistent (need 0 < low <= open, close <= high)");
   }
@@ -94,7 +99,7 @@ Result<Bar> parse_bar(const ipc::Bar& in) {
   if (!b.bid.is_zero() && (!b.bid.is_positive() || b.bid > b.ask)) {
     return make_error("bar bid/ask are inconsistent (need 0 < bid <= ask)");
   }
-  return b;
+  return {};
 }
 
 SimOrder to_sim_order(const Order& o) {
