@@ -305,6 +305,7 @@ Status AgentApp::Impl::replay_record(const ta::ipc::AgentRecord& record) {
       apply_halt(record.halt_state_changed().to());
       return {};
     case R::kParameterApplied:
+      remember_parameter_answer(record.parameter_applied());
       if (record.parameter_applied().applied()) {
         std::string detail;
         if (!apply_parameter(record.parameter_applied().change(), detail)) {
@@ -494,6 +495,16 @@ bool AgentApp::Impl::apply_parameter(const ta::ipc::ParameterChange& change, std
   }
   detail = change.parameter() + "=" + change.value() + " (indicators warm up again)";
   return true;
+}
+
+void AgentApp::Impl::remember_parameter_answer(const ta::ipc::AgentParameterApplied& answer) {
+  const std::string& id = answer.change().proposal_id();
+  if (!parameter_answers_.emplace(id, answer).second) return;
+  parameter_answer_order_.push_back(id);
+  while (parameter_answer_order_.size() > kParameterAnswersRememberedMax) {
+    parameter_answers_.erase(parameter_answer_order_.front());
+    parameter_answer_order_.pop_front();
+  }
 }
 
 void AgentApp::Impl::apply_reconciled(const ta::ipc::AgentReconciled& r) {

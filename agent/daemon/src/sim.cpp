@@ -455,6 +455,22 @@ void AgentApp::Impl::on_halt_state_changed(const ta::ipc::HaltStateChanged& chan
 
 void AgentApp::Impl::on_parameter_change(const ta::ipc::ParameterChange& change) {
   if (stopped_) return;
+  const auto send_ack = [&](bool applied, const std::string& detail) {
+    ta::ipc::Envelope ack;
+    auto* a = ack.mutable_parameter_change_ack();
+    a->set_proposal_id(change.proposal_id());
+    a->set_applied(applied);
+    a->set_detail(detail);
+    if (auto st = client_->send(ack); !st) log_->warn("parameter change ack not sent: {}", st.error().message);
+  };
+  // Sent again (the gate restarted before it recorded our ack): the same
+  // answer, without applying the change a second time.
+  if (auto seen = parameter_answers_.find(change.proposal_id()); seen != parameter_answers_.end()) {
+    log_->info("parameter change proposal_id={} already answered applied={}: acknowledged again",
+               change.proposal_id(), seen->second.applied());
+    send_ack(seen->second.applied(), seen->second.detail());
+    return;
+  }
   std::string detail;
   const bool applied = apply_parameter(change, detail);
   ta::ipc::AgentRecord r;
@@ -462,7 +478,10 @@ void AgentApp::Impl::on_parameter_change(const ta::ipc::ParameterChange& change)
   *p->mutable_change() = change;
   p->set_applied(applied);
   p->set_detail(detail);
-  if (!journal(r)) return;
+  // Durable before the gate hears of it: an acknowledged change must
+  // survive an agent crash (the gate does not send it again).
+  if (!journal(r) || !journal_flush()) return;
+  remember_parameter_answer(*p);
   if (applied) {
     ++counters_.parameter_changes;
   } else {
@@ -471,12 +490,7 @@ void AgentApp::Impl::on_parameter_change(const ta::ipc::ParameterChange& change)
   log_->log(applied ? spdlog::level::info : spdlog::level::warn,
             "parameter change proposal_id={} strategy={} parameter={} value={} applied={} detail=\"{}\"",
             change.proposal_id(), change.strategy(), change.parameter(), change.value(), applied, detail);
-  ta::ipc::Envelope ack;
-  auto* a = ack.mutable_parameter_change_ack();
-  a->set_proposal_id(change.proposal_id());
-  a->set_applied(applied);
-  a->set_detail(detail);
-  if (auto st = client_->send(ack); !st) log_->warn("parameter change ack not sent: {}", st.error().message);
+  send_ack(applied, detail);
 }
 
 void AgentApp::Impl::on_protocol_error(const ta::ipc::ProtocolError& error) {
