@@ -5,6 +5,8 @@
 // (one line on stderr), 2 usage error.
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
+
 #include "gate/admin_client.h"
 #include "tradectl.h"
 
@@ -38,6 +40,37 @@ int main(int argc, char** argv) {
   CLI::App* resume = verb("resume", "back to ACTIVE (refused during a daily-loss cooldown)", Verb::kResume);
   resume->add_option("--reason", args.reason, "why, for the journal");
 
+  CLI::App* proposals = cli.add_subcommand("proposals", "rule and parameter proposals: list, show, approve, reject");
+  proposals->require_subcommand(1, 1);
+  proposals->fallthrough();
+  auto proposal_verb = [&](const char* name, const char* help, Verb v) {
+    CLI::App* sub = proposals->add_subcommand(name, help);
+    sub->fallthrough();
+    sub->add_flag("--json", args.json, "print the reply as JSON");
+    sub->callback([&args, v] { args.verb = v; });
+    return sub;
+  };
+  proposal_verb("list", "pending proposals, then the recently decided ones", Verb::kProposalsList);
+  std::string gate_config;
+  CLI::App* show = proposal_verb(
+      "show", "one proposal: its text, the change against the active rules, the evidence, and the what-if over the "
+              "last 7 days of journaled intents",
+      Verb::kProposalsShow);
+  show->add_option("ID", args.proposal_id, "proposal id")->required();
+  show->add_option("--config", gate_config,
+                   "gate.yaml, for the journal and rule directories of the what-if (default: $" +
+                       std::string(ta::tradectl::kGateConfigEnv) + ", then " + ta::tradectl::kGateConfigPathDefault +
+                       ")");
+  CLI::App* approve = proposal_verb(
+      "approve", "approve a pending proposal: a rule is installed in rules/active and the rules reload; a parameter "
+                 "change goes to the agent",
+      Verb::kProposalsApprove);
+  approve->add_option("ID", args.proposal_id, "proposal id")->required();
+  approve->add_option("--reason", args.reason, "why, for the journal");
+  CLI::App* reject = proposal_verb("reject", "reject a pending proposal", Verb::kProposalsReject);
+  reject->add_option("ID", args.proposal_id, "proposal id")->required();
+  reject->add_option("--reason", args.reason, "why (required): for the proposer and the journal")->required();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -47,5 +80,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   args.socket_path = socket.empty() ? ta::gate::default_admin_socket_path() : socket;
+  if (gate_config.empty()) {
+    const char* env = std::getenv(ta::tradectl::kGateConfigEnv);
+    gate_config = env != nullptr && *env != '\0' ? env : ta::tradectl::kGateConfigPathDefault;
+  }
+  args.gate_config = gate_config;
   return ta::tradectl::run(args);
 }

@@ -12,18 +12,19 @@
 
 namespace ta::tradectl {
 
-namespace {
-
 std::string enum_suffix(const std::string& name, std::string_view prefix) {
   return name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
 }
+
+namespace {
 
 std::string halt_name(ipc::HaltState s) { return enum_suffix(ipc::HaltState_Name(s), "HALT_STATE_"); }
 std::string mode_name(ipc::Mode m) { return enum_suffix(ipc::Mode_Name(m), "MODE_"); }
 std::string side_name(ipc::Side s) { return enum_suffix(ipc::Side_Name(s), "SIDE_"); }
 std::string order_state_name(ipc::OrderState s) { return enum_suffix(ipc::OrderState_Name(s), "ORDER_STATE_"); }
 
-// "2024-04-05T12:00:00.123Z"; "-" for 0.
+}  // namespace
+
 std::string timestamp(std::int64_t ns) {
   if (ns == 0) return "-";
   const std::time_t s = static_cast<std::time_t>(ns / 1'000'000'000);
@@ -36,7 +37,6 @@ std::string timestamp(std::int64_t ns) {
   return out;
 }
 
-// A table with columns padded to their widest cell.
 std::string table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> width;
   for (const auto& r : rows) {
@@ -54,6 +54,8 @@ std::string table(const std::vector<std::vector<std::string>>& rows) {
   }
   return out;
 }
+
+namespace {
 
 std::string account_lines(const ipc::Account& a) {
   return table({{"equity", a.equity()},
@@ -80,6 +82,14 @@ const char* verb_name(Verb v) {
       return "halt";
     case Verb::kResume:
       return "resume";
+    case Verb::kProposalsList:
+      return "proposals list";
+    case Verb::kProposalsShow:
+      return "proposals show";
+    case Verb::kProposalsApprove:
+      return "proposals approve";
+    case Verb::kProposalsReject:
+      return "proposals reject";
   }
   return "?";
 }
@@ -108,6 +118,20 @@ ipc::AdminEnvelope request_for(const Args& args) {
     case Verb::kResume:
       r.mutable_resume_request()->set_reason(args.reason);
       break;
+    case Verb::kProposalsList:
+      r.mutable_proposals_list_request();
+      break;
+    case Verb::kProposalsShow:
+      r.mutable_proposals_list_request()->set_proposal_id(args.proposal_id);
+      break;
+    case Verb::kProposalsApprove:
+    case Verb::kProposalsReject: {
+      ipc::ProposalDecisionRequest* d = r.mutable_proposal_decision_request();
+      d->set_proposal_id(args.proposal_id);
+      d->set_approve(args.verb == Verb::kProposalsApprove);
+      d->set_reason(args.reason);
+      break;
+    }
   }
   return r;
 }
@@ -169,6 +193,7 @@ std::string to_json(const google::protobuf::Message& message) {
 }
 
 int run(const Args& args) {
+  if (args.verb == Verb::kProposalsShow) return run_proposals_show(args);
   gate::AdminClientOptions options;
   options.socket_path = args.socket_path;
   options.client_name = "tradectl";
@@ -198,9 +223,19 @@ int run(const Args& args) {
       std::fputs((args.json ? to_json(r.positions_reply()) + "\n" : format_positions(r.positions_reply())).c_str(),
                  stdout);
       return 0;
+    case Verb::kProposalsList:
+      if (!r.has_proposals_list_reply()) break;
+      std::fputs((args.json ? to_json(r.proposals_list_reply()) + "\n" : format_proposals(r.proposals_list_reply()))
+                     .c_str(),
+                 stdout);
+      return 0;
+    case Verb::kProposalsShow:
+      break;  // run_proposals_show()
     case Verb::kKill:
     case Verb::kHalt:
-    case Verb::kResume: {
+    case Verb::kResume:
+    case Verb::kProposalsApprove:
+    case Verb::kProposalsReject: {
       if (!r.has_action_reply()) break;
       const ipc::ActionReply& a = r.action_reply();
       if (args.json) std::printf("%s\n", to_json(a).c_str());

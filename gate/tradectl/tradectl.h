@@ -5,20 +5,40 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "admin.pb.h"
 
 namespace ta::tradectl {
 
-enum class Verb { kStatus, kOrders, kPositions, kKill, kHalt, kResume };
+enum class Verb {
+  kStatus,
+  kOrders,
+  kPositions,
+  kKill,
+  kHalt,
+  kResume,
+  kProposalsList,
+  kProposalsShow,
+  kProposalsApprove,
+  kProposalsReject,
+};
+
+// proposals show reads gate.yaml (the journal and rule directories) for
+// the what-if: --config, then $TRADING_GATE_CONFIG, then this path.
+inline constexpr const char* kGateConfigPathDefault = "/etc/trading/gate.yaml";
+inline constexpr const char* kGateConfigEnv = "TRADING_GATE_CONFIG";
 
 struct Args {
   std::string socket_path;  // resolved: --socket, $TRADING_ADMIN_SOCKET, /run/trading/admin.sock
   Verb verb = Verb::kStatus;
   bool json = false;
-  bool all = false;      // orders --all
-  bool flatten = false;  // kill --flatten
-  std::string reason;    // kill, halt, resume
+  bool all = false;         // orders --all
+  bool flatten = false;     // kill --flatten
+  std::string reason;       // kill, halt, resume, proposals approve/reject
+  std::string proposal_id;  // proposals show/approve/reject
+  std::string gate_config;  // proposals show: resolved --config
 };
 
 // Sends the verb's request and prints the answer on stdout. Returns the
@@ -35,5 +55,16 @@ std::string format_orders(const ipc::OrdersReply& orders, bool all);
 std::string format_positions(const ipc::PositionSnapshot& snapshot);
 // JSON of any reply body: field names as in the .proto, every field printed.
 std::string to_json(const google::protobuf::Message& message);
+
+// "ADD_RULE" for PROPOSAL_KIND_ADD_RULE, and so on for the other enums.
+std::string enum_suffix(const std::string& name, std::string_view prefix);
+// "2024-04-05T12:00:00.123Z"; "-" for 0.
+std::string timestamp(std::int64_t ns);
+// A table with columns padded to their widest cell.
+std::string table(const std::vector<std::vector<std::string>>& rows);
+
+// proposals list / show (proposals.cpp).
+std::string format_proposals(const ipc::ProposalsListReply& reply);
+int run_proposals_show(const Args& args);
 
 }  // namespace ta::tradectl

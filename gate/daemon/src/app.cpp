@@ -47,7 +47,8 @@ GateApp::Impl::Impl(boost::asio::io_context& io, GateAppOptions options)
       log_(daemon::logger("gate.app")),
       journal_log_(daemon::logger("gate.journal")),
       venue_log_(daemon::logger("gate.venue")),
-      admin_log_(daemon::logger("gate.admin")) {
+      admin_log_(daemon::logger("gate.admin")),
+      proposals_log_(daemon::logger("gate.proposals")) {
   for (const ProductSpec& p : gate_cfg_.products) refs_.push_back(RefSlot{p.product, Price(), 0, false});
 }
 
@@ -99,6 +100,8 @@ Status GateApp::Impl::start() {
   venue_.emplace(gate_cfg_.sim, gate_cfg_.products);
   if (auto st = start_server(); !st) return st;
   journal_start();
+  complete_installed_proposals();
+  expire_proposals();
   reconcile();
   if (journal_failed_) return make_error("journal " + gate_cfg_.journal_dir.string() + ": " + journal_error_);
   state_->set_ready(true);
@@ -177,6 +180,7 @@ Status GateApp::Impl::recover_journal() {
   }
   replayed_.cancels.clear();  // copied into cancels_
   halt_reason_ = replayed_.halt_reason;
+  proposals_ = std::move(replayed_.proposals);
   last_seq_ = replayed_.last_seq;
   durable_seq_ = replayed_.last_seq;
   journal_log_->info("replayed dir={} records={} last_seq={} starts={} previous_stop={} live_orders={} halt={}",
@@ -495,6 +499,7 @@ void GateApp::Impl::housekeeping() {
   }
   // In SIM market time moves with the bars, which check the cooldown.
   if (!journal_failed_ && gate_cfg_.mode != Mode::kSim) automatic_halts(wall_now());
+  if (!journal_failed_) expire_proposals();
   spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
   run_effects();
   schedule_housekeeping();

@@ -26,17 +26,19 @@ void GateApp::Impl::on_admin_connected(SessionId session, const proto::PeerCrede
   ack.set_gate_version(options_.gate_version);
   ack.set_mode(daemon::mode_to_proto(gate_cfg_.mode));
   ack.set_halt_state(to_proto(state_->halt().state()));
-  admin_log_->info("admin connected session={} pid={} uid={} client={}", session, peer.pid, peer.uid,
-                   log_text(hello.client_name()));
+  admin_operators_[session] = operator_name(peer);
+  admin_log_->info("admin connected session={} pid={} uid={} operator={} client={}", session, peer.pid, peer.uid,
+                   admin_operators_[session], log_text(hello.client_name()));
 }
 
 void GateApp::Impl::on_admin_disconnected(SessionId session, const SessionClose& why) {
+  admin_operators_.erase(session);
   admin_log_->debug("admin disconnected session={} reason={}", session, proto::close_reason_name(why.reason));
 }
 
 std::optional<ipc::AdminEnvelope> GateApp::Impl::on_admin_request(SessionId session,
                                                                    const ipc::AdminEnvelope& request) {
-  ipc::AdminEnvelope reply = admin_reply(request);
+  ipc::AdminEnvelope reply = admin_reply(session, request);
   reply.set_request_id(request.request_id());
   // What the reply shows (an order, a halt) is in the journal before anyone
   // reads it.
@@ -45,7 +47,7 @@ std::optional<ipc::AdminEnvelope> GateApp::Impl::on_admin_request(SessionId sess
   return std::nullopt;
 }
 
-ipc::AdminEnvelope GateApp::Impl::admin_reply(const ipc::AdminEnvelope& request) {
+ipc::AdminEnvelope GateApp::Impl::admin_reply(SessionId session, const ipc::AdminEnvelope& request) {
   ipc::AdminEnvelope reply;
   switch (request.body_case()) {
     case ipc::AdminEnvelope::kStatusRequest:
@@ -84,15 +86,11 @@ ipc::AdminEnvelope GateApp::Impl::admin_reply(const ipc::AdminEnvelope& request)
       return reply;
     }
     case ipc::AdminEnvelope::kProposalsListRequest:
-      reply.mutable_proposals_list_reply();
+      *reply.mutable_proposals_list_reply() = proposals_list(request.proposals_list_request());
       return reply;
-    case ipc::AdminEnvelope::kProposalDecisionRequest: {
-      ipc::ActionReply* a = reply.mutable_action_reply();
-      a->set_ok(false);
-      a->set_message("this trading-gate does not handle proposals yet");
-      a->set_halt_state(to_proto(state_->halt().state()));
+    case ipc::AdminEnvelope::kProposalDecisionRequest:
+      *reply.mutable_action_reply() = proposal_decision(session, request.proposal_decision_request());
       return reply;
-    }
     case ipc::AdminEnvelope::kStatusReply:
     case ipc::AdminEnvelope::kOrdersReply:
     case ipc::AdminEnvelope::kPositionsReply:

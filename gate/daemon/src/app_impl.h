@@ -4,6 +4,8 @@
 //   app_trading.cpp agent messages: intents, cancels, bars, venue events,
 //                   halts and the dead-man's switch
 //   app_admin.cpp   admin.sock requests (status, orders, kill, ...)
+//   app_proposals.cpp proposals: submissions from the agent, decisions from
+//                   admin.sock, expiry, parameter relays and their acks
 #pragma once
 
 #include <chrono>
@@ -23,6 +25,7 @@
 #include "gate.pb.h"
 #include "gate/daemon.h"
 #include "gate/ipc_server.h"
+#include "gate/proposals.h"
 #include "gate/sim_venue.h"
 #include "journal/journal.h"
 #include "journal_records.pb.h"
@@ -144,11 +147,31 @@ class GateApp::Impl final : public IpcHandler {
   void trip_dead_mans_switch(std::int64_t silence_ms);
 
   // ------------------------------------------------------ app_admin.cpp
-  ipc::AdminEnvelope admin_reply(const ipc::AdminEnvelope& request);
+  ipc::AdminEnvelope admin_reply(SessionId session, const ipc::AdminEnvelope& request);
   ipc::StatusReply status_reply() const;
   ipc::OrdersReply orders_reply(bool include_closed) const;
   ipc::ActionReply action(HaltEvent event, const std::string& reason);
   ipc::RulesListReply rules_list() const;
+
+  // -------------------------------------------------- app_proposals.cpp
+  void handle_proposal_submit(SessionId session, std::uint64_t request_id, const ipc::ProposalSubmit& submit);
+  void handle_parameter_ack(SessionId session, const ipc::ParameterChangeAck& ack);
+  ipc::ProposalsListReply proposals_list(const ipc::ProposalsListRequest& request) const;
+  ipc::ActionReply proposal_decision(SessionId session, const ipc::ProposalDecisionRequest& request);
+  // Applies one proposal record to the book and journals it; false when
+  // the book refused it (a bug: internal_error) or the journal failed.
+  bool record_proposal(const ipc::ProposalStateChanged& record);
+  // Pending proposals past their expiry (gate time) become EXPIRED.
+  void expire_proposals();
+  // At start: pending ADD_RULE proposals whose rule is already installed.
+  void complete_installed_proposals();
+  // The pending ParameterChanges, to one agent session (0: every agent).
+  void send_relays(SessionId session);
+  // A decision about a proposal, pushed to every agent as a ProposalResult.
+  void push_proposal_result(const ipc::ProposalStateChanged& record);
+  // Who acts on an admin session: "uid:<uid>" plus ":<user name>" when
+  // the uid has one.
+  static std::string operator_name(const proto::PeerCredentials& peer);
 
   boost::asio::io_context& io_;
   GateAppOptions options_;
@@ -157,6 +180,7 @@ class GateApp::Impl final : public IpcHandler {
   std::shared_ptr<spdlog::logger> journal_log_;
   std::shared_ptr<spdlog::logger> venue_log_;
   std::shared_ptr<spdlog::logger> admin_log_;
+  std::shared_ptr<spdlog::logger> proposals_log_;
 
   std::unique_ptr<GateState> state_;
   std::optional<SimVenue> venue_;
@@ -190,6 +214,11 @@ class GateApp::Impl final : public IpcHandler {
   std::map<std::string, std::int64_t, std::less<>> last_bar_open_ns_;  // by product, at arrival
   std::uint64_t next_fill_number_ = 1;
   std::set<std::string, std::less<>> awaiting_reack_;  // resubmitted at reconcile
+
+  // Proposals (rebuilt from the journal) and who sits on each admin
+  // session (at most sockets.admin.connections_max entries).
+  ProposalBook proposals_;
+  std::map<SessionId, std::string> admin_operators_;
 
   // Idempotent cancels.
   std::unordered_map<std::string, ipc::CancelResult> cancels_;
