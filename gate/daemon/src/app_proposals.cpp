@@ -247,10 +247,11 @@ ipc::ActionReply GateApp::Impl::proposal_decision(SessionId session, const ipc::
     return refuse("journal not writable (" + journal_error_ +
                   "): trading-gate cannot record decisions; fix the disk and restart it");
   }
-  auto who_name = admin_operators_.find(session);
-  if (who_name == admin_operators_.end()) return refuse("this admin session has no operator");
-  auto who = OperatorId::make(who_name->second);
-  if (!who) return refuse("operator " + who_name->second + ": " + who.error().message);
+  auto peer = admin_peers_.find(session);
+  if (peer == admin_peers_.end()) return refuse("this admin session has no operator");
+  const std::string name = operator_name(peer->second);
+  auto who = OperatorId::make(name);
+  if (!who) return refuse("operator " + name + ": " + who.error().message);
 
   if (!request.approve()) {
     auto record = proposals_.plan_reject(id, *who, request.reason(), now());
@@ -264,16 +265,36 @@ ipc::ActionReply GateApp::Impl::proposal_decision(SessionId session, const ipc::
     return a;
   }
 
-  const RuleDirs dirs{gate_cfg_.rules_core_dir.string(), gate_cfg_.rules_active_dir.string()};
   const Proposal* p = proposals_.find(id);
   if (p != nullptr && p->submit.kind() != ipc::PROPOSAL_KIND_STRATEGY_PARAMETER) {
-    return refuse("approving rule proposals is not wired into this trading-gate build");
+    // The approval writes rules/active and the reloaded set must then be
+    // adopted (adopt_rules): refuse first what adoption would refuse, so a
+    // file is never installed without its rules coming into force.
+    if (stopping_) return refuse("trading-gate is stopping; approve after the restart");
+    if (rules_queued_ >= kRulesReloadsPendingMax) {
+      return refuse(std::to_string(rules_queued_) + " rule reloads already wait for the journal; try again later");
+    }
   }
+  const RuleDirs dirs{gate_cfg_.rules_core_dir.string(), gate_cfg_.rules_active_dir.string()};
+  // For a rule: installs or removes rules/active/<id>.rule atomically and
+  // reloads core + active; on any failure nothing changed.
   auto approval = approve_proposal(proposals_, id, *who, request.reason(), now(), dirs, rules_);
   if (!approval) return refuse(approval.error().message);
   if (!record_proposal(approval->record)) return refuse("journal not writable: " + journal_error_);
   push_proposal_result(approval->record);
   std::string message = "proposal " + id + " approved";
+  if (approval->rules) {
+    const std::size_t count = approval->rules->rules.size();
+    // Journaled as RulesLoaded and in force once durable; this reply waits
+    // behind it, so the operator hears of the approval when the rules apply.
+    if (auto st = adopt_rules(std::move(*approval->rules), "proposal " + id + " approved by " + who->name()); !st) {
+      // Only a journal failure gets here (checked above otherwise); the file
+      // is installed and the next start loads it.
+      message += "; the new rules are not in force: " + st.error().message;
+    } else {
+      message += "; rules reloaded (" + std::to_string(count) + " rules)";
+    }
+  }
   if (approval->parameter_change) {
     ipc::Envelope push;
     *push.mutable_parameter_change() = *approval->parameter_change;

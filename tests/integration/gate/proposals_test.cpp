@@ -1,7 +1,8 @@
 // Proposals end to end: the real trading-gate binary (SIM) in a temporary
 // directory, a raw agent on gate.sock submitting, and the real tradectl on
 // admin.sock listing, showing, approving and rejecting. Compile errors come
-// back with positions in the proposal's text; every state change is in the
+// back with positions in the proposal's text; an approved rule is installed
+// in rules/active and decides the next intent; every state change is in the
 // journal before anyone hears of it; the book survives restarts (clean and
 // SIGKILL); proposals expire in market time; the agent's socket cannot
 // approve; approved parameter changes reach the agent, also one that
@@ -11,6 +12,8 @@
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "gate_daemon_support.h"
 #include "proto/ipc_socket.h"
@@ -309,6 +312,149 @@ TEST_F(ProposalsTest, ListShowAndRejectWithAReason) {
   EXPECT_EQ(nobody.exit_code, 1);
   EXPECT_NE(nobody.err.find("trading-gate refused proposals approve: no proposal nobody"), std::string::npos)
       << nobody.err;
+}
+
+// ----------------------------------------------------- approving rules
+
+TEST_F(ProposalsTest, AnApprovedRuleIsInstalledAndDecidesTheNextIntent) {
+  start();
+  AgentPeer agent;
+  connect(agent);
+  bar(agent, bars_[0]);
+  ipc::Decision before;
+  agent.send_intent(limit_intent("i-before", ipc::SIDE_BUY, "0.01", "7400", "7300"));
+  ASSERT_TRUE(agent.decision_for("i-before", before));
+  ASSERT_TRUE(before.accepted()) << before.DebugString();
+
+  // The submitted text has a comment and loose layout; the canonical form is installed.
+  const std::string text = "# from loop 3\n" + small_orders_rule("p-1");
+  ASSERT_EQ(submit(agent, add_rule("p-1", text)).state(), ipc::PROPOSAL_STATE_PENDING);
+  EXPECT_EQ(states()["p-1"], "PROPOSAL_STATE_PENDING");
+  CommandResult show = ctl({"proposals", "show", "p-1", "--config", dir_.path() + "/gate.yaml"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("new rule 'small_orders_only'"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("i-before  allow 0.01  deny 0.01"), std::string::npos) << show.out;
+
+  CommandResult approved = ctl({"proposals", "approve", "p-1", "--reason", "fits the drawdown review"});
+  ASSERT_EQ(approved.exit_code, 0) << approved.err;
+  EXPECT_NE(approved.out.find("proposal p-1 approved; rules reloaded ("), std::string::npos) << approved.out;
+  // rules/active/<rule id>.rule, atomically written: no temporary left.
+  const std::string file = active_dir() + "/small_orders_only.rule";
+  ASSERT_TRUE(std::filesystem::exists(file));
+  std::ifstream in(file);
+  const std::string installed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(installed.rfind("# From proposal p-1, approved by " + operator_name() + ".\nrule small_orders_only v1", 0),
+            0u)
+      << installed;
+  for (const auto& e : std::filesystem::directory_iterator(active_dir())) {
+    EXPECT_EQ(e.path().filename(), "small_orders_only.rule");
+  }
+  // The very next intent is decided with the new rule.
+  ipc::Decision after;
+  agent.send_intent(limit_intent("i-after", ipc::SIDE_BUY, "0.01", "7400", "7300"));
+  ASSERT_TRUE(agent.decision_for("i-after", after));
+  EXPECT_FALSE(after.accepted());
+  EXPECT_EQ(after.reason(), ipc::DENY_REASON_RULE);
+  EXPECT_NE(std::find(after.rules_fired().begin(), after.rules_fired().end(), "small_orders_only"),
+            after.rules_fired().end())
+      << after.DebugString();
+  agent.send_intent(limit_intent("i-small", ipc::SIDE_BUY, "0.004", "7400", "7300"));
+  ipc::Decision small;
+  ASSERT_TRUE(agent.decision_for("i-small", small));
+  EXPECT_TRUE(small.accepted()) << small.DebugString();
+
+  // Journal: APPROVED (by the operator), then RulesLoaded naming the cause.
+  const auto records = read_gate_records(gate_->journal_dir());
+  int approved_at = -1, loaded_at = -1;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto& r = records[i];
+    if (r.has_proposal_state_changed() && r.proposal_state_changed().state() == ipc::PROPOSAL_STATE_APPROVED) {
+      approved_at = static_cast<int>(i);
+      EXPECT_EQ(r.proposal_state_changed().actor(), operator_name());
+      EXPECT_EQ(r.proposal_state_changed().reason(), "fits the drawdown review");
+    }
+    if (r.has_rules_loaded() && r.rules_loaded().cause().find("proposal p-1 approved") != std::string::npos) {
+      loaded_at = static_cast<int>(i);
+      bool listed = false;
+      for (const auto& f : r.rules_loaded().files()) listed = listed || f.path() == file;
+      EXPECT_TRUE(listed);
+    }
+  }
+  EXPECT_GE(approved_at, 0);
+  EXPECT_GT(loaded_at, approved_at);
+  // The push came before the decisions read above.
+  EXPECT_TRUE(std::any_of(agent.seen.begin(), agent.seen.end(), [](const Envelope& m) {
+    return is_proposal_result(m, "p-1", ipc::PROPOSAL_STATE_APPROVED);
+  }));
+
+  // After a restart the rule is still in force and the proposal approved.
+  restart();
+  AgentPeer again;
+  connect(again);
+  ipc::Decision restarted;
+  again.send_intent(limit_intent("i-restarted", ipc::SIDE_BUY, "0.01", "7400", "7300"));
+  ASSERT_TRUE(again.decision_for("i-restarted", restarted));
+  EXPECT_FALSE(restarted.accepted());
+  EXPECT_EQ(states()["p-1"], "PROPOSAL_STATE_APPROVED");
+
+  // Retiring it by proposal removes the file, and the intent passes again.
+  ipc::ProposalSubmit retire = add_rule("r-1", "small_orders_only");
+  retire.set_kind(ipc::PROPOSAL_KIND_RETIRE_RULE);
+  ASSERT_EQ(submit(again, retire).state(), ipc::PROPOSAL_STATE_PENDING);
+  CommandResult shown = ctl({"proposals", "show", "r-1", "--config", dir_.path() + "/gate.yaml"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("retire rule 'small_orders_only'"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("i-restarted  deny 0.01: rule 'small_orders_only' v1 denied: orders above 0.005 are paused"
+                           "  allow 0.01"),
+            std::string::npos)
+      << shown.out;
+  ASSERT_EQ(ctl({"proposals", "approve", "r-1"}).exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(file));
+  ipc::Decision retired;
+  again.send_intent(limit_intent("i-retired", ipc::SIDE_BUY, "0.01", "7400", "7300"));
+  ASSERT_TRUE(again.decision_for("i-retired", retired));
+  EXPECT_TRUE(retired.accepted()) << retired.DebugString();
+}
+
+TEST_F(ProposalsTest, AnApprovalWhoseReloadFailsChangesNothing) {
+  start();
+  AgentPeer agent;
+  connect(agent);
+  bar(agent, bars_[0]);
+  ASSERT_EQ(submit(agent, add_rule("p-1", small_orders_rule("p-1"))).state(), ipc::PROPOSAL_STATE_PENDING);
+  // Someone left a broken file in rules/active.
+  std::filesystem::create_directories(active_dir());
+  std::ofstream(active_dir() + "/zz_by_hand.rule") << "rule oops v1 {\n";
+  CommandResult refused = ctl({"proposals", "approve", "p-1"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("rules/active unchanged; the reload failed"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("zz_by_hand.rule"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(active_dir() + "/small_orders_only.rule"));
+  EXPECT_EQ(states()["p-1"], "PROPOSAL_STATE_PENDING");
+  // Fixed: the approval goes through.
+  std::filesystem::remove(active_dir() + "/zz_by_hand.rule");
+  EXPECT_EQ(ctl({"proposals", "approve", "p-1"}).exit_code, 0);
+  EXPECT_TRUE(std::filesystem::exists(active_dir() + "/small_orders_only.rule"));
+}
+
+TEST_F(ProposalsTest, ARuleInstalledBeforeACrashCompletesItsApprovalAtStart) {
+  start();
+  AgentPeer agent;
+  connect(agent);
+  bar(agent, bars_[0]);
+  ASSERT_EQ(submit(agent, add_rule("p-1", small_orders_rule("p-1"))).state(), ipc::PROPOSAL_STATE_PENDING);
+  gate_->signal(SIGKILL);
+  gate_->wait_exit();
+  // What approve_proposal() writes, in place before the APPROVED record
+  // could be journaled.
+  std::filesystem::create_directories(active_dir());
+  std::ofstream(active_dir() + "/small_orders_only.rule") << "# From proposal p-1.\n" << small_orders_rule("p-1");
+  ASSERT_TRUE(gate_->start()) << gate_->log();
+  EXPECT_EQ(states()["p-1"], "PROPOSAL_STATE_APPROVED");
+  const auto journaled = journaled_proposals();
+  ASSERT_EQ(journaled.size(), 2u);
+  EXPECT_EQ(journaled[1].actor(), "gate");
+  EXPECT_NE(journaled[1].reason().find("found installed in"), std::string::npos) << journaled[1].reason();
 }
 
 // ------------------------------------------------------------------ expiry
