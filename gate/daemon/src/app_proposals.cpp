@@ -23,9 +23,6 @@ constexpr std::size_t kPasswdBufferBytes = 4096;
 // The agent's acknowledgement detail is cut to a log line before it is
 // journaled; the agent writes one sentence.
 constexpr std::size_t kAckDetailLengthMax = 200;
-// A ProposalsListReply leaves this much of a frame for the envelope and
-// the length prefix; they take a few dozen bytes.
-constexpr std::size_t kListFrameReserveBytes = 1024;
 // Appended to a text cut to fit a frame.
 constexpr std::string_view kCutNote = "\n[cut to fit one frame; the journal holds the whole text]\n";
 constexpr std::size_t kCutNoteBytes = kCutNote.size();
@@ -180,7 +177,7 @@ ipc::ProposalsListReply GateApp::Impl::proposals_list(const ipc::ProposalsListRe
   // The reply must fit one frame on both ends (tradectl reads at most
   // kFrameSizeMaxDefault), with room for the envelope around it.
   const std::size_t budget =
-      std::min<std::size_t>(gate_cfg_.frame_size_max_bytes, proto::kFrameSizeMaxDefault) - kListFrameReserveBytes;
+      std::min<std::size_t>(admin_frame_budget(), proto::kFrameSizeMaxDefault - kAdminReplyReserveBytes);
   if (!request.proposal_id().empty()) {
     const Proposal* p = proposals_.find(request.proposal_id());
     if (p == nullptr) return reply;

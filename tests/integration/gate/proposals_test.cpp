@@ -457,6 +457,46 @@ TEST_F(ProposalsTest, ARuleInstalledBeforeACrashCompletesItsApprovalAtStart) {
   EXPECT_NE(journaled[1].reason().find("found installed in"), std::string::npos) << journaled[1].reason();
 }
 
+TEST_F(ProposalsTest, ListAndShowRepliesFitOneFrame) {
+  GateTestConfig config;
+  config.gate_socket_extra = "  frame_size_max_bytes: 4096\n";  // sockets.frame_size_max_bytes
+  start(config);
+  AgentPeer agent;
+  connect(agent);
+  bar(agent, bars_[0]);
+  // Twenty decided proposals with long reasons are more than one 4 KiB frame.
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = "x-" + std::to_string(i);
+    ASSERT_EQ(submit(agent, parameter(id, "s" + std::to_string(i) + ".x=1")).state(), ipc::PROPOSAL_STATE_PENDING);
+    ASSERT_EQ(ctl({"proposals", "reject", id, "--reason", std::string(190, 'r')}).exit_code, 0);
+  }
+  ASSERT_EQ(submit(agent, parameter("pending", "p.x=1")).state(), ipc::PROPOSAL_STATE_PENDING);
+  const boost::json::value list = ctl_json({"proposals", "list"});
+  const auto& shown = list.at("proposals").as_array();
+  ASSERT_FALSE(shown.empty());
+  EXPECT_EQ(shown[0].at("proposal_id").as_string(), "pending") << "pending ones first";
+  EXPECT_EQ(shown[1].at("proposal_id").as_string(), "x-19") << "then the newest decided";
+  EXPECT_GT(list.at("omitted").to_number<std::uint64_t>(), 0u);
+  EXPECT_EQ(shown.size() + list.at("omitted").to_number<std::uint64_t>(), 21u);
+  CommandResult text = ctl({"proposals", "list"});
+  EXPECT_NE(text.out.find("older decided proposal(s) not shown: one reply frame is full"), std::string::npos)
+      << text.out;
+
+  // A rule whose diff, text and rationale together exceed the frame: the
+  // diff is cut first, saying so.
+  std::string products;
+  for (int i = 0; i < 24; ++i) products += (i ? ", \"" : "\"") + std::string(40, 'A' + i % 26) + "\"";
+  const std::string rule = "rule many_products v1 \"d\" {\n  from proposal \"p-big\"\n  when order.product in [" +
+                           products + "]\n  then deny \"no\"\n}\n";
+  ipc::ProposalSubmit big = add_rule("p-big", rule);
+  big.set_rationale(std::string(1'800, 'w'));
+  ASSERT_EQ(submit(agent, big).state(), ipc::PROPOSAL_STATE_PENDING);
+  const boost::json::value one = ctl_json({"proposals", "show", "p-big"});
+  const std::string change(one.at("proposal").at("change").as_string());
+  EXPECT_NE(change.find("[cut to fit one frame; the journal holds the whole text]"), std::string::npos) << change;
+  EXPECT_EQ(one.at("proposal").at("payload").as_string(), rule) << "the text itself fits";
+}
+
 // ------------------------------------------------------------------ expiry
 
 TEST_F(ProposalsTest, PendingProposalsExpireInMarketTime) {
