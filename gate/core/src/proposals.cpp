@@ -351,7 +351,9 @@ SubmitPlan ProposalBook::plan_submit(const ipc::ProposalSubmit& p, std::int64_t 
     return refuse(std::to_string(still_pending) + " proposals are pending, the limit; decide some first");
   }
   const std::int64_t expires = now_ns + limits_.expiry_s * kNanosPerSecond;
-  plan.records.push_back(record_for(p, ipc::PROPOSAL_STATE_PENDING, source_name(p.source()), "submitted", now_ns, expires));
+  // The submission came over gate.sock, whatever source it claims.
+  plan.records.push_back(record_for(p, ipc::PROPOSAL_STATE_PENDING, std::string("agent:") + source_name(p.source()),
+                                    "submitted", now_ns, expires));
   plan.result.set_state(ipc::PROPOSAL_STATE_PENDING);
   plan.result.set_detail("pending approval; expires in " + std::to_string(limits_.expiry_s) + " s" +
                          (superseded.empty() ? "" : "; supersedes " + superseded));

@@ -583,6 +583,8 @@ TEST_F(ProposalsTest, TheAgentsSocketCannotApprove) {
   const ipc::ProposalResult human = submit(agent, add_rule("p-1", small_orders_rule("p-1"), ipc::PROPOSAL_SOURCE_HUMAN));
   EXPECT_EQ(human.state(), ipc::PROPOSAL_STATE_PENDING);
   EXPECT_EQ(states()["p-1"], "PROPOSAL_STATE_PENDING");
+  ASSERT_EQ(journaled_proposals().size(), 1u);
+  EXPECT_EQ(journaled_proposals()[0].actor(), "agent:human") << "recorded as the agent's, whatever it claims";
 
   // 3. The admin decision sent on gate.sock: its bytes do not decode as a
   // request the agent may make, so the gate refuses the frame and closes

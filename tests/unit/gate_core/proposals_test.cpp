@@ -130,7 +130,7 @@ TEST_F(Proposals, AValidRuleIsPending) {
   EXPECT_EQ(r.errors_size(), 0);
   ASSERT_EQ(journal_.size(), 1u);
   EXPECT_EQ(journal_[0].state(), ipc::PROPOSAL_STATE_PENDING);
-  EXPECT_EQ(journal_[0].actor(), "loop3");
+  EXPECT_EQ(journal_[0].actor(), "agent:loop3");
   EXPECT_EQ(journal_[0].ts_ns(), kNow);
   EXPECT_EQ(journal_[0].expires_ts_ns(), kNow + kWeekNs);
   const Proposal* p = book_.find("p-1");

@@ -210,7 +210,7 @@ ipc::GateRecord proposal(const char* id, const char* payload, ipc::ProposalState
   p->mutable_proposal()->set_payload(payload);
   p->mutable_proposal()->set_source(ipc::PROPOSAL_SOURCE_LOOP2);
   p->set_state(state);
-  p->set_actor(state == ipc::PROPOSAL_STATE_PENDING ? "loop2" : "uid:1000");
+  p->set_actor(state == ipc::PROPOSAL_STATE_PENDING ? "agent:loop2" : "uid:1000");
   p->set_ts_ns(ts_ns);
   p->set_expires_ts_ns(ts_ns + 3'600'000'000'000);
   return r;

@@ -120,7 +120,7 @@ struct Proposal {
   std::int64_t submitted_ts_ns = 0;
   std::int64_t expires_ts_ns = 0;
   std::int64_t decided_ts_ns = 0;  // zero while pending
-  std::string actor;   // who made the last change: the submitter's source, an operator, or "gate"
+  std::string actor;   // who made the last change: "agent:<source>", an operator, or "gate"
   std::string reason;  // of the last change
   // STRATEGY_PARAMETER once approved: "waiting for the agent", then the
   // agent's answer ("applied: <detail>" or "refused: <detail>").
