@@ -387,8 +387,15 @@ TEST_F(ProposalsTest, AnApprovedRuleIsInstalledAndDecidesTheNextIntent) {
     return is_proposal_result(m, "p-1", ipc::PROPOSAL_STATE_APPROVED);
   }));
 
-  // After a restart the rule is still in force and the proposal approved.
+  // After a restart the rule is still in force and the proposal approved;
+  // the hard limits are untouched (the same safety.yaml, byte for byte).
   restart();
+  std::vector<std::string> safety_hashes;
+  for (const auto& r : read_gate_records(gate_->journal_dir())) {
+    if (r.has_started()) safety_hashes.push_back(r.started().safety_sha256());
+  }
+  ASSERT_EQ(safety_hashes.size(), 2u);
+  EXPECT_EQ(safety_hashes[0], safety_hashes[1]);
   AgentPeer again;
   connect(again);
   ipc::Decision restarted;
