@@ -67,6 +67,15 @@ class MiniGate final : public ta::gate::IpcHandler {
   // A hook run after each processed bar (tests inject operator actions).
   std::function<void(std::uint64_t bars_processed)> after_bar;
 
+  // Fault injection: the bar that makes the venue's fill number
+  // `drop_connection_at_fill` (1-based, counting every fill of the run) is
+  // processed in full (state, ledger, fills), but nothing it caused is
+  // pushed and its reply is not sent: the session is closed instead, as if
+  // the connection died right after the gate acted. 0: never.
+  std::uint64_t drop_connection_at_fill = 0;
+  std::vector<ta::ipc::Fill> dropped_fills;  // the fills whose pushes were lost
+  std::uint64_t connections_dropped = 0;
+
   const ta::gate::GateState& state() const { return state_; }
   ta::ipc::PositionSnapshot snapshot() const { return state_.ledger().to_snapshot(market_now_ns_); }
 
@@ -137,12 +146,22 @@ class MiniGate final : public ta::gate::IpcHandler {
     last_bar_[bar->product] = bar->open_ts_ns;
     auto events = venue_.on_bar(*bar);
     if (!events) return protocol_error(session, m.request_id(), events.error().message);
+    std::size_t bar_fills = 0;
+    for (const auto& ev : *events) bar_fills += ev.kind == ta::gate::VenueEventKind::kFill ? 1 : 0;
+    const bool drop = drop_connection_at_fill > fills.size() && drop_connection_at_fill <= fills.size() + bar_fills;
+    silent_ = drop;
     for (const auto& ev : *events) venue_event(ev);
     const std::int64_t close_ns = bar->open_ts_ns + 60'000'000'000LL;
     if (close_ns > market_now_ns_) market_now_ns_ = close_ns;
     (void)state_.apply_mark(bar->product, bar->close, close_ns);
     set_reference(bar->product, bar->close, close_ns);
     ++bars_processed;
+    if (drop) {
+      silent_ = false;
+      ++connections_dropped;
+      server_.close_session(session, "test: connection dropped after the gate acted on the bar");
+      return;
+    }
     reply_snapshot(session, m.request_id());
     if (after_bar) after_bar(bars_processed);
   }
@@ -170,7 +189,7 @@ class MiniGate final : public ta::gate::IpcHandler {
         if (c.order_id == order_id) o = &c;
       }
     }
-    if (o == nullptr) return;
+    if (o == nullptr || silent_) return;
     ta::ipc::Envelope push;
     *push.mutable_order_update() = o->to_update();
     server_.broadcast(push);
@@ -212,6 +231,11 @@ class MiniGate final : public ta::gate::IpcHandler {
         f.set_ts_ns(ev.ts_ns);
         if (!state_.apply_fill(f).ok()) return;
         fills.push_back(f);
+        if (silent_) {
+          dropped_fills.push_back(f);
+          push_update(ev.order_id);
+          return;
+        }
         ta::ipc::Envelope push;
         *push.mutable_fill() = f;
         server_.broadcast(push);
@@ -252,6 +276,7 @@ class MiniGate final : public ta::gate::IpcHandler {
   std::map<std::string, ta::gate::ReferencePrice> refs_;
   std::vector<ta::gate::ReferencePrice> ref_view_;
   std::int64_t market_now_ns_ = 0;
+  bool silent_ = false;  // while processing a bar whose pushes are lost
 };
 
 }  // namespace ta::test
