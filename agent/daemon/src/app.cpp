@@ -406,6 +406,10 @@ void AgentApp::Impl::apply_decision(const ta::ipc::Decision& decision) {
     return;
   }
   auto it = intents_.find(decision.intent_id());
+  // REDUCING_ONLY also answers a reduce-only order that would not shrink
+  // the position while the gate is ACTIVE; only for an order that is not
+  // reduce-only does it reveal the halt state.
+  const bool reduce_only = it != intents_.end() && it->second.message.reduce_only();
   if (it != intents_.end()) {
     it->second.decided = true;
     it->second.accepted = decision.accepted();
@@ -427,7 +431,7 @@ void AgentApp::Impl::apply_decision(const ta::ipc::Decision& decision) {
         apply_halt(ta::ipc::HALT_STATE_KILLED);
         break;
       case ta::ipc::DENY_REASON_REDUCING_ONLY:
-        if (halt_ == ta::ipc::HALT_STATE_ACTIVE) apply_halt(ta::ipc::HALT_STATE_REDUCING);
+        if (halt_ == ta::ipc::HALT_STATE_ACTIVE && !reduce_only) apply_halt(ta::ipc::HALT_STATE_REDUCING);
         break;
       default:
         break;

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -33,8 +34,11 @@ inline fs::path source_dir() {
 
 struct TempDir {
   fs::path root;
+  // Under /dev/shm when there is one: the agent's journal syncs on every
+  // bar with a position, which on a disk costs milliseconds per bar.
   TempDir() {
-    char tmpl[] = "/tmp/agentd_test_XXXXXX";
+    char tmpl[] = "/dev/shm/agentd_test_XXXXXX";
+    if (!fs::is_directory("/dev/shm")) std::snprintf(tmpl, sizeof tmpl, "/tmp/agentd_test_XXXXXX");
     const char* made = ::mkdtemp(tmpl);
     root = made != nullptr ? made : "";
   }
@@ -135,7 +139,10 @@ struct RunResult {
 
 // Runs an AgentApp against the gate on `io` until it finishes (or freezes
 // for a test after `freeze_after` steps).
-inline RunResult run_agent(boost::asio::io_context& io, ta::agent::AgentConfig config, std::uint64_t freeze_after = 0) {
+// `on_started` sees the app once it started (tests that look at its status
+// while it runs keep the pointer until run_agent returns).
+inline RunResult run_agent(boost::asio::io_context& io, ta::agent::AgentConfig config, std::uint64_t freeze_after = 0,
+                           const std::function<void(ta::agent::AgentApp*)>& on_started = {}) {
   RunResult result;
   ta::agent::AgentAppOptions o;
   o.config = std::move(config);
@@ -153,6 +160,7 @@ inline RunResult run_agent(boost::asio::io_context& io, ta::agent::AgentConfig c
     result.reason = st.error().message;
     return result;
   }
+  if (on_started) on_started(&app);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (!done && std::chrono::steady_clock::now() < deadline) io.run_for(std::chrono::milliseconds(20));
   EXPECT_TRUE(done) << "the agent did not finish";
@@ -160,6 +168,7 @@ inline RunResult run_agent(boost::asio::io_context& io, ta::agent::AgentConfig c
   result.counters = app.counters();
   result.status = boost::json::parse(app.status_json()).as_object();
   io.run_for(std::chrono::milliseconds(20));
+  if (on_started) on_started(nullptr);
   return result;
 }
 

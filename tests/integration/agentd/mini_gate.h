@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,30 @@ class MiniGate final : public ta::gate::IpcHandler {
   std::uint64_t drop_connection_at_fill = 0;
   std::vector<ta::ipc::Fill> dropped_fills;  // the fills whose pushes were lost
   std::uint64_t connections_dropped = 0;
+
+  // Fault injection: asked for every intent id the gate has not decided
+  // yet; a reason makes the gate deny the intent with it instead of
+  // deciding (nothing is recorded, as for a denial before the decision
+  // core). Empty: decide() as usual.
+  std::function<std::optional<ta::ipc::DenyReason>(const ta::ipc::OrderIntent&)> force_denial;
+  // Every intent as it arrived, with the number of bars processed by then.
+  struct Arrival {
+    std::uint64_t bars_processed = 0;
+    ta::ipc::OrderIntent intent;
+    bool forced_denial = false;
+  };
+  std::vector<Arrival> arrivals;
+
+  // Pushes a halt state change the gate's own state does not make (tests of
+  // how the agent follows the halt state).
+  void push_halt_state(ta::ipc::HaltState from, ta::ipc::HaltState to) {
+    ta::ipc::Envelope push;
+    push.mutable_halt_state_changed()->set_from(from);
+    push.mutable_halt_state_changed()->set_to(to);
+    push.mutable_halt_state_changed()->set_actor("test");
+    push.mutable_halt_state_changed()->set_ts_ns(market_now_ns_);
+    server_.broadcast(push);
+  }
 
   const ta::gate::GateState& state() const { return state_; }
   ta::ipc::PositionSnapshot snapshot() const { return state_.ledger().to_snapshot(market_now_ns_); }
@@ -251,6 +276,22 @@ class MiniGate final : public ta::gate::IpcHandler {
     ctx.peer_allowed = true;
     ctx.reference_prices = ref_view_;
     ta::ipc::Decision d = ta::gate::decide(state_, m.order_intent(), ctx).decision;
+    std::optional<ta::ipc::DenyReason> forced;
+    if (!d.replayed() && force_denial) forced = force_denial(m.order_intent());
+    arrivals.push_back({bars_processed, m.order_intent(), forced.has_value()});
+    if (forced) {
+      ++decisions_fresh[m.order_intent().intent_id()];
+      ta::ipc::Envelope reply;
+      reply.set_request_id(m.request_id());
+      ta::ipc::Decision* f = reply.mutable_decision();
+      f->set_intent_id(m.order_intent().intent_id());
+      f->set_accepted(false);
+      f->set_reason(*forced);
+      f->set_detail("test: forced denial");
+      f->set_decided_ts_ns(market_now_ns_);
+      (void)server_.send(session, reply);
+      return;
+    }
     if (d.replayed()) {
       ++decisions_replayed[m.order_intent().intent_id()];
     } else {
