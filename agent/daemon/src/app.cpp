@@ -139,6 +139,16 @@ Status AgentApp::Impl::load_bars() {
       for (const auto& src : cfg_.replay.csv) {
         auto bars = read_bars_csv(src.path, src.product, csv);
         if (!bars) return make_error("replay: " + bars.error().message);
+        const CsvReport& report = bars->report;
+        counters_.replay_rows_skipped += report.rows_skipped;
+        counters_.replay_duplicates += report.duplicates;
+        if (report.rows_skipped > 0 || report.duplicates > 0) {
+          // The reader logs the first rows with their reasons (agent.market);
+          // the count is said here, once per file.
+          log_->warn("replay file={} product={} rows_read={} rows_skipped={} duplicates={} bars={}",
+                     src.path.string(), src.product.view(), report.rows_read, report.rows_skipped,
+                     report.duplicates, bars->bars.size());
+        }
         series.push_back(std::move(bars->bars));
       }
       break;
