@@ -139,6 +139,24 @@ ta::ipc::HaltState inferred(Expect e, const ta::ipc::OrderIntent& intent) {
   return ta::ipc::HALT_STATE_ACTIVE;
 }
 
+// The first minutes of the demo data, written once: each run loads only
+// what it replays.
+const std::pair<fs::path, fs::path>& short_demo() {
+  static TempDir dir;
+  static const std::pair<fs::path, fs::path> files = [] {
+    std::pair<fs::path, fs::path> out{dir.root / "btc.csv", dir.root / "eth.csv"};
+    for (const auto& [from, to] : {std::pair{source_dir() / "data/demo/BTC-USD_1m_demo.csv", out.first},
+                                   std::pair{source_dir() / "data/demo/ETH-USD_1m_demo.csv", out.second}}) {
+      std::ifstream in(from);
+      std::ofstream o(to);
+      std::string line;
+      for (int i = 0; i <= kBars && std::getline(in, line); ++i) o << line << "\n";
+    }
+    return out;
+  }();
+  return files;
+}
+
 Outcome run_with(DenyReason reason) {
   Outcome out;
   TempDir d;
@@ -173,6 +191,8 @@ Outcome run_with(DenyReason reason) {
   EXPECT_TRUE(gate.start().ok());
   AgentSetup setup;
   setup.bars_max = kBars;
+  setup.btc_csv = short_demo().first;
+  setup.eth_csv = short_demo().second;
   out.run = run_agent(io, agent_config(d.root, setup), 0, [&](ta::agent::AgentApp* a) { app = a; });
   out.arrivals = gate.arrivals;
   out.decisions_fresh = gate.decisions_fresh;
