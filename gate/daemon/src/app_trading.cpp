@@ -62,9 +62,11 @@ void GateApp::Impl::on_agent_message(SessionId session, const ipc::Envelope& mes
   }
   if (message.body_case() == ipc::Envelope::kBar) {
     handle_bar(session, message);
-  } else if (bars_queued_ + inbound_queued_ > 0) {
-    // A bar ahead of this message has not been fed to the venue yet; the
-    // message must see the market after it, as the agent did.
+  } else if (bars_queued_ + inbound_queued_ + rules_queued_ > 0) {
+    // A bar ahead of this message has not been fed to the venue yet (the
+    // message must see the market after it, as the agent did), or a
+    // reloaded rule set is not in force yet (the message is decided with
+    // it, after its RulesLoaded record).
     Effect e;
     e.kind = Effect::Kind::kInbound;
     e.session = session;
