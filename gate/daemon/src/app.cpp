@@ -123,6 +123,8 @@ Status GateApp::Impl::load_rules() {
   }
   rules_ = loaded.value().rules;
   rule_files_ = loaded.value().files;
+  rules_cause_ = "start";
+  rules_loaded_ts_ns_ = wall_now();
   log_->info("rules loaded count={} files={}", rules_.size(), rule_files_.size());
   return {};
 }
@@ -237,15 +239,7 @@ void GateApp::Impl::journal_start() {
   log_->info("started version={} mode={} config_sha256={} safety_sha256={} pid={}", options_.gate_version,
              to_string(gate_cfg_.mode), s->config_sha256(), s->safety_sha256(), s->pid());
 
-  ipc::GateRecord loaded;
-  ipc::RulesLoaded* r = loaded.mutable_rules_loaded();
-  for (const rules::RuleFile& f : rule_files_) {
-    ipc::RulesLoaded::File* file = r->add_files();
-    file->set_path(f.path);
-    file->set_sha256(f.sha256);
-  }
-  r->set_rule_count(static_cast<std::uint32_t>(rules_.size()));
-  append(loaded);
+  journal_start_rules();
 }
 
 // SIM and PAPER: SimVenue lived in the previous process and died with it,
@@ -310,6 +304,9 @@ void GateApp::Impl::reconcile() {
   if (!append(r)) return;
   log_->info("reconciled venue=SimVenue journal_open={} resubmitted={} settled={} never_sent={}", ids.size(),
              resubmitted, settled, never_sent);
+  // A crash may have come between a cancel that freed quantity and the
+  // follow-up flatten; and the cancels settled above free some too.
+  follow_up_flatten();
 }
 
 // ---------------------------------------------------------------- journal
@@ -352,9 +349,16 @@ void GateApp::Impl::journal_failed(const std::string& error) {
   waiting.swap(effects_);
   bars_queued_ = 0;
   inbound_queued_ = 0;
+  rules_queued_ = 0;
+  bool in_order = true;
   for (Effect& e : waiting) {
-    if (e.barrier > durable_seq_) break;
-    if (e.kind == Effect::Kind::kSendAgent || e.kind == Effect::Kind::kSendAdmin) run_effect(e);
+    // A reload that will not happen is answered whatever its place.
+    if (e.kind == Effect::Kind::kRulesJournal || e.kind == Effect::Kind::kRulesUse) {
+      rules_dropped(*std::get<std::shared_ptr<PendingRules>>(e.payload), "journal not writable: " + error);
+      continue;
+    }
+    if (e.barrier > durable_seq_) in_order = false;
+    if (in_order && (e.kind == Effect::Kind::kSendAgent || e.kind == Effect::Kind::kSendAdmin)) run_effect(e);
   }
   auto change = state_->apply_halt_event(HaltEvent::kJournalUnwritable, now());
   halt_reason_ = "journal not writable: " + error;
@@ -383,6 +387,10 @@ void GateApp::Impl::enqueue(Effect effect) {
     case Effect::Kind::kInbound:
       ++inbound_queued_;
       break;
+    case Effect::Kind::kRulesJournal:
+      ++rules_queued_;
+      break;
+    case Effect::Kind::kRulesUse:  // replaces its kRulesJournal, already counted
     case Effect::Kind::kSendAgent:
     case Effect::Kind::kSendAdmin:
     case Effect::Kind::kVenueSubmit:
@@ -426,6 +434,7 @@ void GateApp::Impl::run_effects() {
     effects_.pop_front();
     if (e.kind == Effect::Kind::kBar) --bars_queued_;
     if (e.kind == Effect::Kind::kInbound) --inbound_queued_;
+    if (e.kind == Effect::Kind::kRulesUse) --rules_queued_;
     run_effect(e);
   }
   running_effects_ = false;
@@ -466,6 +475,40 @@ void GateApp::Impl::run_effect(Effect& e) {
     case Effect::Kind::kInbound:
       if (!stopping_ && !journal_failed_) handle_agent_message(e.session, std::get<ipc::Envelope>(e.payload));
       return;
+    case Effect::Kind::kRulesJournal: {
+      PendingRules& pending = *std::get<std::shared_ptr<PendingRules>>(e.payload);
+      if (stopping_ || journal_failed_) {
+        --rules_queued_;
+        rules_dropped(pending, stopping_ ? "trading-gate is stopping" : "journal not writable: " + journal_error_);
+        return;
+      }
+      if (!rules_journal(pending)) {
+        rules_dropped(pending, "journal not writable: " + journal_error_);
+        return;
+      }
+      // The set goes into force next, once its record is durable; nothing
+      // behind it runs before.
+      Effect use;
+      use.kind = Effect::Kind::kRulesUse;
+      use.barrier = last_seq_;
+      use.payload = std::move(e.payload);
+      effects_.push_front(std::move(use));
+      waited_seq_ = std::max(waited_seq_, last_seq_);
+      if (writer_ && flush_requested_seq_ < last_seq_) {
+        writer_->request_flush();
+        flush_requested_seq_ = last_seq_;
+      }
+      return;
+    }
+    case Effect::Kind::kRulesUse: {
+      PendingRules& pending = *std::get<std::shared_ptr<PendingRules>>(e.payload);
+      if (stopping_ || journal_failed_) {
+        rules_dropped(pending, stopping_ ? "trading-gate is stopping" : "journal not writable: " + journal_error_);
+        return;
+      }
+      rules_use(pending);
+      return;
+    }
   }
 }
 
@@ -569,6 +612,7 @@ GateApp::GateApp(boost::asio::io_context& io, GateAppOptions options)
 GateApp::~GateApp() = default;
 Status GateApp::start() { return impl_->start(); }
 void GateApp::stop(const std::string& reason, std::function<void()> done) { impl_->stop(reason, std::move(done)); }
+Status GateApp::reload_rules(const std::string& cause) { return impl_->reload_rules(cause); }
 GateAppStatus GateApp::status() const { return impl_->status(); }
 const GateState& GateApp::state() const { return impl_->state(); }
 
