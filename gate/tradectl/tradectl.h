@@ -10,7 +10,19 @@
 
 namespace ta::tradectl {
 
-enum class Verb { kStatus, kOrders, kPositions, kKill, kHalt, kResume };
+enum class Verb {
+  kStatus,
+  kOrders,
+  kPositions,
+  kKill,
+  kHalt,
+  kResume,
+  kRulesList,    // rules list
+  kRulesShow,    // rules show ID
+  kRulesReload,  // rules reload
+  kRulesCheck,   // rules check FILE (offline)
+  kRulesTest,    // rules test FILE --since D (offline)
+};
 
 struct Args {
   std::string socket_path;  // resolved: --socket, $TRADING_ADMIN_SOCKET, /run/trading/admin.sock
@@ -19,14 +31,27 @@ struct Args {
   bool all = false;      // orders --all
   bool flatten = false;  // kill --flatten
   std::string reason;    // kill, halt, resume
+  std::string rule_id;   // rules show
+  std::string file;      // rules check, rules test
+  std::string since;     // rules test
+  // rules check, rules test: gate.yaml (resolved: --config,
+  // $TRADING_GATE_CONFIG, /etc/trading/gate.yaml).
+  std::string config_path;
 };
+
+// "rules list" pages through RulesListReply; if a reload changes the set
+// between pages it starts again, at most this many times.
+inline constexpr int kRulesListAttemptsMax = 3;
 
 // Sends the verb's request and prints the answer on stdout. Returns the
 // process exit code: 0 when the gate did it, 1 when the gate is
-// unreachable or refused (one line on stderr saying why).
+// unreachable or refused (one line on stderr saying why), 2 for a bad
+// argument found late (rules test --since). "rules check" and "rules test"
+// need no gate (rules_cmd.h).
 int run(const Args& args);
 
-// The request a verb sends (tests and run()).
+// The (first) request a verb sends (tests and run()); an empty envelope
+// for the verbs that need no gate.
 ipc::AdminEnvelope request_for(const Args& args);
 
 // Text renderings of replies (what run() prints without --json).

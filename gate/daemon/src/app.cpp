@@ -434,7 +434,7 @@ void GateApp::Impl::run_effects() {
     effects_.pop_front();
     if (e.kind == Effect::Kind::kBar) --bars_queued_;
     if (e.kind == Effect::Kind::kInbound) --inbound_queued_;
-    if (e.kind == Effect::Kind::kRulesUse) --rules_queued_;
+    if (e.kind == Effect::Kind::kRulesUse && rules_queued_ > 0) --rules_queued_;
     run_effect(e);
   }
   running_effects_ = false;
@@ -478,7 +478,7 @@ void GateApp::Impl::run_effect(Effect& e) {
     case Effect::Kind::kRulesJournal: {
       PendingRules& pending = *std::get<std::shared_ptr<PendingRules>>(e.payload);
       if (stopping_ || journal_failed_) {
-        --rules_queued_;
+        if (rules_queued_ > 0) --rules_queued_;
         rules_dropped(pending, stopping_ ? "trading-gate is stopping" : "journal not writable: " + journal_error_);
         return;
       }

@@ -57,6 +57,7 @@ struct PendingRules {
   std::string cause;
   RulesReplyTo reply;
   std::uint64_t record_seq = 0;  // its RulesLoaded record, once journaled
+  ipc::RulesLoaded record;        // that record, for GateState::apply_rules_loaded()
 };
 
 // Something that must wait until the journal holds every record before it.
