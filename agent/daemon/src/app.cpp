@@ -139,6 +139,16 @@ Status AgentApp::Impl::load_bars() {
       for (const auto& src : cfg_.replay.csv) {
         auto bars = read_bars_csv(src.path, src.product, csv);
         if (!bars) return make_error("replay: " + bars.error().message);
+        const CsvReport& report = bars->report;
+        counters_.replay_rows_skipped += report.rows_skipped;
+        counters_.replay_duplicates += report.duplicates;
+        if (report.rows_skipped > 0 || report.duplicates > 0) {
+          // The reader logs the first rows with their reasons (agent.market);
+          // the count is said here, once per file.
+          log_->warn("replay file={} product={} rows_read={} rows_skipped={} duplicates={} bars={}",
+                     src.path.string(), src.product.view(), report.rows_read, report.rows_skipped,
+                     report.duplicates, bars->bars.size());
+        }
         series.push_back(std::move(bars->bars));
       }
       break;
@@ -407,6 +417,10 @@ void AgentApp::Impl::apply_decision(const ta::ipc::Decision& decision) {
     return;
   }
   auto it = intents_.find(decision.intent_id());
+  // REDUCING_ONLY also answers a reduce-only order that would not shrink
+  // the position while the gate is ACTIVE; only for an order that is not
+  // reduce-only does it reveal the halt state.
+  const bool reduce_only = it != intents_.end() && it->second.message.reduce_only();
   if (it != intents_.end()) {
     it->second.decided = true;
     it->second.accepted = decision.accepted();
@@ -428,7 +442,7 @@ void AgentApp::Impl::apply_decision(const ta::ipc::Decision& decision) {
         apply_halt(ta::ipc::HALT_STATE_KILLED);
         break;
       case ta::ipc::DENY_REASON_REDUCING_ONLY:
-        if (halt_ == ta::ipc::HALT_STATE_ACTIVE) apply_halt(ta::ipc::HALT_STATE_REDUCING);
+        if (halt_ == ta::ipc::HALT_STATE_ACTIVE && !reduce_only) apply_halt(ta::ipc::HALT_STATE_REDUCING);
         break;
       default:
         break;

@@ -279,10 +279,17 @@ void AgentApp::Impl::reconcile(const ta::ipc::PositionSnapshot& snapshot) {
     const TrackedIntent* only = nullptr;
     std::string only_id;
     std::size_t candidates = 0;
+    // Orders in flight on this product and side with something left, and
+    // the sum of what they have left.
+    std::vector<std::pair<std::string, Decimal>> open;
+    Decimal open_total;
     for (const auto& [id, t] : intents_) {
       if (t.product != spec.product || t.side != side || (t.decided && !t.accepted)) continue;
       auto left = t.quantity.sub(t.filled);
-      if (!left || *left < amount) continue;
+      if (!left || !left->is_positive()) continue;
+      open.emplace_back(id, *left);
+      if (auto sum = open_total.add(*left)) open_total = *sum;
+      if (*left < amount) continue;
       ++candidates;
       only = &t;
       only_id = id;
@@ -300,6 +307,23 @@ void AgentApp::Impl::reconcile(const ta::ipc::PositionSnapshot& snapshot) {
                  gate_q.to_string(), engine_q.to_string(), only_id, amount.to_string());
       if (!journal(r)) return;
       apply_reconciled(*rec);
+      continue;
+    }
+    if (open.size() > 1 && open_total == amount) {
+      // No single order explains it, but all of them filled in full do
+      // (several strategies traded the product on the bar whose messages
+      // were lost): each gets its own attribution.
+      for (const auto& [id, left] : open) {
+        rec->set_intent_id(id);
+        rec->set_strategy(intents_.at(id).message.strategy());
+        rec->set_quantity(left.to_string());
+        rec->set_detail("fill lost with the connection, attributed from the gate's snapshot (every order in flight "
+                        "on the product filled in full)");
+        log_->warn("reconcile product={} gate={} agent={} attributed_to={} quantity={} orders={}", spec.product.view(),
+                   gate_q.to_string(), engine_q.to_string(), id, left.to_string(), open.size());
+        if (!journal(r)) return;
+        apply_reconciled(*rec);
+      }
       continue;
     }
     ++counters_.unattributed;

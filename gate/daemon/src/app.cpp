@@ -308,6 +308,9 @@ void GateApp::Impl::reconcile() {
   if (!append(r)) return;
   log_->info("reconciled venue=SimVenue journal_open={} resubmitted={} settled={} never_sent={}", ids.size(),
              resubmitted, settled, never_sent);
+  // A crash may have come between a cancel that freed quantity and the
+  // follow-up flatten; and the cancels settled above free some too.
+  follow_up_flatten();
 }
 
 // ---------------------------------------------------------------- journal
@@ -435,7 +438,7 @@ void GateApp::Impl::run_effects() {
     effects_.pop_front();
     if (e.kind == Effect::Kind::kBar) --bars_queued_;
     if (e.kind == Effect::Kind::kInbound) --inbound_queued_;
-    if (e.kind == Effect::Kind::kRulesUse) --rules_queued_;
+    if (e.kind == Effect::Kind::kRulesUse && rules_queued_ > 0) --rules_queued_;
     run_effect(e);
   }
   running_effects_ = false;
@@ -479,7 +482,7 @@ void GateApp::Impl::run_effect(Effect& e) {
     case Effect::Kind::kRulesJournal: {
       PendingRules& pending = *std::get<std::shared_ptr<PendingRules>>(e.payload);
       if (stopping_ || journal_failed_) {
-        --rules_queued_;
+        if (rules_queued_ > 0) --rules_queued_;
         rules_dropped(pending, stopping_ ? "trading-gate is stopping" : "journal not writable: " + journal_error_);
         return;
       }

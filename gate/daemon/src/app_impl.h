@@ -60,6 +60,7 @@ struct PendingRules {
   std::string cause;
   RulesReplyTo reply;
   std::uint64_t record_seq = 0;  // its RulesLoaded record, once journaled
+  ipc::RulesLoaded record;        // that record, for GateState::apply_rules_loaded()
 };
 
 // Something that must wait until the journal holds every record before it.
@@ -188,7 +189,11 @@ class GateApp::Impl final : public IpcHandler {
   bool order_event(const std::string& order_id, OrderEvent event, std::int64_t ts_ns, const std::string& detail);
   bool request_cancel(const std::string& order_id, const std::string& why);
   void cancel_all(const std::string& why);
-  void flatten(const std::string& why);
+  // Records and submits plan_flatten()'s orders. A follow-up (while
+  // flatten_in_force(), after a bar) logs what it cannot close at debug
+  // level only, since it repeats every bar.
+  void flatten(const std::string& why, bool follow_up = false);
+  void follow_up_flatten();
   void venue_submit(const std::string& order_id);
   void venue_event(const VenueEvent& event);
   void venue_fill(const VenueEvent& event);

@@ -45,7 +45,11 @@ constexpr std::size_t kFieldOverheadBytes = 4;
 void GateApp::Impl::journal_start_rules() {
   ipc::GateRecord r;
   *r.mutable_rules_loaded() = daemon::rules_loaded_record(rules::LoadedRules{rules_, rule_files_}, rules_cause_);
-  if (append(r)) rules_loaded_seq_ = last_seq_;
+  if (!append(r)) return;
+  rules_loaded_seq_ = last_seq_;
+  // The hit counters replayed from the journal keep the rules that are
+  // still loaded in the same version.
+  if (auto st = state_->apply_rules_loaded(r.rules_loaded()); !st) internal_error(st.error().message);
 }
 
 Status GateApp::Impl::reload_rules(std::string_view cause, std::vector<rules::Diagnostic>* errors,
@@ -101,6 +105,7 @@ bool GateApp::Impl::rules_journal(PendingRules& pending) {
   *r.mutable_rules_loaded() = daemon::rules_loaded_record(pending.loaded, pending.cause);
   if (!append(r)) return false;
   pending.record_seq = last_seq_;
+  pending.record = std::move(*r.mutable_rules_loaded());
   return true;
 }
 
@@ -110,6 +115,8 @@ void GateApp::Impl::rules_use(PendingRules& pending) {
   rules_loaded_seq_ = pending.record_seq;
   rules_loaded_ts_ns_ = wall_now();
   rules_cause_ = pending.cause;
+  // As a replay applies the record: nothing was decided between the two.
+  if (auto st = state_->apply_rules_loaded(pending.record); !st) internal_error(st.error().message);
   log_->info("rules in force cause={} count={} files={} loaded_seq={}", log_text(pending.cause), rules_.size(),
              rule_files_.size(), rules_loaded_seq_);
   if (pending.reply.session != 0) send_reload_reply(pending.reply, reload_reply(true, {}, ""), 0);

@@ -35,8 +35,9 @@ class Replayer {
       case ipc::GateRecord::kStopped:
         out_.last_stop_clean = true;
         return {};
-      case ipc::GateRecord::kPeerRefused:
       case ipc::GateRecord::kRulesLoaded:
+        return out_.state->apply_rules_loaded(r.rules_loaded());
+      case ipc::GateRecord::kPeerRefused:
       case ipc::GateRecord::kReconcile:
         return {};
       case ipc::GateRecord::kProposalStateChanged:

@@ -4,10 +4,16 @@
 // the reply names it at file:line:column; every attempt is journaled as
 // RulesLoaded (with each file's SHA-256, or the errors), durably before
 // the first decision that uses the new set; the journal still replays
-// after a restart.
+// after a restart; hit counters count fires per rule version; tradectl's
+// rules verbs (list, show, reload, check, test) print and exit as
+// documented.
 #include <openssl/evp.h>
 
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <thread>
 
 #include "gate_daemon_support.h"
 
@@ -261,6 +267,230 @@ TEST_F(RulesReloadTest, SighupReloadsAndABrokenFileOnSighupKeepsTheGateRunning) 
   EXPECT_FALSE(decide("still-denied").accepted());
   const std::string log = gate_->log();
   EXPECT_NE(log.find("test_broken.rule:4:8"), std::string::npos) << log;
+}
+
+TEST_F(RulesReloadTest, HitCountersCountFiresAndSurviveReloadsAndRestartsForTheSameVersion) {
+  write_active("test_deny_large.rule", kDenyLarge);
+  ASSERT_TRUE(reload().ok());
+  const auto hits = [&] {
+    const ipc::RulesListReply l = list();
+    for (const auto& r : l.rules()) {
+      if (r.id() == "test_deny_large") return static_cast<int>(r.hits());
+    }
+    return -1;
+  };
+  EXPECT_EQ(hits(), 0);
+  EXPECT_FALSE(decide("h-1").accepted());
+  EXPECT_FALSE(decide("h-2").accepted());
+  EXPECT_EQ(hits(), 2);
+  // A retry is answered from memory and counts nothing.
+  EXPECT_FALSE(decide("h-2").accepted());
+  EXPECT_EQ(hits(), 2);
+
+  // The same file again: same id and version, the count stays.
+  ASSERT_TRUE(reload().ok());
+  EXPECT_EQ(hits(), 2);
+  // A restart replays the decisions and the reloads to the same counts.
+  gate_->signal(SIGTERM);
+  ASSERT_EQ(gate_->wait_exit(), 0) << gate_->log();
+  ASSERT_TRUE(gate_->start()) << gate_->log();
+  EXPECT_EQ(hits(), 2);
+  ASSERT_TRUE(agent_.connect(gate_->gate_socket()));
+  EXPECT_FALSE(decide("h-3").accepted());
+  EXPECT_EQ(hits(), 3);
+
+  // Version 2 of the rule counts from zero.
+  std::string v2 = kDenyLarge;
+  v2.replace(v2.find(" v1 "), 4, " v2 ");
+  write_active("test_deny_large.rule", v2);
+  ASSERT_TRUE(reload().ok());
+  EXPECT_EQ(hits(), 0);
+  EXPECT_FALSE(decide("h-4").accepted());
+  EXPECT_EQ(hits(), 1);
+}
+
+// ------------------------------------------------------------------ tradectl
+
+class TradectlRulesTest : public RulesReloadTest {
+ protected:
+  CommandResult ctl(std::vector<std::string> args) { return tradectl(gate_->admin_socket(), std::move(args)); }
+  // The offline verbs read gate.yaml.
+  CommandResult offline(std::vector<std::string> args) {
+    args.push_back("--config");
+    args.push_back(dir_.file("gate.yaml"));
+    return ctl(std::move(args));
+  }
+  std::string draft(const std::string& name, const std::string& text) {
+    std::ofstream(dir_.file(name)) << text;
+    return dir_.file(name);
+  }
+};
+
+TEST_F(TradectlRulesTest, ListShowAndReload) {
+  write_active("test_deny_large.rule", kDenyLarge);
+  const CommandResult reloaded = ctl({"rules", "reload"});
+  EXPECT_EQ(reloaded.exit_code, 0) << reloaded.err;
+  EXPECT_NE(reloaded.out.find("rules reloaded: "), std::string::npos) << reloaded.out;
+  EXPECT_FALSE(decide("l-1").accepted());
+
+  const CommandResult listed = ctl({"rules", "list"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(listed.out.rfind("ID ", 0), 0u) << listed.out;
+  EXPECT_NE(listed.out.find("spread_stress_no_entries"), std::string::npos) << listed.out;
+  std::string line;
+  std::stringstream lines(listed.out);
+  while (std::getline(lines, line) && line.rfind("test_deny_large ", 0) != 0) {
+  }
+  EXPECT_NE(line.find("proposal p-test-1"), std::string::npos) << listed.out;
+  EXPECT_NE(line.find(" deny "), std::string::npos) << line;
+  EXPECT_NE(line.find(" 1 "), std::string::npos) << line;  // one hit
+  EXPECT_NE(line.find("test_deny_large.rule:2"), std::string::npos) << line;
+  EXPECT_NE(listed.out.find("(admin uid="), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("hits by action: deny 1"), std::string::npos) << listed.out;
+
+  const CommandResult json = ctl({"rules", "list", "--json"});
+  EXPECT_EQ(json.exit_code, 0);
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(json.out, ec);
+  ASSERT_FALSE(ec) << json.out;
+  const auto& rules = v.at("rules").as_array();
+  EXPECT_EQ(static_cast<std::int64_t>(rules.size()), v.at("total").as_int64());
+  EXPECT_EQ(rules.back().at("id").as_string(), "test_deny_large");
+  EXPECT_EQ(rules.back().at("hits").as_string(), "1");  // uint64 in proto JSON is a string
+  EXPECT_EQ(rules.back().at("source").as_string(), "");  // list leaves the source out
+
+  const CommandResult shown = ctl({"rules", "show", "test_deny_large"});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("rule         test_deny_large v1"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("Deny orders above 0.005"), std::string::npos);
+  EXPECT_NE(shown.out.find("proposal p-test-1"), std::string::npos);
+  EXPECT_NE(shown.out.find("hits         1"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("then deny \"test: quantity above 0.005\""), std::string::npos) << shown.out;
+  const CommandResult shown_json = ctl({"rules", "show", "test_deny_large", "--json"});
+  const boost::json::value sj = boost::json::parse(shown_json.out, ec);
+  ASSERT_FALSE(ec) << shown_json.out;
+  EXPECT_NE(std::string(sj.at("source").as_string()).find("rule test_deny_large v1"), std::string::npos);
+  const CommandResult missing = ctl({"rules", "show", "no_such_rule"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "tradectl: no rule 'no_such_rule' is loaded in trading-gate (tradectl rules list shows them)\n");
+
+  // A broken file: the errors with source line and caret, exit 1, the old
+  // rules still in force.
+  write_active("test_broken.rule", kBroken);
+  const CommandResult broken = ctl({"rules", "reload"});
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_NE(broken.out.find(active_dir() + "/test_broken.rule:4:8: error: unknown fact 'market.sprad'"),
+            std::string::npos) << broken.out;
+  EXPECT_NE(broken.out.find("\n    when market.sprad > 25bps\n         ^\n"), std::string::npos) << broken.out;
+  EXPECT_EQ(broken.err.rfind("tradectl: trading-gate refused rules reload: 1 error; the ", 0), 0u) << broken.err;
+  EXPECT_EQ(std::count(broken.err.begin(), broken.err.end(), '\n'), 1);
+  const CommandResult broken_json = ctl({"rules", "reload", "--json"});
+  EXPECT_EQ(broken_json.exit_code, 1);
+  const boost::json::value bj = boost::json::parse(broken_json.out, ec);
+  ASSERT_FALSE(ec) << broken_json.out;
+  EXPECT_FALSE(bj.at("ok").as_bool());
+  EXPECT_EQ(bj.at("errors").as_array().at(0).at("line").as_int64(), 4);
+  EXPECT_FALSE(decide("l-2").accepted());
+
+  // The gate unreachable: one line, exit 1. Usage errors: exit 2.
+  const CommandResult gone = tradectl(dir_.file("nothing.sock"), {"rules", "list"});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_EQ(gone.err.rfind("tradectl: ", 0), 0u);
+  EXPECT_NE(gone.err.find("nothing.sock"), std::string::npos) << gone.err;
+  EXPECT_EQ(ctl({"rules"}).exit_code, 2);
+  EXPECT_EQ(ctl({"rules", "show"}).exit_code, 2);
+  EXPECT_EQ(ctl({"rules", "bogus"}).exit_code, 2);
+  const CommandResult help = ctl({"rules", "test", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--since"), std::string::npos);
+}
+
+TEST_F(TradectlRulesTest, CheckCompilesAFileWithTheRulesInPlace) {
+  const CommandResult good = offline({"rules", "check", draft("draft.rule", kDenyLarge)});
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+  EXPECT_NE(good.out.find("draft.rule: OK: rule test_deny_large v1 (deny)"), std::string::npos) << good.out;
+  const CommandResult good_json = offline({"rules", "check", dir_.file("draft.rule"), "--json"});
+  boost::system::error_code ec;
+  const boost::json::value gj = boost::json::parse(good_json.out, ec);
+  ASSERT_FALSE(ec) << good_json.out;
+  EXPECT_TRUE(gj.at("ok").as_bool());
+  EXPECT_EQ(gj.at("rules").as_array().at(0).at("id").as_string(), "test_deny_large");
+
+  const CommandResult bad = offline({"rules", "check", draft("bad.rule", kBroken)});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.out, dir_.file("bad.rule") +
+                         ":4:8: error: unknown fact 'market.sprad' (did you mean 'market.spread'?)\n"
+                         "    when market.sprad > 25bps\n"
+                         "         ^\n");
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+
+  // Together with the loaded rules: an id the core already defines.
+  std::string clash = kDenyLarge;
+  clash.replace(clash.find("test_deny_large"), 15, "spread_stress_no_entries");
+  const CommandResult dup = offline({"rules", "check", draft("clash.rule", clash)});
+  EXPECT_EQ(dup.exit_code, 1);
+  EXPECT_NE(dup.out.find("rule id 'spread_stress_no_entries' is already defined at "), std::string::npos)
+      << dup.out;
+
+  // A file in rules/active is checked in place, and must say 'from proposal'.
+  write_active("inplace.rule", kDenyLarge);
+  EXPECT_EQ(offline({"rules", "check", active_dir() + "/inplace.rule"}).exit_code, 0);
+  EXPECT_EQ(offline({"rules", "check", dir_.file("missing.rule")}).exit_code, 1);
+  const CommandResult no_config = ctl({"rules", "check", dir_.file("draft.rule"), "--config", dir_.file("none.yaml")});
+  EXPECT_EQ(no_config.exit_code, 1);
+  EXPECT_NE(no_config.err.find("none.yaml"), std::string::npos) << no_config.err;
+}
+
+TEST_F(TradectlRulesTest, TestReplaysTheJournaledIntentsThroughTheRulesPlusTheFile) {
+  for (const char* id : {"t-1", "t-2", "t-3"}) EXPECT_TRUE(decide(id).accepted());
+  const std::string file = draft("deny_large.rule", kDenyLarge);
+
+  const CommandResult text = offline({"rules", "test", file, "--since", "1h"});
+  EXPECT_EQ(text.exit_code, 0) << text.out << text.err;
+  EXPECT_NE(text.out.find("3 intents journaled since "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("rule test_deny_large fired 3 times"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("3 decisions would change:"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("allow 0.01"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("deny: rule 'test_deny_large' v1 denied: test: quantity above 0.005"), std::string::npos)
+      << text.out;
+  for (const char* id : {"t-1", "t-2", "t-3"}) EXPECT_NE(text.out.find(std::string("\n") + id + " "), std::string::npos);
+
+  const CommandResult json = offline({"rules", "test", file, "--since", "1h", "--json"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(json.out, ec);
+  ASSERT_FALSE(ec) << json.out;
+  EXPECT_EQ(v.at("changes_total").as_int64(), 3);
+  EXPECT_EQ(v.at("changes").as_array().at(0).at("intent_id").as_string(), "t-1");
+  EXPECT_EQ(v.at("changes").as_array().at(0).at("after").at("verdict").as_string(), "deny");
+  EXPECT_FALSE(v.at("rules_differ_from_gate").as_bool());
+
+  // A period with no intents.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const CommandResult empty = offline({"rules", "test", file, "--since", "1s"});
+  EXPECT_EQ(empty.exit_code, 0) << empty.err;
+  EXPECT_NE(empty.out.find("0 intents journaled"), std::string::npos) << empty.out;
+  EXPECT_NE(empty.out.find("nothing to compare"), std::string::npos) << empty.out;
+
+  // While the gate keeps deciding: the journal is read up to its end.
+  std::thread traffic([&] {
+    for (int i = 0; i < 40; ++i) decide("c-" + std::to_string(i));
+  });
+  for (int i = 0; i < 3; ++i) {
+    const CommandResult during = offline({"rules", "test", file, "--since", "1h", "--json"});
+    EXPECT_EQ(during.exit_code, 0) << during.err;
+    EXPECT_GE(boost::json::parse(during.out, ec).at("changes_total").as_int64(), 3);
+  }
+  traffic.join();
+
+  // Bad input.
+  EXPECT_EQ(offline({"rules", "test", file}).exit_code, 2);  // no --since
+  const CommandResult weeks = offline({"rules", "test", file, "--since", "2w"});
+  EXPECT_EQ(weeks.exit_code, 2);
+  EXPECT_NE(weeks.err.find("--since 2w"), std::string::npos) << weeks.err;
+  const CommandResult bad = offline({"rules", "test", draft("bad.rule", kBroken), "--since", "1h"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.out.find("bad.rule:4:8: error:"), std::string::npos) << bad.out;
 }
 
 }  // namespace
