@@ -221,7 +221,7 @@ std::string format_proposals(const ipc::ProposalsListReply& reply) {
                     p.state() == ipc::PROPOSAL_STATE_PENDING ? timestamp_text(p.expires_ts_ns()) : "-",
                     p.decided_by().empty() ? "-" : p.decided_by()});
   }
-  std::string out = table(rows);
+  std::string out = reply.proposals().empty() ? "" : table(rows);
   if (reply.omitted() > 0) {
     out += "(" + std::to_string(reply.omitted()) + " older decided proposal(s) not shown: one reply frame is full)\n";
   }
