@@ -55,14 +55,14 @@ int main(int argc, char** argv) {
   CLI::App* check = verb_of(rules, "check", "compile FILE with the rules of rules/core and rules/active (offline)",
                             Verb::kRulesCheck);
   check->add_option("FILE", args.file, "a rule file")->required();
-  check->add_option("--config", args.config_path, config_help);
+  check->add_option("--config", args.gate_config, config_help);
   CLI::App* test = verb_of(rules, "test",
                            "replay the journaled intents of the last DURATION through the current rules and through "
                            "the current rules plus FILE; list the decisions that would change (offline)",
                            Verb::kRulesTest);
   test->add_option("FILE", args.file, "a rule file")->required();
   test->add_option("--since", args.since, "how far back: 90m, 24h, 7d (at most 366d)")->required();
-  test->add_option("--config", args.config_path, config_help);
+  test->add_option("--config", args.gate_config, config_help);
 
   try {
     cli.parse(argc, argv);
@@ -73,6 +73,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   args.socket_path = socket.empty() ? ta::gate::default_admin_socket_path() : socket;
-  if (args.config_path.empty()) args.config_path = ta::tradectl::default_gate_config_path();
+  if (args.gate_config.empty()) args.gate_config = ta::tradectl::default_gate_config_path();
   return ta::tradectl::run(args);
 }

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "admin.pb.h"
 
@@ -24,6 +26,11 @@ enum class Verb {
   kRulesTest,    // rules test FILE --since D (offline)
 };
 
+// rules check and rules test read gate.yaml (the journal and rule
+// directories): --config, then $TRADING_GATE_CONFIG, then this path.
+inline constexpr const char* kGateConfigPathDefault = "/etc/trading/gate.yaml";
+inline constexpr const char* kGateConfigEnv = "TRADING_GATE_CONFIG";
+
 struct Args {
   std::string socket_path;  // resolved: --socket, $TRADING_ADMIN_SOCKET, /run/trading/admin.sock
   Verb verb = Verb::kStatus;
@@ -34,9 +41,7 @@ struct Args {
   std::string rule_id;   // rules show
   std::string file;      // rules check, rules test
   std::string since;     // rules test
-  // rules check, rules test: gate.yaml (resolved: --config,
-  // $TRADING_GATE_CONFIG, /etc/trading/gate.yaml).
-  std::string config_path;
+  std::string gate_config;  // rules check, rules test: resolved --config
 };
 
 // "rules list" pages through RulesListReply; if a reload changes the set
@@ -60,5 +65,12 @@ std::string format_orders(const ipc::OrdersReply& orders, bool all);
 std::string format_positions(const ipc::PositionSnapshot& snapshot);
 // JSON of any reply body: field names as in the .proto, every field printed.
 std::string to_json(const google::protobuf::Message& message);
+
+// "ADD_RULE" for PROPOSAL_KIND_ADD_RULE, and so on for the other enums.
+std::string enum_suffix(const std::string& name, std::string_view prefix);
+// "2024-04-05T12:00:00.123Z"; "-" for 0.
+std::string timestamp(std::int64_t ns);
+// A table with columns padded to their widest cell.
+std::string table(const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace ta::tradectl
