@@ -117,8 +117,8 @@ std::string format_what_if(const WhatIfRun& run) {
   if (!run.applicable) return "what-if: not applicable (a strategy parameter does not change the gate's rules)\n";
   if (!run.unavailable.empty()) return "what-if: unavailable: " + run.unavailable + "\n";
   const gate::WhatIfReport& r = run.result.report;
-  std::string out = "what-if over the intents journaled in the last 7 days (" + timestamp_text(run.from_ns) +
-                    " to " + timestamp_text(run.to_ns) + "):\n";
+  std::string out = "what-if over the intents journaled in the last 7 days (" + timestamp(run.from_ns) +
+                    " to " + timestamp(run.to_ns) + "):\n";
   out += "  " + std::to_string(r.records) + " decisions, " + std::to_string(r.evaluated) + " re-evaluated, " +
          std::to_string(r.skipped) + " skipped (denied before the rule stage, or replays), " +
          std::to_string(r.unreadable) + " unreadable\n";
@@ -177,11 +177,11 @@ std::string format_proposal(const ipc::ProposalInfo& p) {
       {"what", p.summary()},
       {"state", state_name(p.state())},
       {"source", source_name(p.source())},
-      {"submitted", timestamp_text(p.submitted_ts_ns())},
-      {"expires", timestamp_text(p.expires_ts_ns())},
+      {"submitted", timestamp(p.submitted_ts_ns())},
+      {"expires", timestamp(p.expires_ts_ns())},
   };
   if (p.state() != ipc::PROPOSAL_STATE_PENDING) {
-    rows.push_back({"decided", timestamp_text(p.decided_ts_ns()) + " by " + p.decided_by()});
+    rows.push_back({"decided", timestamp(p.decided_ts_ns()) + " by " + p.decided_by()});
     rows.push_back({"reason", p.reason()});
   }
   if (!p.relay().empty()) rows.push_back({"agent", p.relay()});
@@ -217,8 +217,8 @@ std::string format_proposals(const ipc::ProposalsListReply& reply) {
       {"PROPOSAL", "KIND", "STATE", "SOURCE", "WHAT", "SUBMITTED", "EXPIRES", "DECIDED_BY"}};
   for (const ipc::ProposalInfo& p : reply.proposals()) {
     rows.push_back({p.proposal_id(), kind_name(p.kind()), state_name(p.state()), source_name(p.source()), p.summary(),
-                    timestamp_text(p.submitted_ts_ns()),
-                    p.state() == ipc::PROPOSAL_STATE_PENDING ? timestamp_text(p.expires_ts_ns()) : "-",
+                    timestamp(p.submitted_ts_ns()),
+                    p.state() == ipc::PROPOSAL_STATE_PENDING ? timestamp(p.expires_ts_ns()) : "-",
                     p.decided_by().empty() ? "-" : p.decided_by()});
   }
   std::string out = reply.proposals().empty() ? "" : table(rows);

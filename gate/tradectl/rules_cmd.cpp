@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <unordered_map>
@@ -15,6 +14,7 @@
 #include "gate/config.h"
 #include "journal/journal.h"
 #include "journal_records.pb.h"
+#include "tradectl.h"
 
 namespace ta::tradectl {
 
@@ -72,36 +72,6 @@ void print_json(const boost::json::value& v) { std::printf("%s\n", boost::json::
 std::string default_gate_config_path() {
   const char* env = std::getenv(kGateConfigEnv);
   return env != nullptr && *env != '\0' ? env : kGateConfigPathDefault;
-}
-
-std::string timestamp_text(std::int64_t ns) {
-  if (ns == 0) return "-";
-  const std::time_t s = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof(out), "%s.%03dZ", buf, static_cast<int>((ns / 1'000'000) % 1000));
-  return out;
-}
-
-std::string table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> width;
-  for (const auto& r : rows) {
-    if (width.size() < r.size()) width.resize(r.size(), 0);
-    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  std::string out;
-  for (const auto& r : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    out += line + "\n";
-  }
-  return out;
 }
 
 Result<std::int64_t> parse_since_ms(std::string_view text) {
@@ -195,7 +165,7 @@ std::string format_rules_list(const ipc::RulesListReply& reply) {
     out = table(rows);
   }
   out += plural(static_cast<std::size_t>(reply.rules_size()), "rule", "rules") + " from " +
-         plural(reply.file_count(), "file", "files") + ", in force since " + timestamp_text(reply.loaded_ts_ns()) +
+         plural(reply.file_count(), "file", "files") + ", in force since " + timestamp(reply.loaded_ts_ns()) +
          " (" + reply.loaded_cause() + ", journal seq " + std::to_string(reply.loaded_sequence()) + ")\n";
   // Hits by action, in the order of the action kinds.
   std::vector<std::pair<std::string, std::uint64_t>> by_action;
@@ -470,7 +440,7 @@ int run_rules_test(const RulesFileArgs& args) {
   }
 
   std::string out = "journal " + paths->journal_dir + ": " + plural(r.records, "intent", "intents") +
-                    " journaled since " + timestamp_text(from_ns) + " (--since " + args.since + ")\n";
+                    " journaled since " + timestamp(from_ns) + " (--since " + args.since + ")\n";
   if (r.records > 0) {
     out += "  " + std::to_string(r.evaluated) + " re-decided (they reached the rule stage), " +
            std::to_string(r.skipped) + " skipped (decided before it), " + std::to_string(r.unreadable) +
@@ -493,7 +463,7 @@ int run_rules_test(const RulesFileArgs& args) {
     out += plural(w.changes_total, "decision", "decisions") + " would change:\n";
     std::vector<std::vector<std::string>> rows = {{"INTENT", "JOURNALED", "BEFORE", "AFTER"}};
     for (std::size_t i = 0; i < r.changes.size(); ++i) {
-      rows.push_back({r.changes[i].intent_id, timestamp_text(w.change_ts_ns[i]), format_outcome(r.changes[i].before),
+      rows.push_back({r.changes[i].intent_id, timestamp(w.change_ts_ns[i]), format_outcome(r.changes[i].before),
                       format_outcome(r.changes[i].after)});
     }
     out += table(rows);

@@ -19,9 +19,7 @@
 namespace ta::tradectl {
 
 // gate.yaml for "rules check" and "rules test": --config, else
-// $TRADING_GATE_CONFIG, else this.
-inline constexpr const char* kGateConfigPathDefault = "/etc/trading/gate.yaml";
-inline constexpr const char* kGateConfigEnv = "TRADING_GATE_CONFIG";
+// $TRADING_GATE_CONFIG, else /etc/trading/gate.yaml (tradectl.h).
 std::string default_gate_config_path();
 
 // --since: a whole number and a unit (s, m, h, d), at least one second and
@@ -64,11 +62,6 @@ Result<std::string> read_rule_file(const std::string& path);
 // three-line form: "file:line:column: error: message", the source line,
 // and a caret under the column (the last two when the line is known).
 std::string render(const ipc::CompileError& error);
-
-// "2024-04-05T12:00:00.123Z" (UTC); "-" for 0.
-std::string timestamp_text(std::int64_t ns);
-// Rows as a table, columns padded to their widest cell.
-std::string table(const std::vector<std::vector<std::string>>& rows);
 
 // Text of the admin replies.
 std::string format_rules_list(const ipc::RulesListReply& reply);  // every page merged

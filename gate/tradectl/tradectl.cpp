@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <string_view>
 #include <vector>
 
@@ -22,6 +23,40 @@ std::string halt_name(ipc::HaltState s) { return enum_suffix(ipc::HaltState_Name
 std::string mode_name(ipc::Mode m) { return enum_suffix(ipc::Mode_Name(m), "MODE_"); }
 std::string side_name(ipc::Side s) { return enum_suffix(ipc::Side_Name(s), "SIDE_"); }
 std::string order_state_name(ipc::OrderState s) { return enum_suffix(ipc::OrderState_Name(s), "ORDER_STATE_"); }
+
+}  // namespace
+
+std::string timestamp(std::int64_t ns) {
+  if (ns == 0) return "-";
+  const std::time_t s = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof(out), "%s.%03dZ", buf, static_cast<int>((ns / 1'000'000) % 1000));
+  return out;
+}
+
+std::string table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& r : rows) {
+    if (width.size() < r.size()) width.resize(r.size(), 0);
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+namespace {
 
 std::string account_lines(const ipc::Account& a) {
   return table({{"equity", a.equity()},
@@ -214,17 +249,17 @@ ipc::AdminEnvelope request_for(const Args& args) {
 
 std::string format_status(const ipc::StatusReply& s) {
   std::string agent = s.agent_connected() ? "connected" : "not connected";
-  if (s.last_heartbeat_ts_ns() != 0) agent += ", last heartbeat " + timestamp_text(s.last_heartbeat_ts_ns());
+  if (s.last_heartbeat_ts_ns() != 0) agent += ", last heartbeat " + timestamp(s.last_heartbeat_ts_ns());
   std::vector<std::vector<std::string>> rows = {
       {"mode", mode_name(s.mode())},
       {"halt", halt_name(s.halt_state())},
       {"halt reason", s.halt_reason().empty() ? "-" : s.halt_reason()},
-      {"cooldown until", timestamp_text(s.cooldown_until_ts_ns())},
+      {"cooldown until", timestamp(s.cooldown_until_ts_ns())},
       {"ready", s.ready() ? "yes" : "no"},
       {"agent", agent},
       {"open orders", std::to_string(s.open_orders())},
       {"journal seq", std::to_string(s.journal_last_sequence())},
-      {"gate time", timestamp_text(s.now_ts_ns())},
+      {"gate time", timestamp(s.now_ts_ns())},
       {"version", s.gate_version()},
   };
   return table(rows) + account_lines(s.account());
@@ -237,7 +272,7 @@ std::string format_orders(const ipc::OrdersReply& o, bool all) {
   for (const ipc::OrderUpdate& u : o.orders()) {
     rows.push_back({u.order_id(), u.intent_id(), u.strategy(), u.product(), side_name(u.side()),
                     order_state_name(u.state()), u.quantity(), u.filled_quantity(), u.average_fill_price(),
-                    timestamp_text(u.ts_ns())});
+                    timestamp(u.ts_ns())});
   }
   return table(rows);
 }

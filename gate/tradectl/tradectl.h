@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "admin.pb.h"
 
@@ -28,6 +29,11 @@ enum class Verb {
   kProposalsApprove,  // proposals approve ID
   kProposalsReject,   // proposals reject ID --reason TEXT
 };
+
+// rules check and rules test read gate.yaml (the journal and rule
+// directories): --config, then $TRADING_GATE_CONFIG, then this path.
+inline constexpr const char* kGateConfigPathDefault = "/etc/trading/gate.yaml";
+inline constexpr const char* kGateConfigEnv = "TRADING_GATE_CONFIG";
 
 struct Args {
   std::string socket_path;  // resolved: --socket, $TRADING_ADMIN_SOCKET, /run/trading/admin.sock
@@ -73,5 +79,9 @@ std::string enum_suffix(const std::string& name, std::string_view prefix);
 // proposals list / show (proposals.cpp).
 std::string format_proposals(const ipc::ProposalsListReply& reply);
 int run_proposals_show(const Args& args);
+// "2024-04-05T12:00:00.123Z"; "-" for 0.
+std::string timestamp(std::int64_t ns);
+// A table with columns padded to their widest cell.
+std::string table(const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace ta::tradectl
