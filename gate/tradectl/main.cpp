@@ -86,6 +86,21 @@ int main(int argc, char** argv) {
   reject->add_option("ID", args.proposal_id, "proposal id")->required();
   reject->add_option("--reason", args.reason, "why (required): for the proposer and the journal")->required();
 
+  CLI::App* holds = cli.add_subcommand("holds", "orders a rule holds for a person: list, approve, reject");
+  holds->require_subcommand(1, 1);
+  holds->fallthrough();
+  verb_of(holds, "list", "held orders: intent, product, side, quantity, the rules that hold it, expiry",
+          Verb::kHoldsList);
+  CLI::App* approve_hold = verb_of(
+      holds, "approve",
+      "approve a held order: it is decided again (hard limits and rules, now) and sent to the venue if it passes",
+      Verb::kHoldsApprove);
+  approve_hold->add_option("INTENT_ID", args.intent_id, "the held intent's id (holds list)")->required();
+  approve_hold->add_option("--reason", args.reason, "why, for the journal");
+  CLI::App* reject_hold = verb_of(holds, "reject", "reject a held order", Verb::kHoldsReject);
+  reject_hold->add_option("INTENT_ID", args.intent_id, "the held intent's id (holds list)")->required();
+  reject_hold->add_option("--reason", args.reason, "why (required): for the agent and the journal")->required();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -91,6 +91,12 @@ const char* verb_name(Verb v) {
       return "proposals approve";
     case Verb::kProposalsReject:
       return "proposals reject";
+    case Verb::kHoldsList:
+      return "holds list";
+    case Verb::kHoldsApprove:
+      return "holds approve";
+    case Verb::kHoldsReject:
+      return "holds reject";
     case Verb::kRulesList:
       return "rules list";
     case Verb::kRulesShow:
@@ -230,6 +236,17 @@ ipc::AdminEnvelope request_for(const Args& args) {
       d->set_reason(args.reason);
       break;
     }
+    case Verb::kHoldsList:
+      r.mutable_holds_list_request();
+      break;
+    case Verb::kHoldsApprove:
+    case Verb::kHoldsReject: {
+      ipc::HoldDecisionRequest* d = r.mutable_hold_decision_request();
+      d->set_intent_id(args.intent_id);
+      d->set_approve(args.verb == Verb::kHoldsApprove);
+      d->set_reason(args.reason);
+      break;
+    }
     case Verb::kRulesList:
       r.mutable_rules_list_request();
       break;
@@ -293,6 +310,27 @@ std::string format_positions(const ipc::PositionSnapshot& p) {
   return out + "\n" + account_lines(p.account());
 }
 
+std::string format_holds(const ipc::HoldsListReply& h) {
+  std::string out;
+  if (h.holds().empty() && h.omitted() == 0) return "no held orders\n";
+  if (!h.holds().empty()) {
+    std::vector<std::vector<std::string>> rows = {
+        {"INTENT", "STRATEGY", "PRODUCT", "SIDE", "QUANTITY", "REDUCE_ONLY", "RULES", "HELD", "EXPIRES"}};
+    for (const ipc::HoldInfo& x : h.holds()) {
+      std::string rules;
+      for (const std::string& id : x.decision().rules_fired()) rules += (rules.empty() ? "" : ",") + id;
+      rows.push_back({x.intent().intent_id(), x.intent().strategy(), x.intent().product(), side_name(x.intent().side()),
+                      x.decision().quantity(), x.decision().reduce_only() ? "yes" : "no", rules.empty() ? "-" : rules,
+                      timestamp(x.held_ts_ns()), timestamp(x.expires_ts_ns())});
+    }
+    out = table(rows);
+  }
+  if (h.omitted() > 0) {
+    out += std::to_string(h.omitted()) + " more held order(s) did not fit one reply\n";
+  }
+  return out;
+}
+
 std::string to_json(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -328,6 +366,9 @@ int run(const Args& args) {
     case Verb::kProposalsShow:
     case Verb::kProposalsApprove:
     case Verb::kProposalsReject:
+    case Verb::kHoldsList:
+    case Verb::kHoldsApprove:
+    case Verb::kHoldsReject:
       break;
   }
   auto reply = gate::admin_request(options, request_for(args));
@@ -364,11 +405,18 @@ int run(const Args& args) {
       return 0;
     case Verb::kProposalsShow:
       break;  // run_proposals_show()
+    case Verb::kHoldsList:
+      if (!r.has_holds_list_reply()) break;
+      std::fputs((args.json ? to_json(r.holds_list_reply()) + "\n" : format_holds(r.holds_list_reply())).c_str(),
+                 stdout);
+      return 0;
     case Verb::kKill:
     case Verb::kHalt:
     case Verb::kResume:
     case Verb::kProposalsApprove:
-    case Verb::kProposalsReject: {
+    case Verb::kProposalsReject:
+    case Verb::kHoldsApprove:
+    case Verb::kHoldsReject: {
       if (!r.has_action_reply()) break;
       const ipc::ActionReply& a = r.action_reply();
       if (args.json) std::printf("%s\n", to_json(a).c_str());

@@ -28,6 +28,9 @@ enum class Verb {
   kProposalsShow,     // proposals show ID (the what-if reads the journal: gate host only)
   kProposalsApprove,  // proposals approve ID
   kProposalsReject,   // proposals reject ID --reason TEXT
+  kHoldsList,         // holds list
+  kHoldsApprove,      // holds approve INTENT_ID
+  kHoldsReject,       // holds reject INTENT_ID --reason TEXT
 };
 
 // rules check and rules test read gate.yaml (the journal and rule
@@ -41,11 +44,12 @@ struct Args {
   bool json = false;
   bool all = false;         // orders --all
   bool flatten = false;     // kill --flatten
-  std::string reason;       // kill, halt, resume, proposals approve/reject
+  std::string reason;       // kill, halt, resume, proposals and holds approve/reject
   std::string rule_id;      // rules show
   std::string file;         // rules check, rules test
   std::string since;        // rules test
   std::string proposal_id;  // proposals show/approve/reject
+  std::string intent_id;    // holds approve/reject
   // rules check, rules test, proposals show: gate.yaml (resolved:
   // --config, $TRADING_GATE_CONFIG, /etc/trading/gate.yaml).
   std::string config_path;
@@ -70,6 +74,7 @@ ipc::AdminEnvelope request_for(const Args& args);
 std::string format_status(const ipc::StatusReply& status);
 std::string format_orders(const ipc::OrdersReply& orders, bool all);
 std::string format_positions(const ipc::PositionSnapshot& snapshot);
+std::string format_holds(const ipc::HoldsListReply& holds);
 // JSON of any reply body: field names as in the .proto, every field printed.
 std::string to_json(const google::protobuf::Message& message);
 

@@ -267,6 +267,8 @@ bool admin_body_allowed(ta::ipc::AdminEnvelope::BodyCase body, Sender sender) {
     case A::kRulesReloadRequest:
     case A::kProposalsListRequest:
     case A::kProposalDecisionRequest:
+    case A::kHoldsListRequest:
+    case A::kHoldDecisionRequest:
       return client;
     case A::kHelloAck:
     case A::kStatusReply:
@@ -276,6 +278,7 @@ bool admin_body_allowed(ta::ipc::AdminEnvelope::BodyCase body, Sender sender) {
     case A::kRulesListReply:
     case A::kRulesReloadReply:
     case A::kProposalsListReply:
+    case A::kHoldsListReply:
     case A::kProtocolError:
       return gate;
     case A::BODY_NOT_SET:
@@ -366,6 +369,9 @@ const google::protobuf::Message* body_of(const ta::ipc::AdminEnvelope& e) {
     case A::kProposalsListRequest: return &e.proposals_list_request();
     case A::kProposalsListReply: return &e.proposals_list_reply();
     case A::kProposalDecisionRequest: return &e.proposal_decision_request();
+    case A::kHoldsListRequest: return &e.holds_list_request();
+    case A::kHoldsListReply: return &e.holds_list_reply();
+    case A::kHoldDecisionRequest: return &e.hold_decision_request();
     case A::kProtocolError: return &e.protocol_error();
     case A::kHello: return &e.hello();
     case A::kHelloAck: return &e.hello_ack();

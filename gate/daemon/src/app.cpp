@@ -101,6 +101,7 @@ Status GateApp::Impl::start() {
   if (auto st = start_server(); !st) return st;
   journal_start();
   complete_installed_proposals();
+  expire_held_orders();
   expire_proposals();
   reconcile();
   if (journal_failed_) return make_error("journal " + gate_cfg_.journal_dir.string() + ": " + journal_error_);
@@ -542,6 +543,7 @@ void GateApp::Impl::housekeeping() {
   }
   // In SIM market time moves with the bars, which check the cooldown.
   if (!journal_failed_ && gate_cfg_.mode != Mode::kSim) automatic_halts(wall_now());
+  if (!journal_failed_) expire_held_orders();
   if (!journal_failed_) expire_proposals();
   spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
   run_effects();

@@ -93,6 +93,12 @@ ipc::AdminEnvelope GateApp::Impl::admin_reply(SessionId session, const ipc::Admi
     case ipc::AdminEnvelope::kProposalDecisionRequest:
       *reply.mutable_action_reply() = proposal_decision(session, request.proposal_decision_request());
       return reply;
+    case ipc::AdminEnvelope::kHoldsListRequest:
+      *reply.mutable_holds_list_reply() = holds_list();
+      return reply;
+    case ipc::AdminEnvelope::kHoldDecisionRequest:
+      *reply.mutable_action_reply() = hold_decision(session, request.hold_decision_request());
+      return reply;
     case ipc::AdminEnvelope::kStatusReply:
     case ipc::AdminEnvelope::kOrdersReply:
     case ipc::AdminEnvelope::kPositionsReply:
@@ -100,6 +106,7 @@ ipc::AdminEnvelope GateApp::Impl::admin_reply(SessionId session, const ipc::Admi
     case ipc::AdminEnvelope::kRulesListReply:
     case ipc::AdminEnvelope::kRulesReloadReply:
     case ipc::AdminEnvelope::kProposalsListReply:
+    case ipc::AdminEnvelope::kHoldsListReply:
     case ipc::AdminEnvelope::kProtocolError:
     case ipc::AdminEnvelope::kHello:
     case ipc::AdminEnvelope::kHelloAck:

@@ -6,6 +6,7 @@
 //   app_admin.cpp   admin.sock requests (status, orders, kill, ...)
 //   app_rules.cpp   rule reloads (start, SIGHUP, admin, proposals) and the
 //                   rules' admin replies
+//   app_holds.cpp   orders held for approval: list, approve, reject, expire
 //   app_proposals.cpp proposals: submissions from the agent, decisions from
 //                   admin.sock, expiry, parameter relays and their acks
 #pragma once
@@ -224,6 +225,18 @@ class GateApp::Impl final : public IpcHandler {
   ipc::RulesReloadReply reload_reply(bool ok, const std::vector<rules::Diagnostic>& errors,
                                      const std::string& message) const;
   std::size_t admin_frame_budget() const;
+
+  // ------------------------------------------------------ app_holds.cpp
+  // The operator on an admin session, as the core's OperatorId.
+  Result<OperatorId> admin_operator(SessionId session) const;
+  // Journals and applies a hold's settlement (an approved one becomes an
+  // order), then pushes its Decision to every agent. False when the
+  // journal failed or the state refused it (internal_error).
+  bool settle_hold(const HoldDecision& settled, const char* how);
+  // Holds whose expiry is at or before now() become RULE denials.
+  void expire_held_orders();
+  ipc::HoldsListReply holds_list() const;
+  ipc::ActionReply hold_decision(SessionId session, const ipc::HoldDecisionRequest& request);
 
   // -------------------------------------------------- app_proposals.cpp
   void handle_proposal_submit(SessionId session, std::uint64_t request_id, const ipc::ProposalSubmit& submit);

@@ -244,11 +244,8 @@ ipc::ActionReply GateApp::Impl::proposal_decision(SessionId session, const ipc::
     return refuse("journal not writable (" + journal_error_ +
                   "): trading-gate cannot record decisions; fix the disk and restart it");
   }
-  auto peer = admin_peers_.find(session);
-  if (peer == admin_peers_.end()) return refuse("this admin session has no operator");
-  const std::string name = operator_name(peer->second);
-  auto who = OperatorId::make(name);
-  if (!who) return refuse("operator " + name + ": " + who.error().message);
+  auto who = admin_operator(session);
+  if (!who) return refuse(who.error().message);
 
   if (!request.approve()) {
     auto record = proposals_.plan_reject(id, *who, request.reason(), now());

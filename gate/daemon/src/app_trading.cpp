@@ -188,9 +188,13 @@ bool GateApp::Impl::record(SessionId session, std::uint64_t request_id, const ip
     ipc::Envelope reply;
     reply.set_request_id(request_id);
     *reply.mutable_decision() = decision;
-    // An acceptance is told only once it is durable. A denial creates
-    // nothing; it goes out in order but without waiting for the disk.
-    send_agent(session, std::move(reply), decision.accepted() ? last_seq_ : 0);
+    // An acceptance (an order) and a hold (a pending hold an operator may
+    // release) are told only once durable, so a crash cannot take back what
+    // the agent heard. Other denials create nothing; they go out in order
+    // but without waiting for the disk.
+    const bool creates_state =
+        decision.accepted() || decision.reason() == ipc::DENY_REASON_HELD_FOR_APPROVAL;
+    send_agent(session, std::move(reply), creates_state ? last_seq_ : 0);
   }
   if (!decision.accepted()) return true;
   if (!order_event(decision.order_id(), OrderEvent::kSubmit, now(), "")) return false;
@@ -503,7 +507,10 @@ void GateApp::Impl::process_bar(SessionId session, std::uint64_t request_id, con
   set_reference(bar.product, bar.close, close_ts);
   automatic_halts(market_now_ns_);
   follow_up_flatten();
-  // Market time moved: proposals expire in it, before the agent hears of the bar.
+  // Market time moved: holds and proposals expire in it, before the agent
+  // hears of the bar (trading-backtest expires holds at the same point).
+  expire_held_orders();
+  if (journal_failed_) return;
   expire_proposals();
   venue_log_->debug("bar product={} open_ts_ns={} close={} events={}", bar.product, bar.open_ts_ns,
                     bar.close.to_string(), events->size());
