@@ -90,6 +90,20 @@ Result<Bar> parse_bar(const ipc::Bar& in) {
   return b;
 }
 
+ipc::Bar to_proto(const Bar& b) {
+  ipc::Bar out;
+  out.set_product(b.product);
+  out.set_open_ts_s(b.open_ts_ns / kNanosPerSecond);
+  out.set_open(b.open.to_string());
+  out.set_high(b.high.to_string());
+  out.set_low(b.low.to_string());
+  out.set_close(b.close.to_string());
+  out.set_volume(b.volume.to_string());
+  if (!b.bid.is_zero()) out.set_bid(b.bid.to_string());
+  if (!b.ask.is_zero()) out.set_ask(b.ask.to_string());
+  return out;
+}
+
 Status check_bar(const Bar& b) {
   if (!b.low.is_positive() || b.low > b.open || b.low > b.close || b.high < b.open || b.high < b.close) {
     return make_error("bar prices are inconsistent (need 0 < low <= open, close <= high)");

@@ -502,6 +502,7 @@ void GateApp::Impl::process_bar(SessionId session, std::uint64_t request_id, con
     m->set_product(bar.product);
     m->set_price(bar.close.to_string());
     m->set_ts_ns(close_ts);
+    *m->mutable_bar() = to_proto(bar);
     if (!append(r)) return;
   }
   set_reference(bar.product, bar.close, close_ts);

@@ -104,6 +104,13 @@ class Replayer {
     auto price = Decimal::parse(m.price());
     if (!price) return make_error("mark price: " + price.error().message);
     if (auto st = out_.state->apply_mark(m.product(), *price, m.ts_ns()); !st) return st;
+    if (m.has_bar()) {
+      auto bar = parse_bar(m.bar());
+      if (!bar) return make_error("mark's bar: " + bar.error().message);
+      // As when the bar arrived: a bar the statistics refuse (not later
+      // than the last one) leaves them as they are.
+      static_cast<void>(out_.state->apply_bar(*bar));
+    }
     if (m.ts_ns() > out_.market_now_ns) out_.market_now_ns = m.ts_ns();
     for (MarkSeen& seen : out_.marks) {
       if (seen.product == m.product()) {

@@ -248,6 +248,53 @@ TEST_F(GateDaemonTest, RepeatedIntentIdReturnsTheOriginalAcrossReconnectAndResta
   EXPECT_EQ(str(orders.at("orders").at(0), "state"), "ORDER_STATE_OPEN");
 }
 
+// The market.* rule facts come from the bars the gate processed; a restart
+// (clean or SIGKILL) rebuilds them from the journaled bars, so a rule such
+// as the volatility spike cap does not go blind for an hour after a crash.
+TEST_F(GateDaemonTest, MarketStatisticsSurviveARestart) {
+  start();
+  const auto facts_of = [&](const std::string& intent_id) {
+    for (const auto& r : read_gate_records(gate_->journal_dir())) {
+      if (r.has_intent_decided() && r.intent_decided().intent().intent_id() == intent_id) {
+        return r.intent_decided().rule_facts();
+      }
+    }
+    ADD_FAILURE() << "no IntentDecided for " << intent_id;
+    return ipc::RuleFacts();
+  };
+  // At the last close, with a stop 100 below.
+  const std::string price = bars_[29].close();
+  const std::string stop = Decimal::parse(price)->sub(*Decimal::parse("100"))->to_string();
+  {
+    AgentPeer agent;
+    ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+    for (std::size_t i = 0; i < 30; ++i) bar(agent, bars_[i]);
+    const Decision d = decide(agent, limit_intent("before", ipc::SIDE_BUY, "0.001", price, stop));
+    ASSERT_TRUE(d.accepted()) << d.DebugString();
+  }
+  const ipc::RuleFacts before = facts_of("before");
+  ASSERT_NE(before.market_realized_vol_1h(), "0") << "30 bars give a volatility";
+  ASSERT_FALSE(before.market_realized_vol_1h().empty());
+  for (const bool crash : {false, true}) {
+    if (crash) {
+      gate_->signal(SIGKILL);
+      gate_->wait_exit();
+      ASSERT_TRUE(gate_->start()) << gate_->log();
+    } else {
+      restart();
+    }
+    AgentPeer agent;
+    ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+    const std::string id = crash ? "after-kill" : "after-restart";
+    const Decision d = decide(agent, limit_intent(id, ipc::SIDE_BUY, "0.001", price, stop));
+    ASSERT_TRUE(d.accepted()) << d.DebugString();
+    const ipc::RuleFacts after = facts_of(id);
+    EXPECT_EQ(after.market_realized_vol_1h(), before.market_realized_vol_1h()) << id;
+    EXPECT_EQ(after.market_realized_vol_24h(), before.market_realized_vol_24h()) << id;
+    EXPECT_EQ(after.market_volume_1h(), before.market_volume_1h()) << id;
+  }
+}
+
 TEST_F(GateDaemonTest, TradectlVerbsAgainstTheRealGate) {
   start();
   AgentPeer agent;

@@ -65,6 +65,8 @@ struct Bar {
 // Parses and checks an ipc::Bar: positive prices, low <= open, close <= high,
 // volume >= 0, bid and ask both present (0 < bid <= ask) or both absent.
 Result<Bar> parse_bar(const ipc::Bar& bar);
+// The inverse of parse_bar() (bid and ask left empty when zero).
+ipc::Bar to_proto(const Bar& bar);
 // The consistency checks parse_bar() applies (0 < low <= open, close <= high;
 // volume >= 0; bid and ask both absent or 0 < bid <= ask), for bars built
 // without going through ipc::Bar (the backtester's direct path).
