@@ -37,6 +37,11 @@ int main(int argc, char** argv) {
   halt->add_option("--reason", args.reason, "why, for the journal");
   CLI::App* resume = verb("resume", "back to ACTIVE (refused during a daily-loss cooldown)", Verb::kResume);
   resume->add_option("--reason", args.reason, "why, for the journal");
+  CLI::App* reduce = verb("reduce",
+                          "REDUCING: only orders that shrink a position pass; from ACTIVE or HALTED (refused when "
+                          "KILLED and during a daily-loss cooldown)",
+                          Verb::kReduce);
+  reduce->add_option("--reason", args.reason, "why, for the journal");
 
   try {
     cli.parse(argc, argv);

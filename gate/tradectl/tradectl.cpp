@@ -80,6 +80,8 @@ const char* verb_name(Verb v) {
       return "halt";
     case Verb::kResume:
       return "resume";
+    case Verb::kReduce:
+      return "reduce";
   }
   return "?";
 }
@@ -107,6 +109,9 @@ ipc::AdminEnvelope request_for(const Args& args) {
       break;
     case Verb::kResume:
       r.mutable_resume_request()->set_reason(args.reason);
+      break;
+    case Verb::kReduce:
+      r.mutable_reduce_request()->set_reason(args.reason);
       break;
   }
   return r;
@@ -200,7 +205,8 @@ int run(const Args& args) {
       return 0;
     case Verb::kKill:
     case Verb::kHalt:
-    case Verb::kResume: {
+    case Verb::kResume:
+    case Verb::kReduce: {
       if (!r.has_action_reply()) break;
       const ipc::ActionReply& a = r.action_reply();
       if (args.json) std::printf("%s\n", to_json(a).c_str());

@@ -10,7 +10,7 @@
 
 namespace ta::tradectl {
 
-enum class Verb { kStatus, kOrders, kPositions, kKill, kHalt, kResume };
+enum class Verb { kStatus, kOrders, kPositions, kKill, kHalt, kResume, kReduce };
 
 struct Args {
   std::string socket_path;  // resolved: --socket, $TRADING_ADMIN_SOCKET, /run/trading/admin.sock
@@ -18,7 +18,7 @@ struct Args {
   bool json = false;
   bool all = false;      // orders --all
   bool flatten = false;  // kill --flatten
-  std::string reason;    // kill, halt, resume
+  std::string reason;    // kill, halt, resume, reduce
 };
 
 // Sends the verb's request and prints the answer on stdout. Returns the

@@ -72,6 +72,10 @@ ipc::AdminEnvelope GateApp::Impl::admin_reply(const ipc::AdminEnvelope& request)
       *reply.mutable_action_reply() =
           action(HaltEvent::kOperatorResume, or_default(request.resume_request().reason(), "operator resume"));
       return reply;
+    case ipc::AdminEnvelope::kReduceRequest:
+      *reply.mutable_action_reply() =
+          action(HaltEvent::kOperatorReduce, or_default(request.reduce_request().reason(), "operator reduce"));
+      return reply;
     case ipc::AdminEnvelope::kRulesListRequest:
       *reply.mutable_rules_list_reply() = rules_list();
       return reply;
