@@ -1,6 +1,8 @@
 // GateState: the mutations that follow journaled events. Each method either
 // applies completely or returns an error and changes nothing, so a replay
 // that stops at a bad record leaves a consistent state behind.
+#include <algorithm>
+
 #include "exposure.h"
 #include "gate/core.h"
 #include "invariant.h"
@@ -44,6 +46,79 @@ const Order* GateState::find_live_order_by_intent(std::string_view intent_id) co
     if (o.intent_id == intent_id) return &o;
   }
   return nullptr;
+}
+
+const ProductOrderTotals* GateState::order_totals(std::string_view product) const {
+  for (const ProductOrderTotals& t : order_totals_) {
+    if (t.product == product) return &t;
+  }
+  return nullptr;
+}
+
+namespace {
+
+void add_order(std::vector<ProductOrderTotals>& totals, const Order& o, int sign) {
+  auto it = std::find_if(totals.begin(), totals.end(), [&](const ProductOrderTotals& t) { return t.product == o.product; });
+  if (it == totals.end()) {
+    TA_GATE_INVARIANT(sign > 0);  // an order leaves only the totals it joined
+    it = totals.insert(totals.end(), ProductOrderTotals{});
+    it->product = o.product;
+  }
+  ProductOrderTotals& t = *it;
+  const Int128 remaining = Int128{o.remaining().units()} * sign;
+  const Int128 notional = detail::wide(o.remaining(), o.decision_price);
+  const auto move = [sign](WideSum& sum, Int128 v) {
+    if (sign > 0) {
+      sum.add(v);
+    } else {
+      sum.sub(v);
+    }
+  };
+  t.count = sign > 0 ? t.count + 1 : t.count - 1;
+  if (o.side == ipc::SIDE_BUY) {
+    t.buy_remaining += remaining;
+    move(t.buy_notional, notional);
+  } else {
+    t.sell_remaining += remaining;
+  }
+  if (o.grows_exposure) {
+    t.growing_remaining += remaining;
+    move(t.growing_notional, notional);
+  }
+  if (t.count == 0) {
+    ProductOrderTotals zero;
+    zero.product = t.product;
+    TA_GATE_INVARIANT(t == zero);  // every sum went back to zero
+    totals.erase(it);
+  }
+}
+
+bool same_totals(std::vector<ProductOrderTotals> a, std::vector<ProductOrderTotals> b) {
+  const auto by_product = [](const ProductOrderTotals& x, const ProductOrderTotals& y) { return x.product < y.product; };
+  std::sort(a.begin(), a.end(), by_product);
+  std::sort(b.begin(), b.end(), by_product);
+  return a == b;
+}
+
+}  // namespace
+
+void GateState::count_order(const Order& o, int sign) { add_order(order_totals_, o, sign); }
+
+std::vector<ProductOrderTotals> GateState::recount_order_totals() const {
+  std::vector<ProductOrderTotals> out;
+  for (const auto& [id, o] : live_orders_) add_order(out, o, +1);
+  return out;
+}
+
+bool GateState::order_totals_match_recount() const { return same_totals(order_totals_, recount_order_totals()); }
+
+// Debug builds (and so every test) recount after each order change; a
+// release gate trusts the incremental sums, whose updates sit next to the
+// only three mutations of live orders.
+void GateState::check_order_totals() const {
+#ifndef NDEBUG
+  TA_GATE_INVARIANT(order_totals_match_recount());
+#endif
 }
 
 const RememberedIntent* GateState::find_intent(std::string_view intent_id) const {
@@ -129,7 +204,9 @@ Status GateState::create_order(const ipc::OrderIntent& intent, const ipc::Decisi
   const auto open = detail::open_order_totals(*this, o.product, o.side);
   o.grows_exposure = !detail::order_shrinks(ledger_.position_quantity(o.product), o.side, o.quantity, open.same_side);
 
+  count_order(o, +1);
   live_orders_.emplace(o.order_id, std::move(o));
+  check_order_totals();
   accepted_times_ns_.push_back(decision.decided_ts_ns());
   while (accepted_times_ns_.size() > limits_.order_rate_per_minute_max) accepted_times_ns_.pop_front();
   ++next_order_number_;
@@ -222,9 +299,12 @@ Status GateState::apply_order_event(std::string_view order_id, OrderEvent event,
   }
   Status s = apply_event(it->second, event, ts_ns);
   if (!s) return s;
+  // Events change no quantity; a finished order leaves the sums.
+  if (is_terminal(it->second.state)) count_order(it->second, -1);
   const bool rejected = event == OrderEvent::kReject || event == OrderEvent::kReconcileRejected;
   if (rejected && it->second.strategy == kGateStrategy && halt_.flatten_wanted()) flatten_refused_ = true;
   close_if_terminal(it);
+  check_order_totals();
   return {};
 }
 
@@ -249,8 +329,11 @@ Status GateState::apply_fill(const ipc::Fill& fill) {
   const Position* after = ledger_.find(live.product);
   TA_GATE_INVARIANT(after != nullptr);  // the ledger just applied a fill to it
   update_trade_stats(before, *after, fill);
+  count_order(it->second, -1);
   it->second = std::move(next);
+  if (!is_terminal(it->second.state)) count_order(it->second, +1);
   close_if_terminal(it);
+  check_order_totals();
   return {};
 }
 

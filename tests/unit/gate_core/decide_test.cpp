@@ -806,6 +806,78 @@ TEST(GateState, CancelDecisions) {
   EXPECT_FALSE(decide_cancel(s, c, w.ctx()).accepted());
 }
 
+// The per-product sums of the live orders follow every creation, fill and
+// finish, and always equal a count over the orders.
+TEST(GateState, OrderTotalsFollowEveryOrderChange) {
+  World w;
+  GateState s = w.make();
+  EXPECT_TRUE(s.order_totals().empty());
+  const std::string b1 = inject_order(s, "BTC-USD", ipc::SIDE_BUY, "0.5", "10000");
+  const std::string b2 = inject_order(s, "BTC-USD", ipc::SIDE_BUY, "0.25", "9000");
+  const std::string e1 = inject_order(s, "ETH-USD", ipc::SIDE_BUY, "2", "2000");
+  const ProductOrderTotals* btc = s.order_totals("BTC-USD");
+  ASSERT_NE(btc, nullptr);
+  EXPECT_EQ(btc->count, 2u);
+  EXPECT_EQ(btc->buy_remaining, D("0.75").units());
+  EXPECT_EQ(btc->sell_remaining, 0);
+  EXPECT_EQ(btc->growing_remaining, D("0.75").units());
+  EXPECT_EQ(btc->buy_notional.saturated(), Int128{D("7250").units()} * Decimal::kScale);  // 5000 + 2250
+  EXPECT_EQ(btc->growing_notional, btc->buy_notional);
+  EXPECT_TRUE(s.order_totals_match_recount());
+
+  fill(s, b1, "0.2", "10000");  // partial
+  EXPECT_EQ(s.order_totals("BTC-USD")->buy_remaining, D("0.55").units());
+  EXPECT_EQ(s.order_totals("BTC-USD")->buy_notional.saturated(), Int128{D("5250").units()} * Decimal::kScale);
+  // A sell that shrinks the 0.2 position: not growing.
+  const std::string x1 = inject_order(s, "BTC-USD", ipc::SIDE_SELL, "0.1", "10100");
+  EXPECT_EQ(s.order_totals("BTC-USD")->sell_remaining, D("0.1").units());
+  EXPECT_EQ(s.order_totals("BTC-USD")->growing_remaining, D("0.55").units());
+  EXPECT_EQ(s.order_totals("BTC-USD")->count, 3u);
+  EXPECT_TRUE(s.order_totals_match_recount());
+
+  fill(s, b1, "0.3", "10000");                                                  // b1 filled: gone
+  ASSERT_TRUE(s.apply_order_event(b2, OrderEvent::kCancelRequest, kT0).ok());  // PENDING_NEW: cancelled at once
+  ASSERT_TRUE(s.apply_order_event(x1, OrderEvent::kSubmit, kT0).ok());          // no quantity change
+  EXPECT_EQ(s.order_totals("BTC-USD")->count, 1u);
+  EXPECT_EQ(s.order_totals("BTC-USD")->buy_remaining, 0);
+  EXPECT_EQ(s.order_totals("BTC-USD")->buy_notional, WideSum{});
+  EXPECT_FALSE(s.apply_order_event(x1, OrderEvent::kFill, kT0).ok());  // refused: nothing changes
+  EXPECT_TRUE(s.order_totals_match_recount());
+  ASSERT_TRUE(s.apply_order_event(x1, OrderEvent::kCancelRequest, kT0).ok());
+  ASSERT_TRUE(s.apply_order_event(x1, OrderEvent::kCancelAck, kT0).ok());
+  EXPECT_EQ(s.order_totals("BTC-USD"), nullptr) << "a product without live orders has no entry";
+  ASSERT_NE(s.order_totals("ETH-USD"), nullptr);
+  EXPECT_EQ(s.order_totals("ETH-USD")->buy_remaining, D("2").units());
+  ASSERT_TRUE(s.apply_order_event(e1, OrderEvent::kSubmit, kT0).ok());
+  ASSERT_TRUE(s.apply_order_event(e1, OrderEvent::kReject, kT0).ok());
+  EXPECT_TRUE(s.order_totals().empty());
+  EXPECT_TRUE(s.order_totals_match_recount());
+}
+
+// WideSum is exact across its saturation point, one below, at and above
+// 2^126, and comes back down exactly.
+TEST(GateState, WideSumSaturatesAtTheCapAndSubtractsExactly) {
+  constexpr Int128 kCap = WideSum::kUnit;
+  WideSum w;
+  w.add(kCap - 1);
+  EXPECT_EQ(w.saturated(), kCap - 1);  // one below
+  w.add(1);
+  EXPECT_EQ(w.saturated(), kCap);  // at
+  EXPECT_EQ(w.carries, 1u);
+  EXPECT_EQ(w.low, 0);
+  w.add(kCap - 1);
+  w.add(5);
+  EXPECT_EQ(w.saturated(), kCap);  // above: saturated, but counted exactly
+  EXPECT_EQ(w.carries, 2u);
+  EXPECT_EQ(w.low, 4);
+  w.sub(kCap - 1);
+  w.sub(5);
+  w.sub(1);
+  EXPECT_EQ(w.saturated(), kCap - 1);
+  w.sub(kCap - 1);
+  EXPECT_EQ(w, WideSum{});
+}
+
 TEST(GateState, RememberedIntentsAndClosedOrdersAreBounded) {
   World w;
   GateState s(w.limits, Ledger(w.limits.starting_cash, kT0), GateStateBounds{3, 2});

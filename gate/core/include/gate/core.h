@@ -201,6 +201,49 @@ struct TradeStats {
   std::int64_t fills_in_day = 0;
 };
 
+// An exact running sum of non-negative "wide" amounts (a quantity times a
+// price, in 1e-16 units; each below 2^126) that can be decreased exactly
+// again: value = carries x 2^126 + low, 0 <= low < 2^126. saturated() is
+// min(value, 2^126), which is what the limit checks compare (they treat
+// everything from 2^126 up as "too much").
+struct WideSum {
+  static constexpr Int128 kUnit = Int128{1} << 126;
+  Int128 low = 0;
+  std::uint64_t carries = 0;
+
+  void add(Int128 v) {
+    low += v;
+    while (low >= kUnit) {
+      low -= kUnit;
+      ++carries;
+    }
+  }
+  void sub(Int128 v) {
+    low -= v;
+    while (low < 0) {
+      low += kUnit;
+      --carries;
+    }
+  }
+  Int128 saturated() const { return carries > 0 ? kUnit : low; }
+  friend bool operator==(const WideSum&, const WideSum&) = default;
+};
+
+// What the live orders of one product hold, kept by GateState on every
+// order change (creation, fill, finish), so that decide() reads these sums
+// instead of walking every open order per intent. Remaining = quantity -
+// filled; notional = remaining x the order's decision price.
+struct ProductOrderTotals {
+  std::string product;
+  std::size_t count = 0;          // live orders
+  Int128 buy_remaining = 0;       // 1e-8 units
+  Int128 sell_remaining = 0;      // 1e-8 units
+  Int128 growing_remaining = 0;   // of orders that grow exposure (Order::grows_exposure)
+  WideSum buy_notional;           // of buys, 1e-16 units
+  WideSum growing_notional;       // of orders that grow exposure, 1e-16 units
+  friend bool operator==(const ProductOrderTotals&, const ProductOrderTotals&) = default;
+};
+
 // A remembered decision: what idempotency compares and replays.
 struct RememberedIntent {
   std::uint64_t fingerprint = 0;  // of the intent's content
@@ -262,6 +305,16 @@ class GateState {
   const std::map<std::string, std::uint64_t, std::less<>>& rule_hits() const { return rule_hits_; }
   std::uint64_t rule_hits_untracked() const { return rule_hits_untracked_; }
   const TradeStats& trade_stats() const { return trade_stats_; }
+  // Sums over the live orders, one entry per product that has any (in the
+  // order the products got their first live order); nullptr for a product
+  // without live orders.
+  const std::vector<ProductOrderTotals>& order_totals() const { return order_totals_; }
+  const ProductOrderTotals* order_totals(std::string_view product) const;
+  // The same sums counted afresh from live_orders(): the invariant
+  // order_totals() == recount_order_totals() (as sets of products) is
+  // checked after every order change in debug builds and by the tests.
+  std::vector<ProductOrderTotals> recount_order_totals() const;
+  bool order_totals_match_recount() const;
   // The market statistics of a product; nullptr before its first bar or quote.
   const MarketStats* market_stats(std::string_view product) const;
 
@@ -317,6 +370,9 @@ class GateState {
  private:
   void remember(const std::string& intent_id, std::uint64_t fingerprint, const ipc::Decision& decision);
   void close_if_terminal(std::map<std::string, Order, std::less<>>::iterator it);
+  // Adds (sign +1) or removes (sign -1) a live order's share of order_totals_.
+  void count_order(const Order& o, int sign);
+  void check_order_totals() const;
   Status create_order(const ipc::OrderIntent& intent, const ipc::Decision& decision);
   Status settle_hold(const ipc::OrderIntent& intent, const ipc::Decision& decision);
   void count_rule_hits(const ipc::Decision& decision);
@@ -330,6 +386,7 @@ class GateState {
   bool flatten_refused_ = false;  // a gate flatten order was rejected since the flattening began
   bool ready_ = false;
   std::map<std::string, Order, std::less<>> live_orders_;
+  std::vector<ProductOrderTotals> order_totals_;
   std::deque<Order> closed_orders_;
   std::unordered_map<std::string, RememberedIntent, StringHash, std::equal_to<>> intents_;
   std::deque<std::string> intent_order_;  // remembered ids, oldest first
