@@ -32,7 +32,7 @@ bool has_marker(const ipc::Decision& d, std::string_view name) {
 }  // namespace
 
 GateState::GateState(SafetyLimits limits, Ledger ledger, GateStateBounds bounds)
-    : limits_(std::move(limits)), bounds_(bounds), ledger_(std::move(ledger)) {}
+    : limits_(std::move(limits)), bounds_(bounds), ledger_(std::move(ledger)), intents_(bounds.remembered_intents_max) {}
 
 std::string GateState::next_order_id() const { return "o-" + std::to_string(next_order_number_); }
 
@@ -121,19 +121,12 @@ void GateState::check_order_totals() const {
 #endif
 }
 
-const RememberedIntent* GateState::find_intent(std::string_view intent_id) const {
-  auto it = intents_.find(intent_id);
-  return it == intents_.end() ? nullptr : &it->second;
+std::optional<RememberedIntent> GateState::find_intent(std::string_view intent_id) const {
+  return intents_.find(intent_id);
 }
 
-void GateState::remember(const std::string& intent_id, std::uint64_t fingerprint, const ipc::Decision& decision) {
-  if (intent_order_.size() >= bounds_.remembered_intents_max) {
-    intents_.erase(intent_order_.front());
-    intent_order_.pop_front();
-  }
-  intents_.emplace(intent_id, RememberedIntent{fingerprint, decision});
-  intent_order_.push_back(intent_id);
-  TA_GATE_INVARIANT(intents_.size() == intent_order_.size());
+void GateState::remember(const ipc::OrderIntent& intent, const ipc::Decision& decision) {
+  intents_.add(intent.intent_id(), intent_fingerprint(intent), intent.created_ts_ns(), decision);
 }
 
 Status GateState::record_decision(const ipc::OrderIntent& intent, const ipc::Decision& decision) {
@@ -144,7 +137,7 @@ Status GateState::record_decision(const ipc::OrderIntent& intent, const ipc::Dec
       has_marker(decision, kFieldHoldExpired)) {
     return settle_hold(intent, decision);
   }
-  if (find_intent(id) != nullptr) return make_error("intent " + id + " was already decided");
+  if (intents_.contains(id)) return make_error("intent " + id + " was already decided");
   if (decision.accepted()) {
     Status s = create_order(intent, decision);
     if (!s) return s;
@@ -162,7 +155,7 @@ Status GateState::record_decision(const ipc::OrderIntent& intent, const ipc::Dec
     holds_.emplace(id, PendingHold{intent, decision, decision.decided_ts_ns(),
                                    decision.decided_ts_ns() + expiry_s * kNanosPerSecond});
   }
-  remember(id, intent_fingerprint(intent), decision);
+  remember(intent, decision);
   recent_intent_times_ns_.push_back(decision.decided_ts_ns());
   while (recent_intent_times_ns_.size() > bounds_.recent_intents_max) recent_intent_times_ns_.pop_front();
   count_rule_hits(decision);
@@ -231,11 +224,8 @@ Status GateState::settle_hold(const ipc::OrderIntent& intent, const ipc::Decisio
     if (!s) return s;
   }
   holds_.erase(hold);
-  auto it = intents_.find(id);
-  if (it != intents_.end()) {
-    it->second.decision = decision;
-  } else {
-    remember(id, intent_fingerprint(intent), decision);  // forgotten meanwhile (idempotency memory is bounded)
+  if (!intents_.replace(id, decision)) {
+    remember(intent, decision);  // forgotten meanwhile (idempotency memory is bounded)
   }
   // An approval decided the intent again, so its rules fired again; a
   // rejection or expiry only repeats the held decision's list.

@@ -889,10 +889,10 @@ TEST(GateState, RememberedIntentsAndClosedOrdersAreBounded) {
     const ipc::Decision d = decide(s, i, w.ctx()).decision;
     ASSERT_TRUE(d.accepted()) << d.detail();
     ASSERT_TRUE(s.record_decision(i, d).ok());
-    EXPECT_NE(s.find_intent("i-" + std::to_string(k)), nullptr);
-    EXPECT_EQ(s.find_intent("i-1") != nullptr, k <= 3) << k;
+    EXPECT_TRUE(s.find_intent("i-" + std::to_string(k)).has_value());
+    EXPECT_EQ(s.find_intent("i-1").has_value(), k <= 3) << k;
   }
-  EXPECT_NE(s.find_intent("i-2"), nullptr);
+  EXPECT_TRUE(s.find_intent("i-2").has_value());
   // Closed orders: 2 kept, the oldest dropped first.
   for (int k = 1; k <= 3; ++k) {
     const std::string id = "o-" + std::to_string(k);
@@ -901,6 +901,72 @@ TEST(GateState, RememberedIntentsAndClosedOrdersAreBounded) {
     EXPECT_EQ(s.closed_orders().back().order_id, id);
   }
   EXPECT_EQ(s.closed_orders().front().order_id, "o-2");
+}
+
+// The idempotency memory at its limit (3 here): one below and at it every
+// retry replays; one above, the oldest id is forgotten, and a retry of it -
+// or any intent created no later than it - is denied INTENT_TOO_OLD
+// instead of being decided afresh (which could make a second order). Newer
+// intents are decided as usual, and a replay of the journal rebuilds the
+// same memory and the same answers.
+TEST(GateState, IdempotencyMemoryAtItsLimitNeverDecidesAForgottenIdAgain) {
+  World w;
+  GateStateBounds bounds;
+  bounds.remembered_intents_max = 3;
+  GateState s(w.limits, Ledger(w.limits.starting_cash, kT0), bounds);
+  s.set_ready(true);
+  ASSERT_TRUE(s.apply_mark("BTC-USD", w.btc_ref, kT0).ok());
+  std::vector<std::pair<ipc::OrderIntent, ipc::Decision>> journal;
+  const auto intent_at = [](int k, std::int64_t created) {
+    ipc::OrderIntent i = buy("0.01");
+    i.set_intent_id("i-" + std::to_string(k));
+    i.set_created_ts_ns(created);
+    return i;
+  };
+  const auto record = [&](const ipc::OrderIntent& i) {
+    const ipc::Decision d = decide(s, i, w.ctx()).decision;
+    EXPECT_TRUE(s.record_decision(i, d).ok());
+    journal.emplace_back(i, d);
+    return d;
+  };
+  for (int k = 1; k <= 3; ++k) {
+    ASSERT_TRUE(record(intent_at(k, kT0 - 10 + k)).accepted());
+    // One below the limit and at it: every retry so far replays.
+    for (int j = 1; j <= k; ++j) EXPECT_TRUE(decide(s, intent_at(j, kT0 - 10 + j), w.ctx()).decision.replayed());
+  }
+  EXPECT_FALSE(s.intent_memory().forgotten_created_max_ns().has_value());
+  const std::uint64_t orders_before = s.next_order_number();
+  ASSERT_TRUE(record(intent_at(4, kT0 - 6)).accepted());  // one above: i-1 is forgotten
+  EXPECT_FALSE(s.find_intent("i-1").has_value());
+  ASSERT_TRUE(s.intent_memory().forgotten_created_max_ns().has_value());
+  EXPECT_EQ(*s.intent_memory().forgotten_created_max_ns(), kT0 - 9);
+
+  const ipc::Decision retry = record(intent_at(1, kT0 - 9));
+  EXPECT_FALSE(retry.accepted());
+  EXPECT_EQ(retry.reason(), ipc::DENY_REASON_INTENT_TOO_OLD);
+  EXPECT_FALSE(retry.replayed());
+  EXPECT_EQ(retry.limit(), "1728043199.99999999");  // kT0 - 9 ns, in seconds (truncated to 1e-8)
+  EXPECT_EQ(s.next_order_number(), orders_before + 1) << "no second order for the forgotten id";
+  EXPECT_FALSE(s.find_intent("i-1").has_value()) << "a too-old denial is not remembered";
+  // An unknown id created as early is denied too (it cannot be told apart).
+  EXPECT_EQ(record(intent_at(9, kT0 - 20)).reason(), ipc::DENY_REASON_INTENT_TOO_OLD);
+  EXPECT_EQ(record(intent_at(10, kT0 - 9)).reason(), ipc::DENY_REASON_INTENT_TOO_OLD);  // at the horizon
+  // One step newer than the horizon is decided; the remembered ones replay.
+  EXPECT_TRUE(record(intent_at(11, kT0 - 8)).accepted());
+  EXPECT_TRUE(decide(s, intent_at(4, kT0 - 6), w.ctx()).decision.replayed());
+
+  // A replay of the journal (a restart) rebuilds the same memory.
+  GateState replayed(w.limits, Ledger(w.limits.starting_cash, kT0), bounds);
+  replayed.set_ready(true);
+  ASSERT_TRUE(replayed.apply_mark("BTC-USD", w.btc_ref, kT0).ok());
+  for (const auto& [i, d] : journal) ASSERT_TRUE(replayed.record_decision(i, d).ok());
+  EXPECT_EQ(replayed.intent_memory().forgotten_created_max_ns(), s.intent_memory().forgotten_created_max_ns());
+  EXPECT_EQ(decide(replayed, intent_at(1, kT0 - 9), w.ctx()).decision.reason(), ipc::DENY_REASON_INTENT_TOO_OLD);
+  for (int k : {4, 11}) {
+    const std::string id = "i-" + std::to_string(k);
+    ASSERT_TRUE(replayed.find_intent(id).has_value()) << id;
+    EXPECT_EQ(replayed.find_intent(id)->decision.SerializeAsString(), s.find_intent(id)->decision.SerializeAsString());
+  }
 }
 
 // Replaying the same decisions and events into a fresh state rebuilds it.
@@ -925,8 +991,8 @@ TEST(GateState, ReplayRebuildsTheSameState) {
   EXPECT_EQ(replayed.accepted_times_ns(), live.accepted_times_ns());
   for (int k = 0; k < 15; ++k) {
     const std::string id = "i-" + std::to_string(k);
-    ASSERT_NE(live.find_intent(id), nullptr) << id;
-    ASSERT_NE(replayed.find_intent(id), nullptr) << id;
+    ASSERT_TRUE(live.find_intent(id).has_value()) << id;
+    ASSERT_TRUE(replayed.find_intent(id).has_value()) << id;
     EXPECT_EQ(live.find_intent(id)->decision.SerializeAsString(), replayed.find_intent(id)->decision.SerializeAsString());
   }
 }

@@ -55,6 +55,7 @@
 #include "gate.pb.h"
 #include "gate/config.h"
 #include "gate/halt.h"
+#include "gate/intent_memory.h"
 #include "gate/ledger.h"
 #include "gate/market_stats.h"
 #include "gate/orders.h"
@@ -72,10 +73,14 @@ inline constexpr std::size_t kIntentIdLengthMax = 64;
 inline constexpr std::size_t kStrategyLengthMax = 64;
 inline constexpr std::size_t kProductLengthMax = 32;
 inline constexpr std::int64_t kFieldValueMaxWhole = 1'000'000'000;
-// Intent ids remembered for idempotency. Beyond this the oldest record is
-// forgotten and a retry of that id would be decided afresh; 200,000 ids is
-// about a week at the hard maximum order rate (600/min, counting denials
-// too) and months at real rates, while retries come within seconds.
+// Intent ids remembered for idempotency (IntentMemory, gate/intent_memory.h:
+// about 60 bytes each: a full memory is about 12 MB, 14 MiB of the
+// daemon's VmRSS, docs/performance-gate-daemon.md). Beyond this the oldest
+// is forgotten; an intent created at or before the latest creation time
+// forgotten (it may be a retry of a forgotten one) is then denied
+// INTENT_TOO_OLD, never decided afresh. 200,000 ids is about a week at the
+// hard maximum order rate (600/min, counting denials too) and months at
+// real rates, while retries come within seconds.
 inline constexpr std::size_t kRememberedIntentsMax = 200'000;
 // Finished orders kept for status queries (the journal keeps all).
 inline constexpr std::size_t kClosedOrdersMax = 1'000;
@@ -244,12 +249,6 @@ struct ProductOrderTotals {
   friend bool operator==(const ProductOrderTotals&, const ProductOrderTotals&) = default;
 };
 
-// A remembered decision: what idempotency compares and replays.
-struct RememberedIntent {
-  std::uint64_t fingerprint = 0;  // of the intent's content
-  ipc::Decision decision;
-};
-
 // An intent and decision the gate makes itself (flattening), ready to be
 // journaled as IntentDecided and applied with record_decision().
 struct GateOrder {
@@ -288,7 +287,10 @@ class GateState {
   const std::deque<Order>& closed_orders() const { return closed_orders_; }
   const Order* find_live_order(std::string_view order_id) const;
   const Order* find_live_order_by_intent(std::string_view intent_id) const;
-  const RememberedIntent* find_intent(std::string_view intent_id) const;
+  // The remembered decision of an intent id (decoded from the compact
+  // memory), or nullopt.
+  std::optional<RememberedIntent> find_intent(std::string_view intent_id) const;
+  const IntentMemory& intent_memory() const { return intents_; }
   // Accepted decision times inside the rate window (at most the rate limit).
   const std::deque<std::int64_t>& accepted_times_ns() const { return accepted_times_ns_; }
   std::uint64_t next_order_number() const { return next_order_number_; }
@@ -368,7 +370,7 @@ class GateState {
   }
 
  private:
-  void remember(const std::string& intent_id, std::uint64_t fingerprint, const ipc::Decision& decision);
+  void remember(const ipc::OrderIntent& intent, const ipc::Decision& decision);
   void close_if_terminal(std::map<std::string, Order, std::less<>>::iterator it);
   // Adds (sign +1) or removes (sign -1) a live order's share of order_totals_.
   void count_order(const Order& o, int sign);
@@ -388,8 +390,7 @@ class GateState {
   std::map<std::string, Order, std::less<>> live_orders_;
   std::vector<ProductOrderTotals> order_totals_;
   std::deque<Order> closed_orders_;
-  std::unordered_map<std::string, RememberedIntent, StringHash, std::equal_to<>> intents_;
-  std::deque<std::string> intent_order_;  // remembered ids, oldest first
+  IntentMemory intents_;
   std::deque<std::int64_t> accepted_times_ns_;
   std::uint64_t next_order_number_ = 1;
   std::deque<std::int64_t> recent_intent_times_ns_;
