@@ -2,6 +2,7 @@
 // applies completely or returns an error and changes nothing, so a replay
 // that stops at a bad record leaves a consistent state behind.
 #include <algorithm>
+#include <iterator>
 
 #include "exposure.h"
 #include "gate/core.h"
@@ -233,8 +234,42 @@ Status GateState::settle_hold(const ipc::OrderIntent& intent, const ipc::Decisio
   return {};
 }
 
+Status GateState::apply_rules_loaded(const ipc::RulesLoaded& loaded) {
+  if (loaded.failed()) return {};
+  if (loaded.rules().empty() && loaded.rule_count() > 0) {
+    loaded_rules_known_ = false;
+    loaded_rules_.clear();
+    return {};
+  }
+  if (static_cast<std::size_t>(loaded.rules_size()) > rules::kRuleCountMax) {
+    return make_error("RulesLoaded lists " + std::to_string(loaded.rules_size()) + " rules; at most " +
+                      std::to_string(rules::kRuleCountMax) + " can be loaded");
+  }
+  std::map<std::string, std::uint32_t, std::less<>> next;
+  for (const ipc::RulesLoaded::Rule& r : loaded.rules()) {
+    if (!next.emplace(r.id(), r.version()).second) return make_error("RulesLoaded lists rule " + r.id() + " twice");
+  }
+  for (auto it = rule_hits_.begin(); it != rule_hits_.end();) {
+    bool keep = false;
+    if (auto now = next.find(it->first); now != next.end()) {
+      // A counter from before the loaded set was known has no version: it
+      // stays while its rule is loaded.
+      auto before = loaded_rules_.find(it->first);
+      keep = !loaded_rules_known_ || before == loaded_rules_.end() || before->second == now->second;
+    }
+    it = keep ? std::next(it) : rule_hits_.erase(it);
+  }
+  loaded_rules_ = std::move(next);
+  loaded_rules_known_ = true;
+  return {};
+}
+
 void GateState::count_rule_hits(const ipc::Decision& decision) {
   for (const std::string& rule_id : decision.rules_fired()) {
+    if (loaded_rules_known_ && loaded_rules_.count(rule_id) == 0) {
+      ++rule_hits_untracked_;
+      continue;
+    }
     auto it = rule_hits_.find(rule_id);
     if (it != rule_hits_.end()) {
       ++it->second;

@@ -24,6 +24,8 @@ void GateApp::Impl::on_agent_connected(SessionId session, const proto::PeerCrede
   ipc::Envelope snapshot;
   *snapshot.mutable_position_snapshot() = state_->ledger().to_snapshot(now());
   send_agent(session, std::move(snapshot), reply_barrier());
+  // Approved parameter changes the agent has not acknowledged yet.
+  send_relays(session);
   run_effects();
 }
 
@@ -62,9 +64,11 @@ void GateApp::Impl::on_agent_message(SessionId session, const ipc::Envelope& mes
   }
   if (message.body_case() == ipc::Envelope::kBar) {
     handle_bar(session, message);
-  } else if (bars_queued_ + inbound_queued_ > 0) {
-    // A bar ahead of this message has not been fed to the venue yet; the
-    // message must see the market after it, as the agent did.
+  } else if (bars_queued_ + inbound_queued_ + rules_queued_ > 0) {
+    // A bar ahead of this message has not been fed to the venue yet (the
+    // message must see the market after it, as the agent did), or a
+    // reloaded rule set is not in force yet (the message is decided with
+    // it, after its RulesLoaded record).
     Effect e;
     e.kind = Effect::Kind::kInbound;
     e.session = session;
@@ -90,19 +94,11 @@ void GateApp::Impl::handle_agent_message(SessionId session, const ipc::Envelope&
     case ipc::Envelope::kBar:
       handle_bar(session, message);
       return;
-    case ipc::Envelope::kProposalSubmit: {
-      ipc::Envelope reply;
-      reply.set_request_id(message.request_id());
-      ipc::ProposalResult* r = reply.mutable_proposal_result();
-      r->set_proposal_id(message.proposal_submit().proposal_id());
-      r->set_state(ipc::PROPOSAL_STATE_REJECTED);
-      r->set_detail("this trading-gate does not take proposals yet");
-      send_agent(session, std::move(reply), 0);
+    case ipc::Envelope::kProposalSubmit:
+      handle_proposal_submit(session, message.request_id(), message.proposal_submit());
       return;
-    }
     case ipc::Envelope::kParameterChangeAck:
-      log_->info("parameter change ack proposal_id={} applied={}", log_text(message.parameter_change_ack().proposal_id()),
-                 message.parameter_change_ack().applied());
+      handle_parameter_ack(session, message.parameter_change_ack());
       return;
     case ipc::Envelope::kHello:
     case ipc::Envelope::kHelloAck:
@@ -508,6 +504,8 @@ void GateApp::Impl::process_bar(SessionId session, std::uint64_t request_id, con
   set_reference(bar.product, bar.close, close_ts);
   automatic_halts(market_now_ns_);
   follow_up_flatten();
+  // Market time moved: proposals expire in it, before the agent hears of the bar.
+  expire_proposals();
   venue_log_->debug("bar product={} open_ts_ns={} close={} events={}", bar.product, bar.open_ts_ns,
                     bar.close.to_string(), events->size());
   // The lockstep answer: the agent may send the next bar once it has it.

@@ -95,9 +95,11 @@ inline constexpr std::size_t kPendingHoldsMax = 64;
 // Decision times kept for stats.orders_last_minute: more than the largest
 // configurable order rate (600/min) counting denials; the fact saturates here.
 inline constexpr std::size_t kRecentIntentsMax = 1'024;
-// Rule ids with a hit counter: four rule sets' worth (kRuleCountMax each),
-// so counters survive reloads that rename rules. Hits of further ids are
-// counted in rule_hits_untracked().
+// Rule ids with a hit counter while no RulesLoaded record has told the
+// state which rules are loaded (tools and tests that record decisions
+// without one): four rule sets' worth (kRuleCountMax each). Hits of further
+// ids are counted in rule_hits_untracked(). Once the loaded set is known,
+// only its rules have counters, at most kRuleCountMax.
 inline constexpr std::size_t kRuleHitIdsMax = 4 * rules::kRuleCountMax;
 
 // Names of the Decision fields that carry hold bookkeeping through the
@@ -303,9 +305,17 @@ class GateState {
   const std::map<std::string, PendingHold, std::less<>>& pending_holds() const { return holds_; }
   const PendingHold* find_hold(std::string_view intent_id) const;
   // How often each rule fired, by rule id, counted from recorded decisions
-  // (so a replay gives the same counts). For the admin socket.
+  // (so a replay gives the same counts). For the admin socket. Once
+  // apply_rules_loaded() has named the loaded rules, a counter counts one
+  // version of one loaded rule: see apply_rules_loaded().
   const std::map<std::string, std::uint64_t, std::less<>>& rule_hits() const { return rule_hits_; }
+  // Hits no counter holds: ids beyond bounds().rule_hit_ids_max, and hits
+  // of rules that are not loaded (a held order released after its rule was
+  // reloaded away).
   std::uint64_t rule_hits_untracked() const { return rule_hits_untracked_; }
+  // The loaded rules (id -> version) from the last apply_rules_loaded();
+  // empty before one.
+  const std::map<std::string, std::uint32_t, std::less<>>& loaded_rule_versions() const { return loaded_rules_; }
   const TradeStats& trade_stats() const { return trade_stats_; }
   // Sums over the live orders, one entry per product that has any (in the
   // order the products got their first live order); nullptr for a product
@@ -319,6 +329,18 @@ class GateState {
   bool order_totals_match_recount() const;
   // The market statistics of a product; nullptr before its first bar or quote.
   const MarketStats* market_stats(std::string_view product) const;
+
+  // The rule set the gate decides with from now on, from a RulesLoaded
+  // record (journaled at start and after every reload; applied live when
+  // the set comes into force and in replay at the record). Hit counters
+  // survive for the rules still loaded with the same id and version; a
+  // rule that is gone or has another version starts again from zero. A
+  // record with `failed` set changes nothing. A record written before
+  // RulesLoaded listed its rules (rule_count > 0, no rules) leaves the
+  // loaded set unknown: counters are then kept by id, as before any
+  // record. Refuses more than rules::kRuleCountMax rules or an id listed
+  // twice (nothing changes).
+  Status apply_rules_loaded(const ipc::RulesLoaded& loaded);
 
   // Recovery finished (or not): NOT_READY until set.
   void set_ready(bool ready) { ready_ = ready; }
@@ -397,6 +419,8 @@ class GateState {
   std::map<std::string, PendingHold, std::less<>> holds_;
   std::map<std::string, std::uint64_t, std::less<>> rule_hits_;
   std::uint64_t rule_hits_untracked_ = 0;
+  std::map<std::string, std::uint32_t, std::less<>> loaded_rules_;
+  bool loaded_rules_known_ = false;
   TradeStats trade_stats_;
   // Realized P&L and fees of a product when its current trade opened.
   struct TradeStart {
