@@ -41,6 +41,11 @@ int main(int argc, char** argv) {
   halt->add_option("--reason", args.reason, "why, for the journal");
   CLI::App* resume = verb("resume", "back to ACTIVE (refused during a daily-loss cooldown)", Verb::kResume);
   resume->add_option("--reason", args.reason, "why, for the journal");
+  CLI::App* reduce = verb("reduce",
+                          "REDUCING: only orders that shrink a position pass; from ACTIVE or HALTED (refused when "
+                          "KILLED and during a daily-loss cooldown)",
+                          Verb::kReduce);
+  reduce->add_option("--reason", args.reason, "why, for the journal");
 
   CLI::App* rules = cli.add_subcommand("rules", "the rule DSL: list, show, reload, check and test rules");
   rules->require_subcommand(1, 1);

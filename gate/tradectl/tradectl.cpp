@@ -83,6 +83,8 @@ const char* verb_name(Verb v) {
       return "halt";
     case Verb::kResume:
       return "resume";
+    case Verb::kReduce:
+      return "reduce";
     case Verb::kProposalsList:
       return "proposals list";
     case Verb::kProposalsShow:
@@ -221,6 +223,9 @@ ipc::AdminEnvelope request_for(const Args& args) {
       break;
     case Verb::kResume:
       r.mutable_resume_request()->set_reason(args.reason);
+      break;
+    case Verb::kReduce:
+      r.mutable_reduce_request()->set_reason(args.reason);
       break;
     case Verb::kProposalsList:
       r.mutable_proposals_list_request();
@@ -361,6 +366,7 @@ int run(const Args& args) {
     case Verb::kKill:
     case Verb::kHalt:
     case Verb::kResume:
+    case Verb::kReduce:
     case Verb::kRulesReload:
     case Verb::kProposalsList:
     case Verb::kProposalsShow:
@@ -413,6 +419,7 @@ int run(const Args& args) {
     case Verb::kKill:
     case Verb::kHalt:
     case Verb::kResume:
+    case Verb::kReduce:
     case Verb::kProposalsApprove:
     case Verb::kProposalsReject:
     case Verb::kHoldsApprove:

@@ -19,6 +19,7 @@ enum class Verb {
   kKill,
   kHalt,
   kResume,
+  kReduce,
   kRulesList,         // rules list
   kRulesShow,         // rules show ID
   kRulesReload,       // rules reload
@@ -44,7 +45,7 @@ struct Args {
   bool json = false;
   bool all = false;         // orders --all
   bool flatten = false;     // kill --flatten
-  std::string reason;       // kill, halt, resume, proposals and holds approve/reject
+  std::string reason;       // kill, halt, resume, reduce, proposals and holds approve/reject
   std::string rule_id;      // rules show
   std::string file;         // rules check, rules test
   std::string since;        // rules test

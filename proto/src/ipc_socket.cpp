@@ -263,6 +263,7 @@ bool admin_body_allowed(ta::ipc::AdminEnvelope::BodyCase body, Sender sender) {
     case A::kKillRequest:
     case A::kHaltRequest:
     case A::kResumeRequest:
+    case A::kReduceRequest:
     case A::kRulesListRequest:
     case A::kRulesReloadRequest:
     case A::kProposalsListRequest:
@@ -361,6 +362,7 @@ const google::protobuf::Message* body_of(const ta::ipc::AdminEnvelope& e) {
     case A::kKillRequest: return &e.kill_request();
     case A::kHaltRequest: return &e.halt_request();
     case A::kResumeRequest: return &e.resume_request();
+    case A::kReduceRequest: return &e.reduce_request();
     case A::kActionReply: return &e.action_reply();
     case A::kRulesListRequest: return &e.rules_list_request();
     case A::kRulesListReply: return &e.rules_list_reply();

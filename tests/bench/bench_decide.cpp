@@ -33,13 +33,14 @@ constexpr std::int64_t kT0 = 20'000 * kNanosPerDay + 12 * 3600 * kNanosPerSecond
 
 // A realistic state: the shipped default limits, two products with
 // positions, a few open orders, a full rate window and many remembered
-// intent ids.
-GateState make_state() {
+// intent ids. `extra_open_orders` more resting ETH-USD buys (and room for
+// them in open_orders_max) show how decide() scales with open orders.
+GateState make_state(int extra_open_orders = 0) {
   SafetyLimits limits;
   limits.products = {ProductLimits{"BTC-USD", D("0.0001"), D("1"), D("0.00000001"), D("0.01")},
                      ProductLimits{"ETH-USD", D("0.001"), D("20"), D("0.00000001"), D("0.01")}};
   limits.order_rate_per_minute_max = 600;
-  limits.open_orders_max = 50;
+  limits.open_orders_max = extra_open_orders > 0 ? 1'000 : 50;
   GateState s(limits, Ledger(D("100000"), kT0));
   s.set_ready(true);
   (void)s.apply_mark("BTC-USD", D("60000"), kT0);
@@ -63,6 +64,7 @@ GateState make_state() {
   add("ETH-USD", ta::ipc::SIDE_BUY, "1", "3000", true, kT0);
   for (int i = 0; i < 5; ++i) add("BTC-USD", ta::ipc::SIDE_BUY, "0.001", "59000", false, kT0 + i);
   for (int i = 0; i < 3; ++i) add("ETH-USD", ta::ipc::SIDE_SELL, "0.1", "3100", false, kT0 + i);
+  for (int i = 0; i < extra_open_orders; ++i) add("ETH-USD", ta::ipc::SIDE_BUY, "0.001", "2950", false, kT0 + i);
   // Remembered ids: filled and cancelled orders from earlier in the day.
   for (int i = 0; i < 10'000; ++i) {
     const std::string id = add("ETH-USD", ta::ipc::SIDE_BUY, "0.001", "2900", false, kT0 - 3600 * kNanosPerSecond + i);
@@ -209,6 +211,14 @@ void BM_DecideAccepted(benchmark::State& bench) {
   run(bench, state, entry_intent(), true);
 }
 BENCHMARK(BM_DecideAccepted);
+
+// The same with 300 open orders (decide() reads per-product sums, so the
+// number of open orders should not matter).
+void BM_DecideAccepted300OpenOrders(benchmark::State& bench) {
+  static const GateState state = make_state(292);
+  run(bench, state, entry_intent(), true);
+}
+BENCHMARK(BM_DecideAccepted300OpenOrders);
 
 void BM_DecideAcceptedShippedRules(benchmark::State& bench) {
   static const GateState state = make_state();

@@ -237,9 +237,15 @@ class Client {
   std::size_t last_frame_bytes_ = 0;
 };
 
+// Creation times count up, as an agent's market time does: once the
+// gate's idempotency memory overflows, an intent created no later than a
+// forgotten one is denied INTENT_TOO_OLD instead of being decided.
+std::int64_t g_created_ns = 0;
+
 ta::ipc::OrderIntent intent(const std::string& id, const char* product, ta::ipc::Side side) {
   ta::ipc::OrderIntent i;
   i.set_intent_id(id);
+  i.set_created_ts_ns(++g_created_ns);
   i.set_strategy("bench");
   i.set_product(product);
   i.set_side(side);

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -117,25 +118,67 @@ struct CommandResult {
   std::string err;
 };
 
+// argv and an environment (the current one with `extra` entries
+// "NAME=value" added or replacing) as the arrays execve() takes, built
+// before fork(): a test process may have other threads (gate_app_test runs
+// GateApp in-process), and a child forked from a multithreaded process may
+// only make async-signal-safe calls until it execs. Allocating there can
+// deadlock on a malloc lock another thread held at the fork.
+class ExecArgs {
+ public:
+  ExecArgs(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env)
+      : argv_(argv) {
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string entry(*e);
+      const std::string name = entry.substr(0, entry.find('='));
+      bool replaced = false;
+      for (const auto& x : extra_env) replaced = replaced || x.substr(0, x.find('=')) == name;
+      if (!replaced) env_.push_back(entry);
+    }
+    for (const auto& x : extra_env) env_.push_back(x);
+    for (auto& a : argv_) argv_ptrs_.push_back(a.data());
+    argv_ptrs_.push_back(nullptr);
+    for (auto& e : env_) env_ptrs_.push_back(e.data());
+    env_ptrs_.push_back(nullptr);
+  }
+  // Async-signal-safe; returns only if the exec failed.
+  void exec() const { ::execve(argv_ptrs_[0], argv_ptrs_.data(), env_ptrs_.data()); }
+
+ private:
+  std::vector<std::string> argv_;
+  std::vector<std::string> env_;
+  std::vector<char*> argv_ptrs_;
+  std::vector<char*> env_ptrs_;
+};
+
+// How long run_command waits for output or the end of a command before it
+// kills it: tradectl answers in well under a second; a command stuck this
+// long is a failure to report, not a reason to hang the test binary until
+// ctest's timeout.
+inline constexpr int kCommandTimeoutMs = 30'000;
+
 // Runs argv[0] with argv, stdin from /dev/null, and captures both streams.
 // Extra environment entries ("NAME=value") are added to the current one.
+// A command that stays silent for kCommandTimeoutMs is killed (exit_code
+// -1, and `err` says so).
 inline CommandResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env = {}) {
+  const ExecArgs exec_args(argv, env);
   int out_pipe[2];
   int err_pipe[2];
-  if (::pipe(out_pipe) != 0 || ::pipe(err_pipe) != 0) return {};
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return {};
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    return {};
+  }
   const pid_t pid = ::fork();
   if (pid == 0) {
-    ::dup2(out_pipe[1], 1);
+    // Only async-signal-safe calls from here to the exec (see ExecArgs).
+    ::dup2(out_pipe[1], 1);  // dup2 clears O_CLOEXEC on 1 and 2
     ::dup2(err_pipe[1], 2);
-    ::close(out_pipe[0]);
-    ::close(err_pipe[0]);
     const int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
-    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
+    exec_args.exec();
     ::_exit(127);
   }
   ::close(out_pipe[1]);
@@ -143,9 +186,15 @@ inline CommandResult run_command(const std::vector<std::string>& argv, const std
   CommandResult r;
   struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   int open_streams = 2;
+  bool timed_out = false;
   char buf[4096];
   while (open_streams > 0) {
-    if (::poll(fds, 2, 30'000) <= 0) break;
+    const int ready = ::poll(fds, 2, kCommandTimeoutMs);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) {
+      timed_out = true;
+      break;
+    }
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
       const ssize_t n = ::read(fds[i].fd, buf, sizeof(buf));
@@ -158,9 +207,17 @@ inline CommandResult run_command(const std::vector<std::string>& argv, const std
       }
     }
   }
+  for (auto& f : fds) {
+    if (f.fd >= 0) ::close(f.fd);
+  }
+  if (timed_out && pid > 0) ::kill(pid, SIGKILL);
   int status = 0;
-  ::waitpid(pid, &status, 0);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (pid > 0) ::waitpid(pid, &status, 0);
+  r.exit_code = pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (timed_out) {
+    r.exit_code = -1;
+    r.err += "\n[run_command: " + argv[0] + " killed after " + std::to_string(kCommandTimeoutMs) + " ms without output]";
+  }
   return r;
 }
 
@@ -183,21 +240,21 @@ class GateProcess {
   // Starts the process; does not wait for readiness.
   void spawn(const std::vector<std::string>& extra_args = {}) {
     kill_now();
+    std::vector<std::string> argv = {TRADING_GATE_BIN, "--config", dir_ + "/gate.yaml"};
+    for (const auto& a : extra_args) argv.push_back(a);
+    const ExecArgs exec_args(argv, {});
+    const std::string log_file = log_path();
     pid_ = ::fork();
     if (pid_ == 0) {
+      // Only async-signal-safe calls from here to the exec (see ExecArgs).
       // If the test process dies (a crash, an abort), the gate goes too.
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int log = ::open((dir_ + "/gate.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      const int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (log >= 0) {
         ::dup2(log, 1);
         ::dup2(log, 2);
       }
-      std::vector<std::string> argv = {TRADING_GATE_BIN, "--config", dir_ + "/gate.yaml"};
-      for (const auto& a : extra_args) argv.push_back(a);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
+      exec_args.exec();
       ::_exit(127);
     }
   }

@@ -17,7 +17,7 @@ namespace ta::backtest {
 namespace {
 
 // Intent ids each book's gate remembers (see Book::bounds()).
-constexpr std::size_t kRememberedIntentsInReplay = 16;
+constexpr std::size_t kRememberedIntentsInReplay = 1'024;
 
 // The products of one run, in ProductId order, with everything the books
 // look up per bar.
@@ -267,9 +267,13 @@ class Book {
   // The gate's idempotency memory answers retries of an intent id. In a
   // replay no id repeats: the engine names each intent after its strategy,
   // product and signal bar, and bars strictly increase per product. So the
-  // memory never answers and its size cannot change a result; the gate's
-  // 200,000 entries would only cost hash-table misses (about a tenth of the
-  // run time). A replayed decision is treated as a bug (decide_intents).
+  // memory never answers; the gate's 200,000 entries would only cost
+  // memory and cache misses. Its size could change a result only through
+  // the forgotten-intent rule (INTENT_TOO_OLD for an intent created no
+  // later than one already forgotten), which needs more than this many
+  // intents created at one bar close; a replayed, conflicting or too-old
+  // decision is treated as a bug (decide_intents), so that never passes
+  // silently.
   static gate::GateStateBounds bounds() {
     gate::GateStateBounds b;
     b.remembered_intents_max = kRememberedIntentsInReplay;
@@ -544,7 +548,8 @@ class Book {
       const ipc::Decision& decision = compat::decision_of(outcome);
       if (auto st = state_.record_decision(message, decision); !st) return st;
       count_decision(decision);
-      if (decision.replayed() || decision.reason() == ipc::DENY_REASON_DUPLICATE_ID_CONFLICT) {
+      if (decision.replayed() || decision.reason() == ipc::DENY_REASON_DUPLICATE_ID_CONFLICT ||
+          decision.reason() == ipc::DENY_REASON_INTENT_TOO_OLD) {
         return make_error("internal: intent id " + message.intent_id() + " was decided before (backtester bug)");
       }
       if (decision.accepted()) {

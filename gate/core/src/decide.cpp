@@ -676,12 +676,13 @@ std::uint64_t intent_fingerprint(const ipc::OrderIntent& in) {
 bool is_remembered(const ipc::Decision& d) {
   if (d.replayed()) return false;
   if (d.accepted()) return true;
-  // Denials from stages 1-3 and conflicts are not remembered: the intent id
-  // may be unusable, and nothing was decided about the order itself.
+  // Denials from stages 1-3, conflicts and too-old intents are not
+  // remembered: the intent id may be unusable, and nothing was decided
+  // about the order itself.
   const ipc::DenyReason r = d.reason();
   return r != ipc::DENY_REASON_MALFORMED && r != ipc::DENY_REASON_FIELD_RANGE &&
          r != ipc::DENY_REASON_PEER_NOT_ALLOWED && r != ipc::DENY_REASON_NOT_READY &&
-         r != ipc::DENY_REASON_DUPLICATE_ID_CONFLICT;
+         r != ipc::DENY_REASON_DUPLICATE_ID_CONFLICT && r != ipc::DENY_REASON_INTENT_TOO_OLD;
 }
 
 namespace {
@@ -785,7 +786,7 @@ DecideResult decide(const GateState& state, const ipc::OrderIntent& intent, cons
   if (auto d = check_peer(ev)) return denied(*d);       // 2
   if (auto d = check_readiness(ev)) return denied(*d);  // 3
 
-  if (const RememberedIntent* seen = state.find_intent(intent.intent_id())) {  // 4
+  if (const auto seen = state.find_intent(intent.intent_id())) {  // 4
     if (seen->fingerprint != intent_fingerprint(intent)) {
       return denied(deny(ipc::DENY_REASON_DUPLICATE_ID_CONFLICT,
                          "intent_id was decided before with different content; use a new id"));
@@ -799,6 +800,17 @@ DecideResult decide(const GateState& state, const ipc::OrderIntent& intent, cons
                          "intent_id is held for approval with different content; use a new id"));
     }
     return replay_of(RememberedIntent{0, hold->decision});
+  }
+  // Unknown id, but the memory has forgotten intents created as late as
+  // this one: it may be a retry of one of them, and deciding it afresh
+  // could create a second order.
+  if (const auto horizon = state.intent_memory().forgotten_created_max_ns();
+      horizon && intent.created_ts_ns() <= *horizon) {
+    return denied(deny(ipc::DENY_REASON_INTENT_TOO_OLD,
+                       "intent created no later than intents the idempotency memory has forgotten; it may be a "
+                       "retry, so it is not decided again (limit: the latest forgotten creation time, observed: "
+                       "this intent's; epoch seconds)",
+                       seconds(*horizon), seconds(intent.created_ts_ns()), {}));
   }
   return run_stages(ev);  // 5..8
 }

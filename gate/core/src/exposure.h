@@ -20,6 +20,7 @@ inline Int128 mul_units(Decimal a, Decimal b, Rounding mode) {
 // kWideCap = 2^126, which every product of two int64 values respects and
 // which the sums below saturate at, so nothing can overflow.
 inline constexpr Int128 kWideCap = Int128{1} << 126;
+static_assert(WideSum::kUnit == kWideCap, "WideSum saturates where the limit checks do");
 
 // a x b for non-negative 1e-8 unit counts that may exceed int64 (sums).
 inline Int128 wide_mul(Int128 a, Int128 b) {
@@ -51,22 +52,21 @@ struct OpenOrderTotals {
   Int128 buys_wide = 0;             // remaining x decision price of every live buy
 };
 
+// From GateState's per-product sums: a few products, not every order. The
+// saturating sums over products equal the saturating sums over orders
+// (both are min(exact total, kWideCap) for non-negative terms).
 inline OpenOrderTotals open_order_totals(const GateState& state, std::string_view product, ipc::Side side) {
   OpenOrderTotals t;
-  for (const auto& [id, o] : state.live_orders()) {
-    ++t.count;
-    const Int128 remaining = o.remaining().units();
-    const bool here = o.product == product;
-    if (here && o.side == side) t.same_side += remaining;
-    if (here && o.side == ipc::SIDE_SELL) t.sells += remaining;
-    if (o.grows_exposure) {
-      if (here) {
-        t.growing_this_product += remaining;
-      } else {
-        t.growing_other_wide = wide_add(t.growing_other_wide, wide(o.remaining(), o.decision_price));
-      }
+  t.count = state.live_orders().size();
+  for (const ProductOrderTotals& p : state.order_totals()) {
+    t.buys_wide = wide_add(t.buys_wide, p.buy_notional.saturated());
+    if (p.product != product) {
+      t.growing_other_wide = wide_add(t.growing_other_wide, p.growing_notional.saturated());
+      continue;
     }
-    if (o.side == ipc::SIDE_BUY) t.buys_wide = wide_add(t.buys_wide, wide(o.remaining(), o.decision_price));
+    t.same_side = side == ipc::SIDE_BUY ? p.buy_remaining : p.sell_remaining;
+    t.sells = p.sell_remaining;
+    t.growing_this_product = p.growing_remaining;
   }
   return t;
 }

@@ -1,6 +1,7 @@
 // GateState: the mutations that follow journaled events. Each method either
 // applies completely or returns an error and changes nothing, so a replay
 // that stops at a bad record leaves a consistent state behind.
+#include <algorithm>
 #include <iterator>
 
 #include "exposure.h"
@@ -32,7 +33,7 @@ bool has_marker(const ipc::Decision& d, std::string_view name) {
 }  // namespace
 
 GateState::GateState(SafetyLimits limits, Ledger ledger, GateStateBounds bounds)
-    : limits_(std::move(limits)), bounds_(bounds), ledger_(std::move(ledger)) {}
+    : limits_(std::move(limits)), bounds_(bounds), ledger_(std::move(ledger)), intents_(bounds.remembered_intents_max) {}
 
 std::string GateState::next_order_id() const { return "o-" + std::to_string(next_order_number_); }
 
@@ -48,19 +49,85 @@ const Order* GateState::find_live_order_by_intent(std::string_view intent_id) co
   return nullptr;
 }
 
-const RememberedIntent* GateState::find_intent(std::string_view intent_id) const {
-  auto it = intents_.find(intent_id);
-  return it == intents_.end() ? nullptr : &it->second;
+const ProductOrderTotals* GateState::order_totals(std::string_view product) const {
+  for (const ProductOrderTotals& t : order_totals_) {
+    if (t.product == product) return &t;
+  }
+  return nullptr;
 }
 
-void GateState::remember(const std::string& intent_id, std::uint64_t fingerprint, const ipc::Decision& decision) {
-  if (intent_order_.size() >= bounds_.remembered_intents_max) {
-    intents_.erase(intent_order_.front());
-    intent_order_.pop_front();
+namespace {
+
+void add_order(std::vector<ProductOrderTotals>& totals, const Order& o, int sign) {
+  auto it = std::find_if(totals.begin(), totals.end(), [&](const ProductOrderTotals& t) { return t.product == o.product; });
+  if (it == totals.end()) {
+    TA_GATE_INVARIANT(sign > 0);  // an order leaves only the totals it joined
+    it = totals.insert(totals.end(), ProductOrderTotals{});
+    it->product = o.product;
   }
-  intents_.emplace(intent_id, RememberedIntent{fingerprint, decision});
-  intent_order_.push_back(intent_id);
-  TA_GATE_INVARIANT(intents_.size() == intent_order_.size());
+  ProductOrderTotals& t = *it;
+  const Int128 remaining = Int128{o.remaining().units()} * sign;
+  const Int128 notional = detail::wide(o.remaining(), o.decision_price);
+  const auto move = [sign](WideSum& sum, Int128 v) {
+    if (sign > 0) {
+      sum.add(v);
+    } else {
+      sum.sub(v);
+    }
+  };
+  t.count = sign > 0 ? t.count + 1 : t.count - 1;
+  if (o.side == ipc::SIDE_BUY) {
+    t.buy_remaining += remaining;
+    move(t.buy_notional, notional);
+  } else {
+    t.sell_remaining += remaining;
+  }
+  if (o.grows_exposure) {
+    t.growing_remaining += remaining;
+    move(t.growing_notional, notional);
+  }
+  if (t.count == 0) {
+    ProductOrderTotals zero;
+    zero.product = t.product;
+    TA_GATE_INVARIANT(t == zero);  // every sum went back to zero
+    totals.erase(it);
+  }
+}
+
+bool same_totals(std::vector<ProductOrderTotals> a, std::vector<ProductOrderTotals> b) {
+  const auto by_product = [](const ProductOrderTotals& x, const ProductOrderTotals& y) { return x.product < y.product; };
+  std::sort(a.begin(), a.end(), by_product);
+  std::sort(b.begin(), b.end(), by_product);
+  return a == b;
+}
+
+}  // namespace
+
+void GateState::count_order(const Order& o, int sign) { add_order(order_totals_, o, sign); }
+
+std::vector<ProductOrderTotals> GateState::recount_order_totals() const {
+  std::vector<ProductOrderTotals> out;
+  for (const auto& [id, o] : live_orders_) add_order(out, o, +1);
+  return out;
+}
+
+bool GateState::order_totals_match_recount() const { return same_totals(order_totals_, recount_order_totals()); }
+
+// Debug builds (and so every test) recount after each order change; a
+// release gate trusts the incremental sums, whose updates sit next to the
+// only three mutations of live orders.
+void GateState::check_order_totals() const {
+#ifndef NDEBUG
+  TA_GATE_INVARIANT(order_totals_match_recount());
+#endif
+}
+
+std::optional<RememberedIntent> GateState::find_intent(std::string_view intent_id) const {
+  return intents_.find(intent_id);
+}
+
+void GateState::remember(const ipc::OrderIntent& intent, const ipc::Decision& decision) {
+  intents_.add(intent.intent_id(), intent_fingerprint(intent), intent.created_ts_ns(), decision);
 }
 
 Status GateState::record_decision(const ipc::OrderIntent& intent, const ipc::Decision& decision) {
@@ -71,7 +138,7 @@ Status GateState::record_decision(const ipc::OrderIntent& intent, const ipc::Dec
       has_marker(decision, kFieldHoldExpired)) {
     return settle_hold(intent, decision);
   }
-  if (find_intent(id) != nullptr) return make_error("intent " + id + " was already decided");
+  if (intents_.contains(id)) return make_error("intent " + id + " was already decided");
   if (decision.accepted()) {
     Status s = create_order(intent, decision);
     if (!s) return s;
@@ -89,7 +156,7 @@ Status GateState::record_decision(const ipc::OrderIntent& intent, const ipc::Dec
     holds_.emplace(id, PendingHold{intent, decision, decision.decided_ts_ns(),
                                    decision.decided_ts_ns() + expiry_s * kNanosPerSecond});
   }
-  remember(id, intent_fingerprint(intent), decision);
+  remember(intent, decision);
   recent_intent_times_ns_.push_back(decision.decided_ts_ns());
   while (recent_intent_times_ns_.size() > bounds_.recent_intents_max) recent_intent_times_ns_.pop_front();
   count_rule_hits(decision);
@@ -131,7 +198,9 @@ Status GateState::create_order(const ipc::OrderIntent& intent, const ipc::Decisi
   const auto open = detail::open_order_totals(*this, o.product, o.side);
   o.grows_exposure = !detail::order_shrinks(ledger_.position_quantity(o.product), o.side, o.quantity, open.same_side);
 
+  count_order(o, +1);
   live_orders_.emplace(o.order_id, std::move(o));
+  check_order_totals();
   accepted_times_ns_.push_back(decision.decided_ts_ns());
   while (accepted_times_ns_.size() > limits_.order_rate_per_minute_max) accepted_times_ns_.pop_front();
   ++next_order_number_;
@@ -156,11 +225,8 @@ Status GateState::settle_hold(const ipc::OrderIntent& intent, const ipc::Decisio
     if (!s) return s;
   }
   holds_.erase(hold);
-  auto it = intents_.find(id);
-  if (it != intents_.end()) {
-    it->second.decision = decision;
-  } else {
-    remember(id, intent_fingerprint(intent), decision);  // forgotten meanwhile (idempotency memory is bounded)
+  if (!intents_.replace(id, decision)) {
+    remember(intent, decision);  // forgotten meanwhile (idempotency memory is bounded)
   }
   // An approval decided the intent again, so its rules fired again; a
   // rejection or expiry only repeats the held decision's list.
@@ -258,9 +324,12 @@ Status GateState::apply_order_event(std::string_view order_id, OrderEvent event,
   }
   Status s = apply_event(it->second, event, ts_ns);
   if (!s) return s;
+  // Events change no quantity; a finished order leaves the sums.
+  if (is_terminal(it->second.state)) count_order(it->second, -1);
   const bool rejected = event == OrderEvent::kReject || event == OrderEvent::kReconcileRejected;
   if (rejected && it->second.strategy == kGateStrategy && halt_.flatten_wanted()) flatten_refused_ = true;
   close_if_terminal(it);
+  check_order_totals();
   return {};
 }
 
@@ -285,8 +354,11 @@ Status GateState::apply_fill(const ipc::Fill& fill) {
   const Position* after = ledger_.find(live.product);
   TA_GATE_INVARIANT(after != nullptr);  // the ledger just applied a fill to it
   update_trade_stats(before, *after, fill);
+  count_order(it->second, -1);
   it->second = std::move(next);
+  if (!is_terminal(it->second.state)) count_order(it->second, +1);
   close_if_terminal(it);
+  check_order_totals();
   return {};
 }
 

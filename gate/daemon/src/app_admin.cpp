@@ -82,6 +82,10 @@ ipc::AdminEnvelope GateApp::Impl::admin_reply(SessionId session, const ipc::Admi
       *reply.mutable_action_reply() =
           action(HaltEvent::kOperatorResume, or_default(request.resume_request().reason(), "operator resume"));
       return reply;
+    case ipc::AdminEnvelope::kReduceRequest:
+      *reply.mutable_action_reply() =
+          action(HaltEvent::kOperatorReduce, or_default(request.reduce_request().reason(), "operator reduce"));
+      return reply;
     case ipc::AdminEnvelope::kRulesListRequest:
       *reply.mutable_rules_list_reply() = rules_list(request.rules_list_request());
       return reply;

@@ -488,6 +488,7 @@ void GateApp::Impl::process_bar(SessionId session, std::uint64_t request_id, con
     protocol_error(session, request_id, "SimVenue refused the bar: " + events.error().message);
     return;
   }
+  if (options_.venue_events_for_test) options_.venue_events_for_test(events.value());
   for (const VenueEvent& ev : *events) {
     venue_event(ev);
     if (journal_failed_) return;

@@ -79,6 +79,7 @@ Expect expected(DenyReason r) {
     case ta::ipc::DENY_REASON_HELD_FOR_APPROVAL:
     case ta::ipc::DENY_REASON_STOP_REQUIRED:
     case ta::ipc::DENY_REASON_DUPLICATE_ID_CONFLICT:
+    case ta::ipc::DENY_REASON_INTENT_TOO_OLD:
       return Expect::kRetry;
     case ta::ipc::DenyReason_INT_MIN_SENTINEL_DO_NOT_USE_:
     case ta::ipc::DenyReason_INT_MAX_SENTINEL_DO_NOT_USE_:

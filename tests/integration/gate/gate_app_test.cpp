@@ -15,6 +15,7 @@
 
 #include "gate/daemon.h"
 #include "gate_daemon_support.h"
+#include "proto/decimal.h"
 
 namespace ta::test {
 namespace {
@@ -29,7 +30,8 @@ class FailingDisk : public journal::FileOps {
 
 class RunningGate {
  public:
-  RunningGate(const std::string& config_path, journal::FileOps* ops) {
+  RunningGate(const std::string& config_path, journal::FileOps* ops,
+              std::function<void(std::vector<gate::VenueEvent>&)> venue_events = {}) {
     auto load = gate::load_config(config_path);
     EXPECT_TRUE(load.problems.empty());
     gate::GateAppOptions o;
@@ -37,6 +39,7 @@ class RunningGate {
     o.config_file = config_path;
     o.gate_version = "test";
     o.journal_file_ops = ops;
+    o.venue_events_for_test = std::move(venue_events);
     app_ = std::make_unique<gate::GateApp>(io_, std::move(o));
     std::promise<std::string> started;
     thread_ = std::thread([&] {
@@ -127,6 +130,83 @@ TEST(GateApp, AnUnwritableJournalHaltsTheGateAndNothingUnjournaledGetsOut) {
   ASSERT_TRUE(agent.decision_for("ok-1", d));
   EXPECT_TRUE(d.accepted() && d.replayed());
   EXPECT_EQ(d.order_id(), "o-1");
+}
+
+// A bug caught inside the gate (here: the venue reports a fill for an
+// order the gate never made, through the test-only venue seam) halts it:
+// HALTED with cause internal_error, journaled, every open order asked to
+// cancel, and still HALTED after a restart until an operator resumes.
+TEST(GateApp, AnInternalErrorHaltsTheGateAndIsJournaled) {
+  TempDir dir;
+  const std::string config = write_gate_config(dir.path());
+  const std::string admin = dir.file("admin.sock");
+  const auto bars = sample_bars(3);
+  std::atomic<bool> misbehave{false};
+  const auto stray_fill = [&misbehave](std::vector<gate::VenueEvent>& events) {
+    if (!misbehave) return;
+    gate::VenueEvent e;
+    e.kind = gate::VenueEventKind::kFill;
+    e.order_id = "o-99";
+    e.quantity = Decimal::parse("0.01").value();
+    e.price = Decimal::parse("7400").value();
+    e.liquidity = ipc::LIQUIDITY_TAKER;
+    events.push_back(e);
+  };
+  {
+    RunningGate gate(config, nullptr, stray_fill);
+    ASSERT_EQ(gate.start_error, "");
+    AgentPeer agent;
+    ASSERT_TRUE(agent.connect(dir.file("gate.sock")));
+    Envelope reply;
+    ASSERT_TRUE(agent.reply_to(agent.send_bar(bars[0]), reply));
+    ipc::Decision d;
+    agent.send_intent(limit_intent("rest-1", ipc::SIDE_BUY, "0.01", "7350", "7300"));
+    ASSERT_TRUE(agent.decision_for("rest-1", d));
+    ASSERT_TRUE(d.accepted());
+    EXPECT_EQ(status(admin).halt_state(), ipc::HALT_STATE_ACTIVE);
+
+    misbehave = true;
+    ASSERT_TRUE(agent.reply_to(agent.send_bar(bars[1]), reply));
+    Envelope halt;
+    for (const Envelope& e : agent.seen) {
+      if (e.has_halt_state_changed()) halt = e;
+    }
+    ASSERT_TRUE(halt.has_halt_state_changed());
+    EXPECT_EQ(halt.halt_state_changed().to(), ipc::HALT_STATE_HALTED);
+    EXPECT_EQ(halt.halt_state_changed().cause(), ipc::HALT_CAUSE_INTERNAL_ERROR);
+    EXPECT_EQ(halt.halt_state_changed().actor(), "gate");
+    const auto st = status(admin);
+    EXPECT_EQ(st.halt_state(), ipc::HALT_STATE_HALTED);
+    EXPECT_NE(st.halt_reason().find("internal error: venue fill for order o-99"), std::string::npos)
+        << st.halt_reason();
+    agent.send_intent(limit_intent("after-1", ipc::SIDE_BUY, "0.01", "7340", "7300"));
+    ASSERT_TRUE(agent.decision_for("after-1", d));
+    EXPECT_EQ(d.reason(), ipc::DENY_REASON_HALTED);
+  }
+  // The journal holds the halt and the cancel it asked for.
+  bool journaled_halt = false;
+  bool cancel_requested = false;
+  for (const auto& r : read_gate_records(dir.file("journal"))) {
+    if (r.has_halt_state_changed() && r.halt_state_changed().cause() == ipc::HALT_CAUSE_INTERNAL_ERROR) {
+      journaled_halt = true;
+      EXPECT_EQ(r.halt_state_changed().to(), ipc::HALT_STATE_HALTED);
+    }
+    if (r.has_order_update() && r.order_update().order_id() == "o-1" &&
+        r.order_update().event() == ipc::ORDER_EVENT_TYPE_CANCEL_REQUEST) {
+      cancel_requested = journaled_halt;  // after the halt
+    }
+  }
+  EXPECT_TRUE(journaled_halt);
+  EXPECT_TRUE(cancel_requested);
+
+  RunningGate gate(config, nullptr);
+  ASSERT_EQ(gate.start_error, "");
+  const auto st = status(admin);
+  EXPECT_EQ(st.halt_state(), ipc::HALT_STATE_HALTED);
+  EXPECT_NE(st.halt_reason().find("internal error"), std::string::npos) << st.halt_reason();
+  CommandResult resume = tradectl(admin, {"resume", "--reason", "bug looked at"});
+  EXPECT_EQ(resume.exit_code, 0) << resume.err;
+  EXPECT_EQ(status(admin).halt_state(), ipc::HALT_STATE_ACTIVE);
 }
 
 // A reload whose RulesLoaded record cannot be made durable never comes

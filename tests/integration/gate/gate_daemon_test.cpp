@@ -449,6 +449,71 @@ TEST_F(GateDaemonTest, KillFlattenWithAnExitInFlightNeverOversells) {
   EXPECT_EQ(flatten_quantities, (std::vector<std::string>{"0.012", "0.008"}));
 }
 
+// tradectl reduce: REDUCING lets only orders that shrink a position
+// through; the transition is journaled, pushed, shown by status, refused
+// where DESIGN.md's table has no move (KILLED), and survives a restart.
+TEST_F(GateDaemonTest, ReduceLetsOnlyShrinkingOrdersThrough) {
+  start();
+  AgentPeer agent;
+  ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+  bar(agent, bars_[0]);
+  ASSERT_TRUE(decide(agent, market_intent("r-buy", ipc::SIDE_BUY, "0.02", "7300")).accepted());
+  EXPECT_EQ(bar(agent, bars_[1]).positions(0).quantity(), "0.02");
+
+  CommandResult reduce = tradectl(gate_->admin_socket(), {"reduce", "--reason", "winding down"});
+  ASSERT_EQ(reduce.exit_code, 0) << reduce.err;
+  EXPECT_EQ(reduce.out, "REDUCING (was ACTIVE)\n");
+  Envelope push;
+  ASSERT_TRUE(agent.wait_for([](const Envelope& e) { return e.has_halt_state_changed(); }, push));
+  EXPECT_EQ(push.halt_state_changed().to(), ipc::HALT_STATE_REDUCING);
+  EXPECT_EQ(push.halt_state_changed().cause(), ipc::HALT_CAUSE_OPERATOR_REDUCE);
+  EXPECT_EQ(push.halt_state_changed().reason(), "winding down");
+  const auto status = ctl_json({"status"});
+  EXPECT_EQ(str(status, "halt_state"), "HALT_STATE_REDUCING");
+  EXPECT_EQ(str(status, "halt_reason"), "winding down");
+
+  const Decision grow = decide(agent, limit_intent("r-grow", ipc::SIDE_BUY, "0.01", "7400", "7300"));
+  EXPECT_EQ(grow.reason(), ipc::DENY_REASON_REDUCING_ONLY) << grow.DebugString();
+  const Decision shrink = decide(agent, limit_intent("r-shrink", ipc::SIDE_SELL, "0.01", "7410", ""));
+  EXPECT_TRUE(shrink.accepted()) << shrink.DebugString();
+  EXPECT_TRUE(shrink.reduce_only());
+
+  // --json, and a repeat (REDUCING + reduce stays REDUCING).
+  const auto again = ctl_json({"reduce"});
+  EXPECT_TRUE(again.at("ok").as_bool());
+  EXPECT_EQ(str(again, "halt_state"), "HALT_STATE_REDUCING");
+  EXPECT_EQ(str(again, "message"), "REDUCING (was REDUCING)");
+
+  // KILLED is left only by resume.
+  ASSERT_EQ(tradectl(gate_->admin_socket(), {"kill"}).exit_code, 0);
+  CommandResult refused = tradectl(gate_->admin_socket(), {"reduce"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_EQ(refused.err, "tradectl: trading-gate refused reduce: the gate is KILLED; operator_reduce does not apply in "
+                         "that state\n");
+  CommandResult refused_json = tradectl(gate_->admin_socket(), {"reduce", "--json"});
+  EXPECT_EQ(refused_json.exit_code, 1);
+  boost::system::error_code ec;
+  const auto refusal = boost::json::parse(refused_json.out, ec);
+  ASSERT_FALSE(ec) << refused_json.out;
+  EXPECT_FALSE(refusal.at("ok").as_bool());
+  EXPECT_EQ(str(refusal, "halt_state"), "HALT_STATE_KILLED");
+
+  // HALTED -> REDUCING, and REDUCING comes back after a restart.
+  ASSERT_EQ(tradectl(gate_->admin_socket(), {"resume"}).exit_code, 0);
+  ASSERT_EQ(tradectl(gate_->admin_socket(), {"halt"}).exit_code, 0);
+  reduce = tradectl(gate_->admin_socket(), {"reduce"});
+  ASSERT_EQ(reduce.exit_code, 0) << reduce.err;
+  EXPECT_EQ(reduce.out, "REDUCING (was HALTED)\n");
+  restart();
+  EXPECT_EQ(str(ctl_json({"status"}), "halt_state"), "HALT_STATE_REDUCING");
+  EXPECT_EQ(str(ctl_json({"status"}), "halt_reason"), "operator reduce");
+
+  CommandResult help = run_command({TRADECTL_BIN, "reduce", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--reason"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("--json"), std::string::npos) << help.out;
+}
+
 TEST_F(GateDaemonTest, CancelsAreIdempotentAndSettleAtTheNextBar) {
   start();
   AgentPeer agent;

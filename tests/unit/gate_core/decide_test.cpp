@@ -806,6 +806,78 @@ TEST(GateState, CancelDecisions) {
   EXPECT_FALSE(decide_cancel(s, c, w.ctx()).accepted());
 }
 
+// The per-product sums of the live orders follow every creation, fill and
+// finish, and always equal a count over the orders.
+TEST(GateState, OrderTotalsFollowEveryOrderChange) {
+  World w;
+  GateState s = w.make();
+  EXPECT_TRUE(s.order_totals().empty());
+  const std::string b1 = inject_order(s, "BTC-USD", ipc::SIDE_BUY, "0.5", "10000");
+  const std::string b2 = inject_order(s, "BTC-USD", ipc::SIDE_BUY, "0.25", "9000");
+  const std::string e1 = inject_order(s, "ETH-USD", ipc::SIDE_BUY, "2", "2000");
+  const ProductOrderTotals* btc = s.order_totals("BTC-USD");
+  ASSERT_NE(btc, nullptr);
+  EXPECT_EQ(btc->count, 2u);
+  EXPECT_EQ(btc->buy_remaining, D("0.75").units());
+  EXPECT_EQ(btc->sell_remaining, 0);
+  EXPECT_EQ(btc->growing_remaining, D("0.75").units());
+  EXPECT_EQ(btc->buy_notional.saturated(), Int128{D("7250").units()} * Decimal::kScale);  // 5000 + 2250
+  EXPECT_EQ(btc->growing_notional, btc->buy_notional);
+  EXPECT_TRUE(s.order_totals_match_recount());
+
+  fill(s, b1, "0.2", "10000");  // partial
+  EXPECT_EQ(s.order_totals("BTC-USD")->buy_remaining, D("0.55").units());
+  EXPECT_EQ(s.order_totals("BTC-USD")->buy_notional.saturated(), Int128{D("5250").units()} * Decimal::kScale);
+  // A sell that shrinks the 0.2 position: not growing.
+  const std::string x1 = inject_order(s, "BTC-USD", ipc::SIDE_SELL, "0.1", "10100");
+  EXPECT_EQ(s.order_totals("BTC-USD")->sell_remaining, D("0.1").units());
+  EXPECT_EQ(s.order_totals("BTC-USD")->growing_remaining, D("0.55").units());
+  EXPECT_EQ(s.order_totals("BTC-USD")->count, 3u);
+  EXPECT_TRUE(s.order_totals_match_recount());
+
+  fill(s, b1, "0.3", "10000");                                                  // b1 filled: gone
+  ASSERT_TRUE(s.apply_order_event(b2, OrderEvent::kCancelRequest, kT0).ok());  // PENDING_NEW: cancelled at once
+  ASSERT_TRUE(s.apply_order_event(x1, OrderEvent::kSubmit, kT0).ok());          // no quantity change
+  EXPECT_EQ(s.order_totals("BTC-USD")->count, 1u);
+  EXPECT_EQ(s.order_totals("BTC-USD")->buy_remaining, 0);
+  EXPECT_EQ(s.order_totals("BTC-USD")->buy_notional, WideSum{});
+  EXPECT_FALSE(s.apply_order_event(x1, OrderEvent::kFill, kT0).ok());  // refused: nothing changes
+  EXPECT_TRUE(s.order_totals_match_recount());
+  ASSERT_TRUE(s.apply_order_event(x1, OrderEvent::kCancelRequest, kT0).ok());
+  ASSERT_TRUE(s.apply_order_event(x1, OrderEvent::kCancelAck, kT0).ok());
+  EXPECT_EQ(s.order_totals("BTC-USD"), nullptr) << "a product without live orders has no entry";
+  ASSERT_NE(s.order_totals("ETH-USD"), nullptr);
+  EXPECT_EQ(s.order_totals("ETH-USD")->buy_remaining, D("2").units());
+  ASSERT_TRUE(s.apply_order_event(e1, OrderEvent::kSubmit, kT0).ok());
+  ASSERT_TRUE(s.apply_order_event(e1, OrderEvent::kReject, kT0).ok());
+  EXPECT_TRUE(s.order_totals().empty());
+  EXPECT_TRUE(s.order_totals_match_recount());
+}
+
+// WideSum is exact across its saturation point, one below, at and above
+// 2^126, and comes back down exactly.
+TEST(GateState, WideSumSaturatesAtTheCapAndSubtractsExactly) {
+  constexpr Int128 kCap = WideSum::kUnit;
+  WideSum w;
+  w.add(kCap - 1);
+  EXPECT_EQ(w.saturated(), kCap - 1);  // one below
+  w.add(1);
+  EXPECT_EQ(w.saturated(), kCap);  // at
+  EXPECT_EQ(w.carries, 1u);
+  EXPECT_EQ(w.low, 0);
+  w.add(kCap - 1);
+  w.add(5);
+  EXPECT_EQ(w.saturated(), kCap);  // above: saturated, but counted exactly
+  EXPECT_EQ(w.carries, 2u);
+  EXPECT_EQ(w.low, 4);
+  w.sub(kCap - 1);
+  w.sub(5);
+  w.sub(1);
+  EXPECT_EQ(w.saturated(), kCap - 1);
+  w.sub(kCap - 1);
+  EXPECT_EQ(w, WideSum{});
+}
+
 TEST(GateState, RememberedIntentsAndClosedOrdersAreBounded) {
   World w;
   GateState s(w.limits, Ledger(w.limits.starting_cash, kT0), GateStateBounds{3, 2});
@@ -817,10 +889,10 @@ TEST(GateState, RememberedIntentsAndClosedOrdersAreBounded) {
     const ipc::Decision d = decide(s, i, w.ctx()).decision;
     ASSERT_TRUE(d.accepted()) << d.detail();
     ASSERT_TRUE(s.record_decision(i, d).ok());
-    EXPECT_NE(s.find_intent("i-" + std::to_string(k)), nullptr);
-    EXPECT_EQ(s.find_intent("i-1") != nullptr, k <= 3) << k;
+    EXPECT_TRUE(s.find_intent("i-" + std::to_string(k)).has_value());
+    EXPECT_EQ(s.find_intent("i-1").has_value(), k <= 3) << k;
   }
-  EXPECT_NE(s.find_intent("i-2"), nullptr);
+  EXPECT_TRUE(s.find_intent("i-2").has_value());
   // Closed orders: 2 kept, the oldest dropped first.
   for (int k = 1; k <= 3; ++k) {
     const std::string id = "o-" + std::to_string(k);
@@ -829,6 +901,72 @@ TEST(GateState, RememberedIntentsAndClosedOrdersAreBounded) {
     EXPECT_EQ(s.closed_orders().back().order_id, id);
   }
   EXPECT_EQ(s.closed_orders().front().order_id, "o-2");
+}
+
+// The idempotency memory at its limit (3 here): one below and at it every
+// retry replays; one above, the oldest id is forgotten, and a retry of it -
+// or any intent created no later than it - is denied INTENT_TOO_OLD
+// instead of being decided afresh (which could make a second order). Newer
+// intents are decided as usual, and a replay of the journal rebuilds the
+// same memory and the same answers.
+TEST(GateState, IdempotencyMemoryAtItsLimitNeverDecidesAForgottenIdAgain) {
+  World w;
+  GateStateBounds bounds;
+  bounds.remembered_intents_max = 3;
+  GateState s(w.limits, Ledger(w.limits.starting_cash, kT0), bounds);
+  s.set_ready(true);
+  ASSERT_TRUE(s.apply_mark("BTC-USD", w.btc_ref, kT0).ok());
+  std::vector<std::pair<ipc::OrderIntent, ipc::Decision>> journal;
+  const auto intent_at = [](int k, std::int64_t created) {
+    ipc::OrderIntent i = buy("0.01");
+    i.set_intent_id("i-" + std::to_string(k));
+    i.set_created_ts_ns(created);
+    return i;
+  };
+  const auto record = [&](const ipc::OrderIntent& i) {
+    const ipc::Decision d = decide(s, i, w.ctx()).decision;
+    EXPECT_TRUE(s.record_decision(i, d).ok());
+    journal.emplace_back(i, d);
+    return d;
+  };
+  for (int k = 1; k <= 3; ++k) {
+    ASSERT_TRUE(record(intent_at(k, kT0 - 10 + k)).accepted());
+    // One below the limit and at it: every retry so far replays.
+    for (int j = 1; j <= k; ++j) EXPECT_TRUE(decide(s, intent_at(j, kT0 - 10 + j), w.ctx()).decision.replayed());
+  }
+  EXPECT_FALSE(s.intent_memory().forgotten_created_max_ns().has_value());
+  const std::uint64_t orders_before = s.next_order_number();
+  ASSERT_TRUE(record(intent_at(4, kT0 - 6)).accepted());  // one above: i-1 is forgotten
+  EXPECT_FALSE(s.find_intent("i-1").has_value());
+  ASSERT_TRUE(s.intent_memory().forgotten_created_max_ns().has_value());
+  EXPECT_EQ(*s.intent_memory().forgotten_created_max_ns(), kT0 - 9);
+
+  const ipc::Decision retry = record(intent_at(1, kT0 - 9));
+  EXPECT_FALSE(retry.accepted());
+  EXPECT_EQ(retry.reason(), ipc::DENY_REASON_INTENT_TOO_OLD);
+  EXPECT_FALSE(retry.replayed());
+  EXPECT_EQ(retry.limit(), "1728043199.99999999");  // kT0 - 9 ns, in seconds (truncated to 1e-8)
+  EXPECT_EQ(s.next_order_number(), orders_before + 1) << "no second order for the forgotten id";
+  EXPECT_FALSE(s.find_intent("i-1").has_value()) << "a too-old denial is not remembered";
+  // An unknown id created as early is denied too (it cannot be told apart).
+  EXPECT_EQ(record(intent_at(9, kT0 - 20)).reason(), ipc::DENY_REASON_INTENT_TOO_OLD);
+  EXPECT_EQ(record(intent_at(10, kT0 - 9)).reason(), ipc::DENY_REASON_INTENT_TOO_OLD);  // at the horizon
+  // One step newer than the horizon is decided; the remembered ones replay.
+  EXPECT_TRUE(record(intent_at(11, kT0 - 8)).accepted());
+  EXPECT_TRUE(decide(s, intent_at(4, kT0 - 6), w.ctx()).decision.replayed());
+
+  // A replay of the journal (a restart) rebuilds the same memory.
+  GateState replayed(w.limits, Ledger(w.limits.starting_cash, kT0), bounds);
+  replayed.set_ready(true);
+  ASSERT_TRUE(replayed.apply_mark("BTC-USD", w.btc_ref, kT0).ok());
+  for (const auto& [i, d] : journal) ASSERT_TRUE(replayed.record_decision(i, d).ok());
+  EXPECT_EQ(replayed.intent_memory().forgotten_created_max_ns(), s.intent_memory().forgotten_created_max_ns());
+  EXPECT_EQ(decide(replayed, intent_at(1, kT0 - 9), w.ctx()).decision.reason(), ipc::DENY_REASON_INTENT_TOO_OLD);
+  for (int k : {4, 11}) {
+    const std::string id = "i-" + std::to_string(k);
+    ASSERT_TRUE(replayed.find_intent(id).has_value()) << id;
+    EXPECT_EQ(replayed.find_intent(id)->decision.SerializeAsString(), s.find_intent(id)->decision.SerializeAsString());
+  }
 }
 
 // Replaying the same decisions and events into a fresh state rebuilds it.
@@ -853,8 +991,8 @@ TEST(GateState, ReplayRebuildsTheSameState) {
   EXPECT_EQ(replayed.accepted_times_ns(), live.accepted_times_ns());
   for (int k = 0; k < 15; ++k) {
     const std::string id = "i-" + std::to_string(k);
-    ASSERT_NE(live.find_intent(id), nullptr) << id;
-    ASSERT_NE(replayed.find_intent(id), nullptr) << id;
+    ASSERT_TRUE(live.find_intent(id).has_value()) << id;
+    ASSERT_TRUE(replayed.find_intent(id).has_value()) << id;
     EXPECT_EQ(live.find_intent(id)->decision.SerializeAsString(), replayed.find_intent(id)->decision.SerializeAsString());
   }
 }

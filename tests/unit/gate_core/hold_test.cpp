@@ -311,7 +311,7 @@ TEST(Hold, ReplayRebuildsTheSameStateWithoutRules) {
   EXPECT_EQ(replayed.next_order_number(), live.next_order_number());
   EXPECT_EQ(replayed.recent_intent_times_ns(), live.recent_intent_times_ns());
   for (const char* id : {"h-1", "h-2", "h-3", "small"}) {
-    ASSERT_NE(replayed.find_intent(id), nullptr);
+    ASSERT_TRUE(replayed.find_intent(id).has_value());
     EXPECT_EQ(replayed.find_intent(id)->decision.SerializeAsString(), live.find_intent(id)->decision.SerializeAsString())
         << id;
   }
@@ -328,7 +328,7 @@ TEST(Hold, AHeldIntentForgottenByTheIdempotencyMemoryIsStillHeld) {
   ASSERT_TRUE(s.record_decision(i, decide(s, i, b.ctx()).decision).ok());
   const ipc::OrderIntent other = entry("small-1", "0.001");
   ASSERT_TRUE(s.record_decision(other, decide(s, other, b.ctx()).decision).ok());
-  ASSERT_EQ(s.find_intent("big-1"), nullptr);  // forgotten
+  ASSERT_FALSE(s.find_intent("big-1").has_value());  // forgotten
   // A retry is still the held decision, not a second hold.
   const ipc::Decision retry = decide(s, i, b.ctx()).decision;
   EXPECT_TRUE(retry.replayed());

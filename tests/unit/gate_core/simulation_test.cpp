@@ -119,6 +119,8 @@ struct Sim {
 
   void check_invariants(std::int64_t now) {
     const Ledger& l = state.ledger();
+    // The per-product sums decide() reads equal a count over the orders.
+    EXPECT_TRUE(state.order_totals_match_recount());
     EXPECT_LE(state.live_orders().size(), state.limits().open_orders_max);
     EXPECT_FALSE(l.position_quantity("BTC-USD").is_negative()) << "spot: never short";
     EXPECT_FALSE(l.cash().is_negative());

@@ -148,7 +148,7 @@ TEST(Replay, RecordsRebuildOrdersLedgerHaltAndCancels) {
   ASSERT_EQ(r->cancels.size(), 1u);
   EXPECT_TRUE(s.live_orders().empty());
   ASSERT_EQ(s.closed_orders().size(), 2u);
-  EXPECT_NE(s.find_intent("i-1"), nullptr);  // idempotency memory rebuilt
+  EXPECT_TRUE(s.find_intent("i-1").has_value());  // idempotency memory rebuilt
   EXPECT_EQ(s.next_order_id(), "o-3");
 }
 

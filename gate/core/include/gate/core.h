@@ -55,6 +55,7 @@
 #include "gate.pb.h"
 #include "gate/config.h"
 #include "gate/halt.h"
+#include "gate/intent_memory.h"
 #include "gate/ledger.h"
 #include "gate/market_stats.h"
 #include "gate/orders.h"
@@ -72,10 +73,14 @@ inline constexpr std::size_t kIntentIdLengthMax = 64;
 inline constexpr std::size_t kStrategyLengthMax = 64;
 inline constexpr std::size_t kProductLengthMax = 32;
 inline constexpr std::int64_t kFieldValueMaxWhole = 1'000'000'000;
-// Intent ids remembered for idempotency. Beyond this the oldest record is
-// forgotten and a retry of that id would be decided afresh; 200,000 ids is
-// about a week at the hard maximum order rate (600/min, counting denials
-// too) and months at real rates, while retries come within seconds.
+// Intent ids remembered for idempotency (IntentMemory, gate/intent_memory.h:
+// about 60 bytes each: a full memory is about 12 MB, 14 MiB of the
+// daemon's VmRSS, docs/performance-gate-daemon.md). Beyond this the oldest
+// is forgotten; an intent created at or before the latest creation time
+// forgotten (it may be a retry of a forgotten one) is then denied
+// INTENT_TOO_OLD, never decided afresh. 200,000 ids is about a week at the
+// hard maximum order rate (600/min, counting denials too) and months at
+// real rates, while retries come within seconds.
 inline constexpr std::size_t kRememberedIntentsMax = 200'000;
 // Finished orders kept for status queries (the journal keeps all).
 inline constexpr std::size_t kClosedOrdersMax = 1'000;
@@ -203,10 +208,47 @@ struct TradeStats {
   std::int64_t fills_in_day = 0;
 };
 
-// A remembered decision: what idempotency compares and replays.
-struct RememberedIntent {
-  std::uint64_t fingerprint = 0;  // of the intent's content
-  ipc::Decision decision;
+// An exact running sum of non-negative "wide" amounts (a quantity times a
+// price, in 1e-16 units; each below 2^126) that can be decreased exactly
+// again: value = carries x 2^126 + low, 0 <= low < 2^126. saturated() is
+// min(value, 2^126), which is what the limit checks compare (they treat
+// everything from 2^126 up as "too much").
+struct WideSum {
+  static constexpr Int128 kUnit = Int128{1} << 126;
+  Int128 low = 0;
+  std::uint64_t carries = 0;
+
+  void add(Int128 v) {
+    low += v;
+    while (low >= kUnit) {
+      low -= kUnit;
+      ++carries;
+    }
+  }
+  void sub(Int128 v) {
+    low -= v;
+    while (low < 0) {
+      low += kUnit;
+      --carries;
+    }
+  }
+  Int128 saturated() const { return carries > 0 ? kUnit : low; }
+  friend bool operator==(const WideSum&, const WideSum&) = default;
+};
+
+// What the live orders of one product hold, kept by GateState on every
+// order change (creation, fill, finish), so that decide() reads these sums
+// instead of walking every open order per intent. Remaining = quantity -
+// filled; notional = remaining x the order's decision price.
+struct ProductOrderTotals {
+  std::string product;
+  std::size_t count = 0;          // live orders
+  Int128 buy_remaining = 0;       // 1e-8 units
+  Int128 sell_remaining = 0;      // 1e-8 units
+  Int128 growing_remaining = 0;   // of orders that grow exposure (Order::grows_exposure)
+  WideSum buy_notional;           // of buys, 1e-16 units
+  WideSum growing_notional;       // of orders that grow exposure, 1e-16 units
+  friend bool operator==(const ProductOrderTotals&, const ProductOrderTotals&) = default;
 };
 
 // An intent and decision the gate makes itself (flattening), ready to be
@@ -247,7 +289,10 @@ class GateState {
   const std::deque<Order>& closed_orders() const { return closed_orders_; }
   const Order* find_live_order(std::string_view order_id) const;
   const Order* find_live_order_by_intent(std::string_view intent_id) const;
-  const RememberedIntent* find_intent(std::string_view intent_id) const;
+  // The remembered decision of an intent id (decoded from the compact
+  // memory), or nullopt.
+  std::optional<RememberedIntent> find_intent(std::string_view intent_id) const;
+  const IntentMemory& intent_memory() const { return intents_; }
   // Accepted decision times inside the rate window (at most the rate limit).
   const std::deque<std::int64_t>& accepted_times_ns() const { return accepted_times_ns_; }
   std::uint64_t next_order_number() const { return next_order_number_; }
@@ -272,6 +317,16 @@ class GateState {
   // empty before one.
   const std::map<std::string, std::uint32_t, std::less<>>& loaded_rule_versions() const { return loaded_rules_; }
   const TradeStats& trade_stats() const { return trade_stats_; }
+  // Sums over the live orders, one entry per product that has any (in the
+  // order the products got their first live order); nullptr for a product
+  // without live orders.
+  const std::vector<ProductOrderTotals>& order_totals() const { return order_totals_; }
+  const ProductOrderTotals* order_totals(std::string_view product) const;
+  // The same sums counted afresh from live_orders(): the invariant
+  // order_totals() == recount_order_totals() (as sets of products) is
+  // checked after every order change in debug builds and by the tests.
+  std::vector<ProductOrderTotals> recount_order_totals() const;
+  bool order_totals_match_recount() const;
   // The market statistics of a product; nullptr before its first bar or quote.
   const MarketStats* market_stats(std::string_view product) const;
 
@@ -337,8 +392,11 @@ class GateState {
   }
 
  private:
-  void remember(const std::string& intent_id, std::uint64_t fingerprint, const ipc::Decision& decision);
+  void remember(const ipc::OrderIntent& intent, const ipc::Decision& decision);
   void close_if_terminal(std::map<std::string, Order, std::less<>>::iterator it);
+  // Adds (sign +1) or removes (sign -1) a live order's share of order_totals_.
+  void count_order(const Order& o, int sign);
+  void check_order_totals() const;
   Status create_order(const ipc::OrderIntent& intent, const ipc::Decision& decision);
   Status settle_hold(const ipc::OrderIntent& intent, const ipc::Decision& decision);
   void count_rule_hits(const ipc::Decision& decision);
@@ -352,9 +410,9 @@ class GateState {
   bool flatten_refused_ = false;  // a gate flatten order was rejected since the flattening began
   bool ready_ = false;
   std::map<std::string, Order, std::less<>> live_orders_;
+  std::vector<ProductOrderTotals> order_totals_;
   std::deque<Order> closed_orders_;
-  std::unordered_map<std::string, RememberedIntent, StringHash, std::equal_to<>> intents_;
-  std::deque<std::string> intent_order_;  // remembered ids, oldest first
+  IntentMemory intents_;
   std::deque<std::int64_t> accepted_times_ns_;
   std::uint64_t next_order_number_ = 1;
   std::deque<std::int64_t> recent_intent_times_ns_;

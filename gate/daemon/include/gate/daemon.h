@@ -30,6 +30,7 @@
 
 #include "gate/config.h"
 #include "gate/core.h"
+#include "gate/sim_venue.h"
 #include "proto/result.h"
 
 namespace boost::asio {
@@ -63,6 +64,12 @@ struct GateAppOptions {
   // Wall clock in ns since the epoch (heartbeat times, PAPER/LIVE
   // decisions, journal timestamps). Empty: the system clock.
   std::function<std::int64_t()> wall_now_ns;
+  // Tests: sees (and may change) the events SimVenue reports for each bar
+  // before the gate applies them, to play a venue that misbehaves - a fill
+  // for an order the gate does not hold trips the internal-error halt.
+  // trading-gate never sets it, and nothing that arrives on either socket
+  // can reach it. Empty: the events as reported.
+  std::function<void(std::vector<VenueEvent>&)> venue_events_for_test;
 };
 
 // What an admin "status" reports, also for in-process tests.
