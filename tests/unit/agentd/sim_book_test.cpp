@@ -64,9 +64,11 @@ TEST(SimBook, FollowsTheLedgerExactlyAndItsLossGuardIsSound) {
       book = book_of(ledger, ts);
       continue;
     }
-    // A bar: a random walk with occasional jumps (some steps breach).
+    // A bar: a random walk with occasional jumps of 20 % either way, so
+    // that long and short positions alike breach now and then.
     const std::int64_t move = static_cast<std::int64_t>(rng() % 2001) - 1000;
-    const std::int64_t jump = rng() % 500 == 0 ? -price_units[p] / 5 : 0;
+    const std::int64_t jump_sign = rng() % 2 == 0 ? -1 : 1;
+    const std::int64_t jump = rng() % 500 == 0 ? jump_sign * price_units[p] / 5 : 0;
     price_units[p] = std::max<std::int64_t>(Decimal::kScale, price_units[p] + move * price_units[p] / 100'000 + jump);
     ts += kMinuteNs * static_cast<std::int64_t>(1 + rng() % 30);  // several days in all
     const Decimal mark = Decimal::from_units(price_units[p]);
