@@ -171,32 +171,45 @@ Result<Decimal> Decimal::from_double(double value, Rounding mode) {
       rounded = std::ceil(scaled);
       break;
     case Rounding::kHalfEven:
-      rounded = std::nearbyint(scaled);  // default FE_TONEAREST is ties-to-even
+      // The default FE_TONEAREST is ties-to-even. rint gives the same value
+      // as nearbyint; it may raise FE_INEXACT, which nothing here reads, and
+      // skips the floating-point environment save and restore that made
+      // nearbyint the larger part of a conversion.
+      rounded = std::rint(scaled);
       break;
   }
   return Decimal(static_cast<std::int64_t>(rounded));
 }
 
 std::string Decimal::to_string() const {
+  // Written right to left into one buffer, then copied into the string once
+  // (no intermediate strings: prices are converted on every bar).
   const bool negative = units_ < 0;
   const unsigned long long magnitude =
       negative ? static_cast<unsigned long long>(-(units_ + 1)) + 1 : static_cast<unsigned long long>(units_);
-  const unsigned long long whole = magnitude / kScale;
+  unsigned long long whole = magnitude / kScale;
   unsigned long long frac = magnitude % kScale;
-  std::string out = negative ? "-" : "";
-  out += std::to_string(whole);
+  char buf[kTextLengthMax];
+  char* end = buf + sizeof buf;
+  char* p = end;
   if (frac != 0) {
-    char digits[kFractionDigits + 1];
-    for (int d = kFractionDigits - 1; d >= 0; --d) {
-      digits[d] = static_cast<char>('0' + frac % 10);
+    int len = kFractionDigits;
+    while (frac % 10 == 0) {  // trailing zeros are not written
+      frac /= 10;
+      --len;
+    }
+    for (int d = 0; d < len; ++d) {
+      *--p = static_cast<char>('0' + frac % 10);
       frac /= 10;
     }
-    int len = kFractionDigits;
-    while (len > 0 && digits[len - 1] == '0') --len;
-    out += '.';
-    out.append(digits, static_cast<std::size_t>(len));
+    *--p = '.';
   }
-  return out;
+  do {
+    *--p = static_cast<char>('0' + whole % 10);
+    whole /= 10;
+  } while (whole != 0);
+  if (negative) *--p = '-';
+  return std::string(p, static_cast<std::size_t>(end - p));
 }
 
 std::string Decimal::to_string_fixed(int fraction_digits, Rounding mode) const {

@@ -229,6 +229,7 @@ bool envelope_body_allowed(ta::ipc::Envelope::BodyCase body, Sender sender) {
     case E::kOrderIntent:
     case E::kCancelIntent:
     case E::kBar:
+    case E::kBarBatch:
     case E::kProposalSubmit:
     case E::kParameterChangeAck:
       return agent;
@@ -340,6 +341,7 @@ const google::protobuf::Message* body_of(const ta::ipc::Envelope& e) {
     case E::kHeartbeat: return &e.heartbeat();
     case E::kHaltStateChanged: return &e.halt_state_changed();
     case E::kBar: return &e.bar();
+    case E::kBarBatch: return &e.bar_batch();
     case E::kProposalSubmit: return &e.proposal_submit();
     case E::kProposalResult: return &e.proposal_result();
     case E::kParameterChange: return &e.parameter_change();

@@ -19,8 +19,8 @@ bars agrees exactly. A benchmark, not a test: it asserts nothing about
 speed and exits 1 only when the daemons fail or the results differ.
 
   bench_sim.py [--build DIR] [--data demo|binance] [--minutes N]
-               [--repeat N] [--dir DIR] [--keep] [--no-backtest] [--strace]
-               [--agent-set KEY=VALUE ...]
+               [--strategies demo|quiet] [--repeat N] [--dir DIR] [--keep]
+               [--no-backtest] [--strace] [--perf] [--agent-set KEY=VALUE ...]
 
 --data demo     data/demo: 2 x 4,320 one-minute bars (8,640 bars)
 --data binance  $TA_SHARED_DATA (default ../shared/data): the 90-day Binance
@@ -58,8 +58,28 @@ def parse_args():
     p.add_argument("--keep", action="store_true", help="keep the run directories")
     p.add_argument("--no-backtest", action="store_true")
     p.add_argument("--strace", action="store_true", help="count fdatasync calls with strace -f (slower)")
+    p.add_argument("--perf", action="store_true",
+                   help="record CPU profiles (perf record) of both daemons into the run directories; implies --keep")
+    p.add_argument("--perf-call-graph", default="fp", help="perf record --call-graph mode (fp, dwarf)")
+    p.add_argument("--strategies", default="demo", choices=["demo", "quiet"],
+                   help="demo: config/agent.yaml's strategies; quiet: one that never trades (the bar path alone)")
     p.add_argument("--agent-set", action="append", default=[])
     return p.parse_args()
+
+
+# A mean reversion whose entry threshold no 30-bar window can reach (the
+# largest z-score of 30 samples is 29/sqrt(30) = 5.3): the engine does its
+# indicator work on every bar and never emits an intent.
+QUIET_STRATEGIES = """strategies:
+  quiet:
+    builtin: mean_reversion
+    params: {period: 30, entry_z: 10}
+"""
+
+
+def replace_strategies(text):
+    head = text.split("\nstrategies:")[0]
+    return head.rstrip("\n") + "\n\n" + QUIET_STRATEGIES
 
 
 def data_files(kind):
@@ -139,13 +159,15 @@ def log_time(line):
 
 
 def count_syscalls(path):
+    """fdatasync/fsync calls in an strace -T log: count and total seconds."""
     counts = {}
     if not path.exists():
         return counts
     for line in path.read_text().splitlines():
-        m = re.search(r"\b(fdatasync|fsync)\(", line)
+        m = re.search(r"\b(fdatasync|fsync)\(.*<([0-9.]+)>", line)
         if m:
-            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+            n, t = counts.get(m.group(1), (0, 0.0))
+            counts[m.group(1)] = (n + 1, round(t + float(m.group(2)), 3))
     return counts
 
 
@@ -159,6 +181,10 @@ def run_once(args, files, work):
     text = agent_yaml.read_text()
     for product, path in data.items():
         text = set_key(text, f"feed.csv.{product}", "{file: " + str(path) + "}")
+    if args.strategies == "quiet":
+        text = replace_strategies(text)
+        parity = work / "config" / "parity.yaml"
+        parity.write_text(replace_strategies(parity.read_text()))
     for item in args.agent_set:
         key, value = item.split("=", 1)
         text = set_key(text, key, value)
@@ -168,10 +194,11 @@ def run_once(args, files, work):
     gate_cmd = [str(build / "gate/app/trading-gate"), "--config", str(work / "config/gate.yaml")]
     agent_cmd = [str(build / "agent/app/trading-agent"), "--config", str(agent_yaml)]
     if args.strace:
-        gate_cmd = ["strace", "-f", "-qq", "-e", "trace=fdatasync,fsync", "-o", str(run / "gate.strace")] + gate_cmd
-        agent_cmd = ["strace", "-f", "-qq", "-e", "trace=fdatasync,fsync", "-o", str(run / "agent.strace")] + agent_cmd
+        gate_cmd = ["strace", "-f", "-qq", "-T", "-e", "trace=fdatasync,fsync", "-o", str(run / "gate.strace")] + gate_cmd
+        agent_cmd = ["strace", "-f", "-qq", "-T", "-e", "trace=fdatasync,fsync", "-o", str(run / "agent.strace")] + agent_cmd
     gate_log = open(run / "gate.log", "w")
     gate = subprocess.Popen(gate_cmd, stdout=gate_log, stderr=subprocess.STDOUT)
+    gate_pid = gate.pid
     try:
         for _ in range(400):
             if (run / "admin.sock").exists():
@@ -187,6 +214,13 @@ def run_once(args, files, work):
             kids = Path(f"/proc/{gate.pid}/task/{gate.pid}/children").read_text().split()
             gate_pid = int(kids[0]) if kids else gate.pid
         gate_cpu0 = cpu_seconds(gate_pid)
+        perf_gate = None
+        if args.perf:
+            perf_gate = subprocess.Popen(["perf", "record", "-q", "-F", "2999", "--call-graph", args.perf_call_graph,
+                                          "-p", str(gate_pid), "-o",
+                                          str(run / "gate.perf.data")], stderr=subprocess.DEVNULL)
+            agent_cmd = ["perf", "record", "-q", "-F", "2999", "--call-graph", args.perf_call_graph, "-o",
+                         str(run / "agent.perf.data")] + agent_cmd
         load = Path("/proc/loadavg").read_text().split()[:3]
         agent_log = open(run / "agent.out", "w")
         t0 = time.monotonic()
@@ -195,11 +229,19 @@ def run_once(args, files, work):
         wall = time.monotonic() - t0
         agent.returncode = os.waitstatus_to_exitcode(status)
         gate_cpu1 = cpu_seconds(gate_pid)
+        if perf_gate is not None:
+            perf_gate.send_signal(signal.SIGINT)
+            perf_gate.wait(60)
         load_after = Path("/proc/loadavg").read_text().split()[:3]
         if agent.returncode != 0:
             raise RuntimeError("trading-agent exited %d: %s" % (agent.returncode, (run / "agent.out").read_text()[-3000:]))
     finally:
-        gate.send_signal(signal.SIGTERM)
+        # Under strace the gate is strace's child: signal the gate itself
+        # (strace would detach on SIGTERM and leave the gate running).
+        try:
+            os.kill(gate_pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
         try:
             gate.wait(30)
         except subprocess.TimeoutExpired:
@@ -256,11 +298,14 @@ def backtest(args, data, work):
 
 def main():
     args = parse_args()
+    if args.perf:
+        args.keep = True
     files = data_files(args.data)
     base = Path(tempfile.mkdtemp(prefix="bench-sim-", dir=args.dir))
     results = []
     data = None
-    print(f"# bench_sim data={args.data} minutes={args.minutes or 'all'} repeat={args.repeat} build={args.build}")
+    print(f"# bench_sim data={args.data} minutes={args.minutes or 'all'} strategies={args.strategies} "
+          f"repeat={args.repeat} build={args.build} agent_set={args.agent_set}")
     print(f"# {'bars':>7} {'wall_s':>8} {'bars/s':>9} {'sim_s':>7} {'sim bars/s':>10} "
           f"{'agent u+s':>11} {'gate u+s':>11}  load before / after")
     ok = True

@@ -30,6 +30,8 @@ std::string_view to_string(SimPhase phase) {
       return "starting";
     case SimPhase::kWaitGate:
       return "wait_gate";
+    case SimPhase::kRunning:
+      return "running";
     case SimPhase::kPacing:
       return "pacing";
     case SimPhase::kAwaitReply:
@@ -75,7 +77,11 @@ Status AgentApp::Impl::start() {
   std::filesystem::create_directories(cfg_.state_dir, ec);
   if (ec) return make_error("state_dir " + cfg_.state_dir.string() + ": " + ec.message());
   if (auto st = open_journal(); !st) return st;
+  told_equity_ = engine_->equity();
   if (auto st = replay_journal(); !st) return st;
+  queued_ = next_;
+  confirmed_ = next_;
+  batch_begin_ = next_;
 
   ta::ipc::AgentRecord started;
   auto* s = started.mutable_started();
@@ -104,13 +110,24 @@ Status AgentApp::Impl::start() {
   if (cfg_.mode == AgentMode::kSim) {
     // SIM heartbeats carry market time, like everything else the agent says.
     go.now_ns = [this] { return market_now_ns_; };
+    // Bars the gate lacks go before the intents in flight after a connect.
+    go.hold_inflight_after_connect = true;
   }
   client_ = std::make_unique<GateClient>(io_, go, *this);
 
   // Intents the journal shows as sent but undecided go again, with their
-  // ids; the gate answers a known id with its original decision.
+  // ids; the gate answers a known id with its original decision. So do
+  // those the last replayed step emitted when the journal lost their
+  // intent_sent (they may have reached the gate): journaled now.
   for (auto& [id, t] : intents_) {
     if (t.decided) continue;
+    if (!t.journaled) {
+      ta::ipc::AgentRecord r;
+      *r.mutable_intent_sent()->mutable_intent() = t.message;
+      if (!journal(r)) return make_error("journal: " + journal_->error());
+      t.journaled = true;
+      ++counters_.intents_sent;
+    }
     if (auto st = client_->submit_intent(t.message); !st) return make_error("resubmit " + id + ": " + st.error().message);
     awaiting_decision_.insert(id);
     ++counters_.intents_resent;
@@ -207,8 +224,61 @@ Status AgentApp::Impl::open_journal() {
   return {};
 }
 
+bool AgentApp::Impl::journal_steps() {
+  if (steps_pending_ == 0) return true;
+  ta::ipc::AgentRecord r;
+  auto* steps = r.mutable_bar_steps();
+  steps->set_first_index(steps_pending_first_);
+  steps->set_count(steps_pending_);
+  steps->set_first_open_ts_s(bars_[steps_pending_first_].open_ts_s);
+  steps->set_last_open_ts_s(bars_[steps_pending_first_ + steps_pending_ - 1].open_ts_s);
+  steps_pending_ = 0;
+  return journal(r);
+}
+
 bool AgentApp::Impl::journal(ta::ipc::AgentRecord& record) {
   if (replaying_) return true;
+  if (steps_pending_ > 0 && !record.has_bar_steps() && !journal_steps()) return false;
+  // What a restart cannot recompute must be durable before the gate can
+  // move past it (docs/agent.md, "Restart"):
+  //  * before further bars go out: halts, parameter changes, reconciled
+  //    fills, book rebases, every step while the gate is not ACTIVE (the
+  //    steps under a halt depend on when it ends), and an intent while its
+  //    order may still fill (it is then the candidate a lost fill is
+  //    attributed to);
+  //  * before an intent on the same product and side goes out: a fill. Until
+  //    then a lost fill is rebuilt at the next connect from the gate's
+  //    snapshot: reconcile() attributes it to its order, the only one in
+  //    flight on that product and side, and the book takes the gate's cash
+  //    and positions. Order updates and snapshots that differ from the
+  //    prediction follow from the fills the same way.
+  // Everything else a lost tail holds is recomputed from the bars.
+  std::uint64_t* needed = nullptr;
+  switch (record.body_case()) {
+    case ta::ipc::AgentRecord::kHaltStateChanged:
+    case ta::ipc::AgentRecord::kParameterApplied:
+    case ta::ipc::AgentRecord::kReconciled:
+    case ta::ipc::AgentRecord::kBookRebased:
+      needed = &bars_need_seq_;
+      break;
+    case ta::ipc::AgentRecord::kIntentSent:
+      needed = &intent_need_seq_;
+      break;
+    case ta::ipc::AgentRecord::kFill:
+      needed = &fill_need_seq_[{record.fill().product(), record.fill().side()}];
+      break;
+    case ta::ipc::AgentRecord::kBarStep:
+      if (halt_ != ta::ipc::HALT_STATE_ACTIVE) needed = &bars_need_seq_;
+      break;
+    case ta::ipc::AgentRecord::kOrderUpdate:
+    case ta::ipc::AgentRecord::kBarSteps:  // predicted: recomputed from the bars and the book
+    case ta::ipc::AgentRecord::kDecision:  // the gate answers a resent intent with it again
+    case ta::ipc::AgentRecord::kParameterChange:
+    case ta::ipc::AgentRecord::kStarted:
+    case ta::ipc::AgentRecord::kStopped:
+    case ta::ipc::AgentRecord::BODY_NOT_SET:
+      break;
+  }
   record.set_ts_ns(market_now_ns_);
   scratch_.clear();
   if (!record.SerializeToString(&scratch_)) {
@@ -220,14 +290,7 @@ bool AgentApp::Impl::journal(ta::ipc::AgentRecord& record) {
     fail("journal not writable: " + seq.error().message);
     return false;
   }
-  return true;
-}
-
-bool AgentApp::Impl::journal_flush() {
-  if (auto st = journal_->flush(); !st) {
-    fail("journal not writable: " + st.error().message);
-    return false;
-  }
+  if (needed != nullptr) *needed = *seq;
   return true;
 }
 
@@ -294,8 +357,11 @@ Status AgentApp::Impl::replay_record(const ta::ipc::AgentRecord& record) {
         t.side = intent.side() == ta::ipc::SIDE_SELL ? OrderSide::kSell : OrderSide::kBuy;
         auto q = Decimal::parse(intent.quantity());
         if (q) t.quantity = *q;
+        t.journaled = true;
         intents_.emplace(intent.intent_id(), std::move(t));
-      } else if (intents_.count(intent.intent_id()) == 0) {
+      } else if (auto it = intents_.find(intent.intent_id()); it != intents_.end()) {
+        it->second.journaled = true;
+      } else {
         log_->warn("journal replay: intent {} was sent but the replayed engine did not emit it",
                    intent.intent_id());
       }
@@ -327,6 +393,28 @@ Status AgentApp::Impl::replay_record(const ta::ipc::AgentRecord& record) {
     case R::kReconciled:
       apply_reconciled(record.reconciled());
       return {};
+    case R::kBookRebased:
+      rebase_book(record.book_rebased().snapshot());
+      return {};
+    case R::kBarSteps: {
+      const auto& steps = record.bar_steps();
+      if (cfg_.mode != AgentMode::kSim) return {};
+      const std::uint64_t first = steps.first_index();
+      const std::uint64_t count = steps.count();
+      if (first != next_ || count == 0 || count > kBarStepsPerRecordMax || first + count > bars_.size() ||
+          bars_[first].open_ts_s != steps.first_open_ts_s() ||
+          bars_[first + count - 1].open_ts_s != steps.last_open_ts_s()) {
+        return make_error("bar steps " + std::to_string(first) + " (+" + std::to_string(count) +
+                          ") do not continue this replay at step " + std::to_string(next_) +
+                          ": the journal was written for other data");
+      }
+      for (std::uint64_t i = first; i < first + count; ++i) {
+        for (const Intent* in : step_engine(i, nullptr)) track(*in);
+        ++counters_.bars_replayed;
+        ++next_;
+      }
+      return {};
+    }
     case R::kParameterChange:
     case R::kStarted:
     case R::kStopped:
@@ -338,18 +426,42 @@ Status AgentApp::Impl::replay_record(const ta::ipc::AgentRecord& record) {
 
 // -------------------------------------------------- the engine's inputs
 
+// The engine's inputs for one SIM step: the gate's account after the bar,
+// then the bar. `snapshot` is the gate's when it differs from the book's
+// prediction (it is journaled with the step); otherwise the book predicts
+// it from the bar, exactly as the gate computes it. The live path and the
+// journal's replay both come here, so they tell the engine the same.
 std::vector<const Intent*> AgentApp::Impl::step_engine(std::size_t index, const ta::ipc::PositionSnapshot* snapshot) {
+  const Bar& bar = bars_[index];
   if (snapshot != nullptr) {
     last_snapshot_ = *snapshot;
     have_snapshot_ = true;
+    auto book = SimBook::from_snapshot(*snapshot);
     auto pos = position_from_ipc(*snapshot);
-    if (pos) {
+    if (book && pos) {
+      book_ = std::move(book).value();
+      have_book_ = true;
       engine_->on_position(*pos);
+      told_equity_ = book_.equity();
     } else {
-      log_->error("position snapshot refused: {}", pos.error().message);
+      have_book_ = false;
+      log_->error("position snapshot refused: {}", !pos ? pos.error().message : book.error().message);
+    }
+  } else if (have_book_) {
+    auto mark = SimBook::mark_of(bar);
+    if (!mark || !book_.apply_mark(bar.product, *mark)) {
+      // Decimal overflow: a price far outside any market. Predict nothing
+      // more; the next lockstep step journals the gate's snapshot.
+      log_->error("book cannot follow bar index={}; stepping in lockstep", index);
+      have_book_ = false;
+    } else if (book_.equity() != told_equity_) {
+      position_event_.equity = book_.equity();
+      position_event_.positions.clear();
+      for (const SimBook::Position& p : book_.positions()) position_event_.positions.emplace_back(p.product, p.quantity);
+      engine_->on_position(position_event_);
+      told_equity_ = book_.equity();
     }
   }
-  const Bar& bar = bars_[index];
   market_now_ns_ = bar.close_ts_s() * kNanosPerSecond;
   ++counters_.bars;
   return run_engine_bar(bar);

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <deque>
+
 #include "agent/gate_client.h"
 #include "agentd/daemon.h"
 #include "gate.pb.h"
@@ -21,6 +23,7 @@
 #include "journal/journal.h"
 #include "journal_records.pb.h"
 #include "market/market.h"
+#include "sim_book.h"
 #include "strategy/ipc_convert.h"
 #include "strategy/strategy.h"
 
@@ -42,10 +45,32 @@ inline constexpr std::size_t kParameterAnswersRememberedMax = 1024;
 enum class SimPhase {
   kStarting,          // journal replayed, waiting for the first connection
   kWaitGate,          // not connected (or waiting for the connect snapshot)
+  kRunning,           // stepping bars
   kPacing,            // accelerated/real speed: waiting for the next bar's time
-  kAwaitReply,        // a Bar is at the gate; waiting for its PositionSnapshot
+  kAwaitReply,        // waiting for the gate's answer to a bar (lockstep, a full window, or the end)
   kAwaitDecisions,    // this bar's intents are at the gate
   kDone,              // end of data (or stopped)
+};
+
+// SIM pipeline limits. Steps the driver takes before it lets the event loop
+// read the gate's answers and run timers: one batch's worth keeps a turn
+// short (well under a millisecond).
+inline constexpr std::size_t kDriveStepsPerTurn = 512;
+// A batch is sent once its bars encode to this many bytes: half the default
+// 64 KiB frame, so a batch of bars with quotes fits too.
+inline constexpr std::size_t kBarBatchBytesTarget = 32 * 1024;
+
+// Predicted steps journaled in one bar_steps record, at most: one batch's
+// worth, so a record stays small and a lost tail short.
+inline constexpr std::uint32_t kBarStepsPerRecordMax = 512;
+
+// A batch of bars on its way to the gate, until its reply.
+struct SentBatch {
+  std::uint64_t request_id = 0;
+  std::size_t end = 0;       // the reply answers every bar before this index
+  bool predicted = false;    // its steps were taken on `book`: the reply is checked against it
+  SimBook book;              // predicted book after its last bar
+  Decimal equity_max;        // highest predicted equity of its steps
 };
 std::string_view to_string(SimPhase phase);
 
@@ -59,6 +84,7 @@ struct TrackedIntent {
   std::int64_t execute_bar_open_ts_s = 0;
   bool decided = false;
   bool accepted = false;
+  bool journaled = false;  // its intent_sent record is in the journal
 };
 
 class AgentApp::Impl final : public GateClientHandler, public FeedHandler {
@@ -92,8 +118,10 @@ class AgentApp::Impl final : public GateClientHandler, public FeedHandler {
   Status open_journal();
   Status replay_journal();
   Status replay_record(const ta::ipc::AgentRecord& record);
+  // Appends a record; predicted steps not journaled yet go first, in one
+  // bar_steps record (journal_steps()).
   bool journal(ta::ipc::AgentRecord& record);
-  bool journal_flush();
+  bool journal_steps();
   Status load_bars();
 
   // ---- shared by live and replay (the engine's inputs)
@@ -109,22 +137,32 @@ class AgentApp::Impl final : public GateClientHandler, public FeedHandler {
   void track(const Intent& intent);
   bool held_by_halt(const Intent& intent) const;
 
-  // ---- sim.cpp: the lockstep driver
+  // ---- sim.cpp: the SIM driver (lockstep and pipeline)
   void advance();
-  void send_bar();
-  void step_reply(const ta::ipc::PositionSnapshot& snapshot);
+  void drive();
+  bool may_predict() const;
+  bool predicted_step();
+  void lockstep_step(const ta::ipc::PositionSnapshot& snapshot);
   void catch_up_step();
   void after_step(const std::vector<const Intent*>& to_send);
+  void queue_bar(std::size_t index);
+  void send_batch();
+  void on_batch_reply(const ta::ipc::PositionSnapshot& snapshot);
+  void resend_from(std::size_t first);
   void submit(const Intent& intent);
   void on_connect_snapshot(const ta::ipc::PositionSnapshot& snapshot);
   void reconcile(const ta::ipc::PositionSnapshot& snapshot);
   void settle_passed_orders(const Bar& bar);
-  bool needs_durable() const;
-  void arm_reply_timer(const std::string& what);
+  // Waits until the journal holds `seq` durably; false (the run failed)
+  // when the journal is not writable.
+  bool make_durable(std::uint64_t seq);
+  // The gate's cash and positions into the book, keeping its marks.
+  void rebase_book(const ta::ipc::PositionSnapshot& snapshot);
+  void wait_for_gate();
+  bool waiting_for_gate() const;
   void finish_run();
   void fail(const std::string& reason);
   std::int64_t bar_close_ns(std::size_t index) const;
-  bool snapshot_changed(const ta::ipc::PositionSnapshot& snapshot) const;
 
   boost::asio::io_context& io_;
   AgentAppOptions options_;
@@ -144,7 +182,35 @@ class AgentApp::Impl final : public GateClientHandler, public FeedHandler {
   std::vector<Bar> bars_;
   std::size_t next_ = 0;               // the bar the driver is on (steps before it are done)
   SimPhase phase_ = SimPhase::kStarting;
-  std::uint64_t bar_request_id_ = 0;   // of the Bar at the gate, 0 when none
+  // Bars [0, confirmed_) are answered by the gate, [confirmed_, queued_)
+  // are in batch_ or on their way (outstanding_); queued_ <= next_ + 1.
+  std::size_t queued_ = 0;
+  std::size_t confirmed_ = 0;
+  ta::ipc::Envelope batch_;            // bars [batch_begin_, queued_), not sent yet
+  std::size_t batch_begin_ = 0;
+  std::size_t batch_bytes_ = 0;
+  bool batch_predicted_ = true;
+  Decimal batch_equity_max_;
+  std::deque<SentBatch> outstanding_;  // sent, unanswered, oldest first
+  std::size_t steps_pending_first_ = 0;  // predicted steps taken, not journaled yet
+  std::uint32_t steps_pending_ = 0;
+  SimBook book_;                       // the gate's account as the engine was last told it
+  bool have_book_ = false;             // book_ comes from a snapshot in the journal
+  Decimal told_equity_;                // the equity the engine was last given
+  PositionEvent position_event_;       // reused for the engine's on_position
+  std::optional<Decimal> loss_fraction_;  // the gate's daily loss limit (HelloAck)
+  bool prediction_broken_ = false;     // the gate did what the book cannot predict: lockstep until resynced
+  // Journal sequence numbers that must be durable before the next bars
+  // (bars_need_seq_, and intent_need_seq_ while an order is in flight) or
+  // before the next intent on a product and side (its last fill) go to the
+  // gate (journal()).
+  std::uint64_t bars_need_seq_ = 0;
+  std::uint64_t intent_need_seq_ = 0;
+  std::map<std::pair<std::string, int>, std::uint64_t> fill_need_seq_;
+  bool drive_posted_ = false;
+  bool reply_timer_armed_ = false;
+  std::uint64_t gate_progress_ = 0;    // answers from the gate; the reply timer watches it
+  std::optional<ta::ipc::PositionSnapshot> held_reply_;  // a lockstep answer that came before a decision
   bool awaiting_connect_snapshot_ = false;
   std::int64_t gate_market_ns_ = 0;    // the gate's market time at the last connect
   std::chrono::steady_clock::time_point pace_origin_{};

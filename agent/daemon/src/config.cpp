@@ -326,6 +326,9 @@ void read_root(ConfigReader& reader, AgentConfig& c, std::vector<ConfigProblem>&
   }
   c.gate.reply_timeout_ms = gate.duration_ms("reply_timeout", Need::kOptional, gd.reply_timeout_ms, 1,
                                              kGateReplyTimeoutMsMax);
+  c.gate.bars_in_flight_max = static_cast<std::size_t>(
+      gate.integer("bars_in_flight_max", Need::kOptional, static_cast<std::int64_t>(gd.bars_in_flight_max), 0,
+                   static_cast<std::int64_t>(kBarsInFlightMaxCeiling)));
   if (c.gate.socket_path.string().size() > 107) {
     gate.problem("socket", "a Unix socket path has at most 107 bytes");
   }

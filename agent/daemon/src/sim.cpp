@@ -1,6 +1,10 @@
-// The SIM lockstep driver and the gate's messages (docs/agent.md, "SIM
-// lockstep"). One bar at a time: Bar -> its PositionSnapshot reply ->
-// engine -> intents -> every Decision -> next bar.
+// The SIM driver and the gate's messages (docs/agent.md, "SIM lockstep"
+// and "SIM pipeline"). Each bar is a step: the engine gets the gate's
+// snapshot after the bar, then the bar, and the step's intents go to the
+// gate before the next bar. A step waits for the gate's answer to its bar
+// (lockstep) unless that answer is predictable (SimBook): then the bar joins
+// a BarBatch and the step is taken at once, and the answer, when it comes,
+// is checked against the prediction.
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
@@ -27,116 +31,154 @@ std::int64_t AgentApp::Impl::bar_close_ns(std::size_t index) const {
 // ---------------------------------------------------------------- driver
 
 void AgentApp::Impl::advance() {
-  if (stopped_ || finished_ || frozen_for_test_) return;
-  if (options_.halt_after_steps_for_test > 0 && steps_this_process_ >= options_.halt_after_steps_for_test) {
-    // Tests: behave as if the process died here (no stop record).
-    frozen_for_test_ = true;
-    log_->warn("frozen for test after steps={}", steps_this_process_);
-    if (options_.on_finished) options_.on_finished(137, "frozen for test");
-    return;
-  }
-  if (next_ >= bars_.size()) {
-    finish_run();
-    return;
-  }
-  phase_ = SimPhase::kPacing;
-  if (cfg_.replay.speed == ReplaySpeed::kMax) {
-    boost::asio::post(io_, [this] {
-      if (phase_ == SimPhase::kPacing) send_bar();
-    });
-    return;
-  }
-  // Accelerated and real speed: bar i is due (close_i - close_first) /
-  // factor after the first bar this process sent.
-  const double factor = cfg_.replay.speed == ReplaySpeed::kReal ? 1.0 : cfg_.replay.factor;
-  if (pace_origin_close_ns_ < 0) {
-    pace_origin_close_ns_ = bar_close_ns(next_);
-    pace_origin_ = std::chrono::steady_clock::now();
-  }
-  const double offset_ns = static_cast<double>(bar_close_ns(next_) - pace_origin_close_ns_) / factor;
-  pace_timer_.expires_at(pace_origin_ + std::chrono::nanoseconds(static_cast<std::int64_t>(offset_ns)));
-  pace_timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec && phase_ == SimPhase::kPacing) send_bar();
-  });
+  if (drive_posted_ || stopped_ || finished_ || frozen_for_test_) return;
+  drive_posted_ = true;
+  boost::asio::post(io_, [this] { drive(); });
 }
 
-bool AgentApp::Impl::needs_durable() const {
-  // Anything a lost journal tail could not rebuild from the bars alone: a
-  // position (equity moves with every mark), an order in flight (its fill
-  // may come with the next bar), a halt. While flat and ACTIVE, a restart
-  // recomputes lost steps exactly from the bars (docs/agent.md, "Restart").
-  if (!intents_.empty() || halt_ != ta::ipc::HALT_STATE_ACTIVE) return true;
-  for (std::size_t i = 0; i < engine_->slot_count(); ++i) {
-    const SlotView v = engine_->slot(i);
-    if (!v.position.is_zero() || !v.pending_intent_id.empty()) return true;
-  }
-  for (const auto& p : last_snapshot_.positions()) {
-    if (!p.quantity().empty() && p.quantity() != "0") return true;
-  }
-  return false;
-}
-
-void AgentApp::Impl::send_bar() {
-  if (stopped_ || finished_) return;
-  if (client_->state() != GateConnectionState::kReady || awaiting_connect_snapshot_) {
-    phase_ = SimPhase::kWaitGate;
-    return;
-  }
-  if (bar_close_ns(next_) < gate_market_ns_) {
-    // The gate processed this bar before a restart of ours, and the journal
-    // lost the step: recompute it without sending (the gate refuses bars
-    // older than its last).
-    catch_up_step();
-    return;
-  }
-  if (needs_durable() && !journal_flush()) return;
-  ta::ipc::Envelope env;
-  auto bar = to_ipc_bar(bars_[next_]);
-  if (!bar) {
-    // check_bar() passed when the feed loaded it, so this is a bug.
-    log_->error("bar not convertible index={} error=\"{}\"", next_, bar.error().message);
-    std::abort();
-  }
-  *env.mutable_bar() = std::move(bar).value();
-  auto id = client_->send_with_id(env);
-  if (!id) {
-    log_->warn("bar not sent index={} error=\"{}\"; waiting for the gate", next_, id.error().message);
-    phase_ = SimPhase::kWaitGate;
-    return;
-  }
-  bar_request_id_ = *id;
-  phase_ = SimPhase::kAwaitReply;
-  arm_reply_timer("bar " + std::to_string(next_));
-}
-
-void AgentApp::Impl::arm_reply_timer(const std::string& what) {
-  reply_timer_.expires_after(std::chrono::milliseconds(cfg_.gate.reply_timeout_ms));
-  const std::size_t index = next_;
-  const SimPhase phase = phase_;
-  reply_timer_.async_wait([this, what, index, phase](boost::system::error_code ec) {
-    if (ec || stopped_ || finished_) return;
-    if (next_ == index && phase_ == phase) {
-      fail("the gate did not answer " + what + " within " + proto::format_duration_ms(cfg_.gate.reply_timeout_ms));
+void AgentApp::Impl::drive() {
+  drive_posted_ = false;
+  for (std::size_t turn = 0; turn < kDriveStepsPerTurn; ++turn) {
+    if (stopped_ || finished_ || frozen_for_test_) return;
+    if (options_.halt_after_steps_for_test > 0 && steps_this_process_ >= options_.halt_after_steps_for_test) {
+      // Tests: behave as if the process died here (no stop record).
+      frozen_for_test_ = true;
+      log_->warn("frozen for test after steps={}", steps_this_process_);
+      if (options_.on_finished) options_.on_finished(137, "frozen for test");
+      return;
     }
-  });
+    if (client_->state() != GateConnectionState::kReady || awaiting_connect_snapshot_) {
+      phase_ = SimPhase::kWaitGate;
+      return;
+    }
+    if (!awaiting_decision_.empty()) {
+      // The next step needs them; a denied intent lets the pipeline go on,
+      // an accepted one makes the next bar a lockstep step.
+      phase_ = SimPhase::kAwaitDecisions;
+      wait_for_gate();
+      return;
+    }
+    if (next_ >= bars_.size()) {
+      send_batch();
+      if (outstanding_.empty()) {
+        finish_run();
+        return;
+      }
+      phase_ = SimPhase::kAwaitReply;
+      wait_for_gate();
+      return;
+    }
+    if (bar_close_ns(next_) < gate_market_ns_) {
+      // The gate processed this bar before a restart of ours, and the
+      // journal lost the step: recompute it without sending (the gate
+      // refuses bars older than its last).
+      catch_up_step();
+      continue;
+    }
+    if (cfg_.replay.speed != ReplaySpeed::kMax) {
+      // Accelerated and real speed: bar i is due (close_i - close_first) /
+      // factor after the first bar this process stepped.
+      const double factor = cfg_.replay.speed == ReplaySpeed::kReal ? 1.0 : cfg_.replay.factor;
+      if (pace_origin_close_ns_ < 0) {
+        pace_origin_close_ns_ = bar_close_ns(next_);
+        pace_origin_ = std::chrono::steady_clock::now();
+      }
+      const double offset_ns = static_cast<double>(bar_close_ns(next_) - pace_origin_close_ns_) / factor;
+      const auto due = pace_origin_ + std::chrono::nanoseconds(static_cast<std::int64_t>(offset_ns));
+      if (std::chrono::steady_clock::now() < due) {
+        send_batch();
+        phase_ = SimPhase::kPacing;
+        pace_timer_.expires_at(due);
+        pace_timer_.async_wait([this](boost::system::error_code ec) {
+          if (!ec && phase_ == SimPhase::kPacing) drive();
+        });
+        return;
+      }
+    }
+    phase_ = SimPhase::kRunning;
+    if (may_predict()) {
+      if (queued_ - confirmed_ >= cfg_.gate.bars_in_flight_max) {
+        // The window is full: wait for an answer.
+        send_batch();
+        phase_ = SimPhase::kAwaitReply;
+        wait_for_gate();
+        return;
+      }
+      if (predicted_step()) continue;
+      // The gate's daily-loss check might fire on this bar: lockstep.
+    }
+    // Lockstep: bar next_ is the last bar the gate answers before the step.
+    if (queued_ == next_) queue_bar(next_);
+    send_batch();
+    phase_ = SimPhase::kAwaitReply;
+    wait_for_gate();
+    return;
+  }
+  advance();
 }
 
-void AgentApp::Impl::step_reply(const ta::ipc::PositionSnapshot& snapshot) {
-  reply_timer_.cancel();
-  bar_request_id_ = 0;
+bool AgentApp::Impl::may_predict() const {
+  // Predictable: the gate fills nothing (no order of ours is working), it
+  // is ACTIVE (a halt ends with a push at a bar the agent cannot foresee),
+  // and the book is in step with the gate.
+  return cfg_.gate.bars_in_flight_max > 0 && have_book_ && !prediction_broken_ && intents_.empty() &&
+         halt_ == ta::ipc::HALT_STATE_ACTIVE;
+}
+
+// One step on the predicted snapshot. False (nothing done) when the gate's
+// daily-loss check might fire on this bar, which the book cannot foresee.
+bool AgentApp::Impl::predicted_step() {
+  const Bar& bar = bars_[next_];
+  if (!book_.flat()) {
+    auto mark = SimBook::mark_of(bar);
+    if (!mark || !loss_fraction_) return false;
+    auto equity = book_.equity_with_mark(bar.product, *mark);
+    if (!equity || !book_.loss_limit_clear(*equity, *loss_fraction_)) return false;
+  }
+  queue_bar(next_);
+  // Journaled with its neighbours in one bar_steps record (journal_steps()).
+  if (steps_pending_ == 0) steps_pending_first_ = next_;
+  ++steps_pending_;
+  market_now_ns_ = bar_close_ns(next_);
+  if (steps_pending_ >= kBarStepsPerRecordMax && !journal_steps()) return true;
+  const auto to_send = step_engine(next_, nullptr);
+  batch_equity_max_ = std::max(batch_equity_max_, book_.equity());
+  ++counters_.bars_predicted;
+  ++steps_this_process_;
+  after_step(to_send);
+  return true;
+}
+
+void AgentApp::Impl::lockstep_step(const ta::ipc::PositionSnapshot& snapshot) {
   const Bar& bar = bars_[next_];
   market_now_ns_ = bar_close_ns(next_);
   settle_passed_orders(bar);
   if (stopped_) return;
+  // The snapshot is journaled (and given to the engine as it is) when it
+  // differs from what the book predicts for this bar: a fill moved cash or a
+  // position, or the book had no base yet.
+  bool changed = !have_book_;
+  if (!changed) {
+    SimBook predicted = book_;
+    auto mark = SimBook::mark_of(bar);
+    auto actual = SimBook::from_snapshot(snapshot);
+    changed = !mark || !predicted.apply_mark(bar.product, *mark) || !actual || !predicted.same_account(*actual);
+  }
   ta::ipc::AgentRecord r;
   auto* step = r.mutable_bar_step();
   step->set_index(next_);
   step->set_product(bar.product.str());
   step->set_open_ts_s(bar.open_ts_s);
-  const bool changed = snapshot_changed(snapshot);
   if (changed) *step->mutable_snapshot() = snapshot;
   if (!journal(r)) return;
   const auto to_send = step_engine(next_, changed ? &snapshot : nullptr);
+  if (!changed && have_book_) {
+    // The day's peak is exact here (the engine does not see it).
+    if (auto actual = SimBook::from_snapshot(snapshot)) {
+      book_.set_day_peak_bound(actual->day_peak_bound(), actual->day_peak_known());
+    }
+  }
+  prediction_broken_ = false;
   ++steps_this_process_;
   after_step(to_send);
 }
@@ -153,29 +195,190 @@ void AgentApp::Impl::catch_up_step() {
   settle_passed_orders(bar);
   if (!journal(r)) return;
   ++counters_.bars_catch_up;
+  // The gate has this bar: nothing to send or to wait for.
+  queued_ = std::max(queued_, next_ + 1);
+  confirmed_ = std::max(confirmed_, next_ + 1);
+  batch_begin_ = std::max(batch_begin_, queued_);
   const auto to_send = step_engine(next_, nullptr);
   ++steps_this_process_;
   after_step(to_send);
 }
 
 void AgentApp::Impl::after_step(const std::vector<const Intent*>& to_send) {
+  // The bar goes before its intents: the gate decides them on its market.
+  if (!to_send.empty()) send_batch();
   for (const Intent* in : to_send) submit(*in);
   if (stopped_) return;
   ++next_;
-  if (awaiting_decision_.empty()) {
+  if (!awaiting_decision_.empty()) {
+    // Let the journal sync while the gate decides: the next bar waits for
+    // the intents while an order is working (send_batch).
+    journal_->request_flush();
+  }
+}
+
+// ------------------------------------------------------------ batches
+
+void AgentApp::Impl::queue_bar(std::size_t index) {
+  ta::ipc::BarBatch* batch = batch_.mutable_bar_batch();
+  if (batch->bars_size() == 0) {
+    batch_begin_ = index;
+    batch_bytes_ = 0;
+  }
+  ta::ipc::Bar* bar = batch->add_bars();  // a Bar of an earlier batch when there is one
+  if (auto st = to_ipc_bar(bars_[index], *bar); !st) {
+    // check_bar() passed when the feed loaded it, so this is a bug.
+    log_->error("bar not convertible index={} error=\"{}\"", index, st.error().message);
+    std::abort();
+  }
+  batch_bytes_ += bar->ByteSizeLong() + 3;
+  queued_ = index + 1;
+  if (static_cast<std::size_t>(batch->bars_size()) >= proto::kBarBatchBarsMax ||
+      batch_bytes_ >= kBarBatchBytesTarget) {
+    send_batch();
+  }
+}
+
+bool AgentApp::Impl::make_durable(std::uint64_t seq) {
+  if (journal_->durable_sequence() >= seq) return true;
+  // Usually the journal's flusher is syncing it already; wait for that.
+  ++counters_.journal_flushes;
+  journal_->request_flush();
+  if (auto st = journal_->wait_durable(seq); !st) {
+    fail("journal not writable: " + st.error().message);
+    return false;
+  }
+  return true;
+}
+
+void AgentApp::Impl::rebase_book(const ta::ipc::PositionSnapshot& snapshot) {
+  if (!have_book_) return;
+  auto gate = SimBook::from_snapshot(snapshot);
+  if (!gate || !book_.rebase(*gate)) {
+    log_->error("book cannot take the gate's snapshot; stepping in lockstep from its next answer");
+    have_book_ = false;
+  }
+}
+
+void AgentApp::Impl::send_batch() {
+  ta::ipc::BarBatch* batch = batch_.mutable_bar_batch();
+  if (batch->bars_size() == 0) return;
+  if (!make_durable(std::max(bars_need_seq_, intents_.empty() ? 0 : intent_need_seq_))) return;
+  SentBatch sent;
+  sent.end = queued_;
+  sent.predicted = batch_predicted_;
+  sent.equity_max = batch_equity_max_;
+  batch_.set_request_id(0);
+  auto id = client_->send_with_id(batch_);
+  batch->mutable_bars()->Clear();  // keeps the Bar objects for the next batch
+  batch_begin_ = queued_;
+  batch_bytes_ = 0;
+  batch_predicted_ = true;
+  batch_equity_max_ = Decimal::zero();
+  if (!id) {
+    // The connection is gone; the next connect sends these bars again.
+    log_->warn("bars not sent until={} error=\"{}\"; waiting for the gate", queued_, id.error().message);
+    return;
+  }
+  sent.request_id = *id;
+  if (sent.predicted) sent.book = book_;
+  outstanding_.push_back(std::move(sent));
+  ++counters_.bar_batches;
+}
+
+// Bars [first, queued_) again, after a connect: the gate may have lost them
+// (its restart) or never got them (ours). It skips those it has.
+void AgentApp::Impl::resend_from(std::size_t first) {
+  const std::size_t end = queued_;
+  ta::ipc::BarBatch* batch = batch_.mutable_bar_batch();
+  batch->mutable_bars()->Clear();
+  for (std::size_t i = first; i < end; ++i) {
+    // Nothing to check in these answers: the steps were checked already or
+    // are taken in lockstep after the connect.
+    batch_predicted_ = false;
+    queue_bar(i);
+    ++counters_.bars_resent;
+  }
+  send_batch();
+}
+
+void AgentApp::Impl::on_batch_reply(const ta::ipc::PositionSnapshot& snapshot) {
+  SentBatch b = std::move(outstanding_.front());
+  outstanding_.pop_front();
+  confirmed_ = std::max(confirmed_, b.end);
+  last_snapshot_ = snapshot;
+  have_snapshot_ = true;
+  if (b.end > next_) {
+    // Lockstep: the answer to bar next_. Decisions on the previous step's
+    // intents came before it (the bar was sent after them); should one be
+    // missing after a reconnect, the step waits for it.
+    if (!awaiting_decision_.empty()) {
+      held_reply_ = snapshot;
+      phase_ = SimPhase::kAwaitDecisions;
+      wait_for_gate();
+      return;
+    }
+    lockstep_step(snapshot);
     advance();
     return;
   }
-  phase_ = SimPhase::kAwaitDecisions;
-  arm_reply_timer("the intents of bar " + std::to_string(next_ - 1));
+  if (b.predicted && !prediction_broken_) {
+    auto actual = SimBook::from_snapshot(snapshot);
+    if (!actual || !actual->same_account(b.book)) {
+      ++counters_.predictions_missed;
+      prediction_broken_ = true;
+      log_->warn("gate snapshot after bar {} differs from the prediction (equity {} predicted {}); stepping in "
+                 "lockstep until it is applied",
+                 b.end - 1, snapshot.account().equity(), b.book.equity().to_string());
+    } else {
+      // The day's peak is known exactly here; later steps may only raise it.
+      Decimal bound = actual->day_peak_bound();
+      for (const SentBatch& later : outstanding_) bound = std::max(bound, later.equity_max);
+      bound = std::max(bound, batch_equity_max_);
+      bound = std::max(bound, book_.equity());
+      book_.set_day_peak_bound(bound, actual->day_peak_known());
+    }
+  }
+  advance();
+}
+
+bool AgentApp::Impl::waiting_for_gate() const {
+  return !outstanding_.empty() || !awaiting_decision_.empty() || awaiting_connect_snapshot_ ||
+         client_->state() != GateConnectionState::kReady;
+}
+
+// One timer for every wait on the gate: it fails the run when the gate has
+// answered nothing for reply_timeout while the agent waits for it.
+void AgentApp::Impl::wait_for_gate() {
+  if (reply_timer_armed_) return;
+  reply_timer_armed_ = true;
+  const std::uint64_t progress = gate_progress_;
+  reply_timer_.expires_after(std::chrono::milliseconds(cfg_.gate.reply_timeout_ms));
+  reply_timer_.async_wait([this, progress](boost::system::error_code ec) {
+    if (ec) return;  // cancelled: stopped, or the app is gone
+    reply_timer_armed_ = false;
+    if (stopped_ || finished_ || frozen_for_test_) return;
+    if (!waiting_for_gate() || phase_ == SimPhase::kPacing || phase_ == SimPhase::kRunning) return;
+    if (gate_progress_ == progress) {
+      fail("the gate did not answer bar " + std::to_string(confirmed_) + " (phase " + std::string(to_string(phase_)) +
+           ") within " + proto::format_duration_ms(cfg_.gate.reply_timeout_ms));
+      return;
+    }
+    wait_for_gate();
+  });
 }
 
 void AgentApp::Impl::submit(const Intent& intent) {
   track(intent);
   const TrackedIntent& t = intents_[intent.intent_id];
+  // A fill on this product and side must be durable first (journal()).
+  if (auto it = fill_need_seq_.find({t.message.product(), t.message.side()}); it != fill_need_seq_.end()) {
+    if (!make_durable(it->second)) return;
+  }
   ta::ipc::AgentRecord r;
   *r.mutable_intent_sent()->mutable_intent() = t.message;
   if (!journal(r)) return;
+  intents_[intent.intent_id].journaled = true;
   if (auto st = client_->submit_intent(t.message); !st) {
     // Only a full in-flight table or a duplicate id get here; both are bugs
     // of ours or a gate that stopped answering.
@@ -195,6 +398,9 @@ void AgentApp::Impl::finish_run() {
   finished_ = true;
   finish_reason_ = "end of data";
   const std::string line = summary_line();
+  log_->info("sim pipeline steps_predicted={} bars_resent={} batches={} predictions_missed={} journal_flushes={}",
+             counters_.bars_predicted, counters_.bars_resent, counters_.bar_batches, counters_.predictions_missed,
+             counters_.journal_flushes);
   log_->info("sim finished {}", line);
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);
@@ -212,43 +418,58 @@ void AgentApp::Impl::fail(const std::string& reason) {
   if (options_.on_finished) options_.on_finished(1, reason);
 }
 
-bool AgentApp::Impl::snapshot_changed(const ta::ipc::PositionSnapshot& s) const {
-  if (!have_snapshot_) return true;
-  const auto& a = last_snapshot_;
-  if (a.account().equity() != s.account().equity() || a.positions_size() != s.positions_size()) return true;
-  for (int i = 0; i < s.positions_size(); ++i) {
-    if (a.positions(i).product() != s.positions(i).product() || a.positions(i).quantity() != s.positions(i).quantity()) {
-      return true;
-    }
-  }
-  return false;
-}
-
 // ---------------------------------------------------- reconnect, reconcile
 
 void AgentApp::Impl::on_connect_snapshot(const ta::ipc::PositionSnapshot& snapshot) {
   awaiting_connect_snapshot_ = false;
   gate_market_ns_ = snapshot.ts_ns();
+  ++gate_progress_;
   log_->info("gate snapshot market_ns={} positions={} equity={}", snapshot.ts_ns(), snapshot.positions_size(),
              snapshot.account().equity());
   reconcile(snapshot);
   if (stopped_) return;
   if (cfg_.mode != AgentMode::kSim) return;
-  switch (phase_) {
-    case SimPhase::kStarting:
-    case SimPhase::kWaitGate:
-    case SimPhase::kAwaitReply:  // the bar's reply was lost with the connection: send it again
-      if (next_ >= bars_.size()) {
-        finish_run();
-      } else {
-        send_bar();
-      }
-      return;
-    case SimPhase::kAwaitDecisions:  // the client resends the intents itself
-    case SimPhase::kPacing:
-    case SimPhase::kDone:
-      return;
+  if (have_book_) {
+    // Fills the journal lost (the agent's restart) are in the gate's cash
+    // and positions: the book takes them, so that the steps recomputed
+    // below see the account the gate had.
+    auto gate = SimBook::from_snapshot(snapshot);
+    if (gate && !book_.same_holdings(*gate)) {
+      log_->warn("book takes the gate's cash {} and positions (was cash {})", gate->cash().to_string(),
+                 book_.cash().to_string());
+      ta::ipc::AgentRecord r;
+      *r.mutable_book_rebased()->mutable_snapshot() = snapshot;
+      if (!journal(r)) return;
+      rebase_book(snapshot);
+    }
   }
+  // Whatever was on its way is unanswered now. The gate has every bar that
+  // closed before its market time; bars from the first one closing at it up
+  // to what this agent queued go again (it skips those it has), and only
+  // then the intents in flight, so that each is decided after its bar.
+  outstanding_.clear();
+  held_reply_.reset();
+  batch_.mutable_bar_batch()->mutable_bars()->Clear();
+  batch_begin_ = queued_;
+  const auto first = std::partition_point(bars_.begin(), bars_.begin() + static_cast<std::ptrdiff_t>(queued_),
+                                          [&](const Bar& b) { return b.close_ts_s() * kNanosPerSecond < gate_market_ns_; });
+  const auto resend = static_cast<std::size_t>(first - bars_.begin());
+  confirmed_ = std::min(confirmed_, resend);
+  if (resend < queued_) {
+    log_->info("sending bars again from={} to={} (the gate may not have them)", resend, queued_);
+    resend_from(resend);
+  } else {
+    confirmed_ = queued_;
+  }
+  // The gate's account may have moved while we were apart: check it in
+  // lockstep before predicting again.
+  prediction_broken_ = true;
+  client_->release_inflight();
+  if (next_ >= bars_.size() && outstanding_.empty() && awaiting_decision_.empty()) {
+    finish_run();
+    return;
+  }
+  advance();
 }
 
 // The gate's positions are the truth. A product whose position differs
@@ -376,6 +597,10 @@ void AgentApp::Impl::on_connected(const ta::ipc::HelloAck& ack) {
     return;
   }
   if (client_->connects() > 1) ++counters_.reconnects;
+  loss_fraction_.reset();
+  if (!ack.daily_loss_fraction_max().empty()) {
+    if (auto f = Decimal::parse(ack.daily_loss_fraction_max())) loss_fraction_ = *f;
+  }
   if (ack.halt_state() != halt_ && ack.halt_state() != ta::ipc::HALT_STATE_UNSPECIFIED) {
     ta::ipc::AgentRecord r;
     auto* h = r.mutable_halt_state_changed();
@@ -397,9 +622,10 @@ void AgentApp::Impl::on_disconnected(const std::string& reason) {
 
 void AgentApp::Impl::on_position_snapshot_reply(const ta::ipc::PositionSnapshot& snapshot, std::uint64_t request_id) {
   if (stopped_) return;
-  if (cfg_.mode == AgentMode::kSim && request_id != 0 && request_id == bar_request_id_ &&
-      phase_ == SimPhase::kAwaitReply) {
-    step_reply(snapshot);
+  if (cfg_.mode == AgentMode::kSim && request_id != 0 && !outstanding_.empty() &&
+      request_id == outstanding_.front().request_id) {
+    ++gate_progress_;
+    on_batch_reply(snapshot);
     return;
   }
   if (awaiting_connect_snapshot_) {
@@ -413,8 +639,7 @@ void AgentApp::Impl::on_position_snapshot_reply(const ta::ipc::PositionSnapshot&
     auto pos = position_from_ipc(snapshot);
     if (pos) engine_->on_position(*pos);
   }
-  // SIM: a snapshot that answers nothing we wait for (a reply to a bar sent
-  // before a reconnect) changes nothing; the lockstep reply will.
+  // SIM: a snapshot that answers nothing we wait for changes nothing.
 }
 
 void AgentApp::Impl::on_decision(const ta::ipc::Decision& decision) {
@@ -437,9 +662,14 @@ void AgentApp::Impl::on_decision(const ta::ipc::Decision& decision) {
               decision.observed(), decision.replayed());
   }
   apply_decision(decision);
+  ++gate_progress_;
   if (awaiting_decision_.erase(decision.intent_id()) > 0 && awaiting_decision_.empty() &&
       phase_ == SimPhase::kAwaitDecisions) {
-    reply_timer_.cancel();
+    if (held_reply_) {
+      const ta::ipc::PositionSnapshot reply = std::move(*held_reply_);
+      held_reply_.reset();
+      lockstep_step(reply);
+    }
     advance();
   }
 }
@@ -465,6 +695,9 @@ void AgentApp::Impl::on_fill(const ta::ipc::Fill& fill) {
              fill.intent_id(), fill.product(), ta::ipc::Side_Name(fill.side()), fill.quantity(), fill.price(),
              fill.fee());
   apply_fill(fill);
+  // Cash and a position moved: the book is stale until a lockstep step
+  // takes the gate's snapshot.
+  prediction_broken_ = true;
 }
 
 void AgentApp::Impl::on_halt_state_changed(const ta::ipc::HaltStateChanged& change) {
@@ -504,7 +737,7 @@ void AgentApp::Impl::on_parameter_change(const ta::ipc::ParameterChange& change)
   p->set_detail(detail);
   // Durable before the gate hears of it: an acknowledged change must
   // survive an agent crash (the gate does not send it again).
-  if (!journal(r) || !journal_flush()) return;
+  if (!journal(r) || !make_durable(bars_need_seq_)) return;
   remember_parameter_answer(*p);
   if (applied) {
     ++counters_.parameter_changes;

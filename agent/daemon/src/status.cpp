@@ -28,6 +28,8 @@ std::string AgentApp::Impl::status_json() const {
     sim["phase"] = std::string(to_string(app.phase_));
     sim["bars_total"] = app.bars_.size();
     sim["next_bar"] = app.next_;
+    sim["bars_queued"] = app.queued_;
+    sim["bars_confirmed"] = app.confirmed_;
     sim["finished"] = app.finished_;
     doc["sim"] = std::move(sim);
   }
@@ -54,6 +56,11 @@ std::string AgentApp::Impl::status_json() const {
   counters["reconnects"] = c.reconnects;
   counters["replay_rows_skipped"] = c.replay_rows_skipped;
   counters["replay_duplicates"] = c.replay_duplicates;
+  counters["bars_predicted"] = c.bars_predicted;
+  counters["bars_resent"] = c.bars_resent;
+  counters["bar_batches"] = c.bar_batches;
+  counters["predictions_missed"] = c.predictions_missed;
+  counters["journal_flushes"] = c.journal_flushes;
   doc["counters"] = std::move(counters);
   json::object denials;
   for (std::size_t i = 0; i < kDenyReasonSlots; ++i) {

@@ -141,9 +141,12 @@ class GateClient::Impl : public std::enable_shared_from_this<Impl> {
     return track(cancels_, cancel.cancel_id(), env);
   }
 
-  ta::Result<std::uint64_t> send(ta::ipc::Envelope message) {
+  // Sets the message's request_id when it is 0, encodes and sends it
+  // without copying it.
+  ta::Result<std::uint64_t> send(ta::ipc::Envelope& message) {
     const auto body = message.body_case();
-    if (body != ta::ipc::Envelope::kBar && body != ta::ipc::Envelope::kProposalSubmit &&
+    if (body != ta::ipc::Envelope::kBar && body != ta::ipc::Envelope::kBarBatch &&
+        body != ta::ipc::Envelope::kProposalSubmit &&
         body != ta::ipc::Envelope::kParameterChangeAck) {
       return make_error(std::string(ta::proto::envelope_body_name(body)) +
                         " is not sent with GateClient::send (use submit_intent/submit_cancel; hello and "
@@ -167,6 +170,12 @@ class GateClient::Impl : public std::enable_shared_from_this<Impl> {
   std::uint64_t connects() const { return connects_; }
   std::uint64_t resends() const { return resends_; }
 
+  void release_inflight() {
+    if (!holding_) return;
+    holding_ = false;
+    if (state_ == GateConnectionState::kReady) resend_inflight();
+  }
+
  private:
   struct Inflight {
     std::uint64_t order = 0;  // submission order, for resending in order
@@ -187,7 +196,7 @@ class GateClient::Impl : public std::enable_shared_from_this<Impl> {
     Inflight& entry = table[id];
     entry.order = next_order_++;
     entry.frame = std::move(frame);
-    if (state_ == GateConnectionState::kReady && conn_ != nullptr) {
+    if (state_ == GateConnectionState::kReady && conn_ != nullptr && !holding_) {
       // A failure here closes the connection; the entry is resent after the
       // reconnect, so it is not an error for the caller.
       (void)conn_->send_frame(entry.frame);
@@ -305,7 +314,11 @@ class GateClient::Impl : public std::enable_shared_from_this<Impl> {
     set_state(GateConnectionState::kReady);
     client_log()->info("connected session={} heartbeat_period_ms={} inflight={}", ack.session_id(),
                        heartbeat_period_ms_, inflight_count());
-    resend_inflight();
+    if (options_.hold_inflight_after_connect) {
+      holding_ = true;  // until release_inflight()
+    } else {
+      resend_inflight();
+    }
     heartbeat_due_ = Clock::now();
     const std::uint64_t gen = generation_;
     schedule_heartbeat(gen);
@@ -391,6 +404,7 @@ class GateClient::Impl : public std::enable_shared_from_this<Impl> {
       case E::kOrderIntent:
       case E::kCancelIntent:
       case E::kBar:
+      case E::kBarBatch:
       case E::kProposalSubmit:
       case E::kParameterChangeAck:
       case E::BODY_NOT_SET:
@@ -422,6 +436,7 @@ class GateClient::Impl : public std::enable_shared_from_this<Impl> {
   std::uint64_t heartbeats_sent_ = 0;
   std::uint64_t connects_ = 0;
   std::uint64_t resends_ = 0;
+  bool holding_ = false;  // hold_inflight_after_connect: requests wait for release_inflight()
 };
 
 // ---------------------------------------------------------------------------
@@ -436,11 +451,13 @@ void GateClient::stop() { impl_->stop(); }
 ta::Status GateClient::submit_intent(const ta::ipc::OrderIntent& intent) { return impl_->submit_intent(intent); }
 ta::Status GateClient::submit_cancel(const ta::ipc::CancelIntent& cancel) { return impl_->submit_cancel(cancel); }
 ta::Status GateClient::send(const ta::ipc::Envelope& message) {
-  auto id = impl_->send(message);
+  ta::ipc::Envelope copy = message;
+  auto id = impl_->send(copy);
   if (!id) return id.error();
   return {};
 }
-ta::Result<std::uint64_t> GateClient::send_with_id(const ta::ipc::Envelope& message) { return impl_->send(message); }
+ta::Result<std::uint64_t> GateClient::send_with_id(ta::ipc::Envelope& message) { return impl_->send(message); }
+void GateClient::release_inflight() { impl_->release_inflight(); }
 GateConnectionState GateClient::state() const { return impl_->state(); }
 const ta::ipc::HelloAck& GateClient::hello_ack() const { return impl_->hello_ack(); }
 std::size_t GateClient::inflight_count() const { return impl_->inflight_count(); }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <stdexcept>
 
 #include "market/store.h"
@@ -59,6 +60,22 @@ std::vector<Bar> merge_bars(std::span<const std::vector<Bar>> series) {
   for (const auto& s : series) total += s.size();
   std::vector<Bar> out;
   out.reserve(total);
+  const bool sorted = std::all_of(series.begin(), series.end(), [](const std::vector<Bar>& s) {
+    return std::is_sorted(s.begin(), s.end(), before);
+  });
+  if (sorted) {
+    // The usual case (every reader yields each product in time order): a
+    // linear merge, series by series. std::merge takes the earlier range
+    // first on equal keys, so the result is the stable sort's below.
+    std::vector<Bar> merged;
+    merged.reserve(total);
+    for (const auto& s : series) {
+      merged.clear();
+      std::merge(out.begin(), out.end(), s.begin(), s.end(), std::back_inserter(merged), before);
+      out.swap(merged);
+    }
+    return out;
+  }
   for (const auto& s : series) out.insert(out.end(), s.begin(), s.end());
   // Stable, so equal keys (a precondition breach ReplayFeed rejects) still
   // come out in a fixed order.

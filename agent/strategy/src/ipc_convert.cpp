@@ -55,29 +55,30 @@ void to_order_intent(const Intent& intent, ta::ipc::OrderIntent& m) {
   m.set_created_ts_ns(intent.created_ts_ns);
 }
 
-Result<ta::ipc::Bar> to_ipc_bar(const Bar& bar) {
-  ta::ipc::Bar m;
-  m.set_product(bar.product.str());
-  m.set_open_ts_s(bar.open_ts_s);
+Status to_ipc_bar(const Bar& bar, ta::ipc::Bar& out) {
+  out.set_product(bar.product.view().data(), bar.product.view().size());
+  out.set_open_ts_s(bar.open_ts_s);
   const double values[] = {bar.open, bar.high, bar.low, bar.close, bar.volume,
                            bar.quote ? bar.quote->bid : 0.0, bar.quote ? bar.quote->ask : 0.0};
   const char* names[] = {"open", "high", "low", "close", "volume", "bid", "ask"};
-  std::string text[7];
+  std::string* fields[] = {out.mutable_open(), out.mutable_high(),  out.mutable_low(), out.mutable_close(),
+                           out.mutable_volume(), out.mutable_bid(), out.mutable_ask()};
   const std::size_t count = bar.quote ? 7 : 5;
   for (std::size_t i = 0; i < count; ++i) {
     auto d = Decimal::from_double(values[i], Rounding::kHalfEven);
     if (!d) return make_error(std::string("bar ") + names[i] + ": " + d.error().message);
-    text[i] = d->to_string();
+    *fields[i] = d->to_string();
   }
-  m.set_open(text[0]);
-  m.set_high(text[1]);
-  m.set_low(text[2]);
-  m.set_close(text[3]);
-  m.set_volume(text[4]);
-  if (bar.quote) {
-    m.set_bid(text[5]);
-    m.set_ask(text[6]);
+  if (!bar.quote) {
+    out.clear_bid();
+    out.clear_ask();
   }
+  return {};
+}
+
+Result<ta::ipc::Bar> to_ipc_bar(const Bar& bar) {
+  ta::ipc::Bar m;
+  if (auto st = to_ipc_bar(bar, m); !st) return st.error();
   return m;
 }
 

@@ -242,6 +242,7 @@ ipc::PositionSnapshot Ledger::to_snapshot(std::int64_t ts_ns) const {
   a->set_peak_equity(peak_equity_.to_string());
   a->set_fees_paid(fees_paid().to_string());
   a->set_realized_pnl(realized_pnl().to_string());
+  a->set_day_peak_equity(day_peak_equity_.to_string());
   s.set_ts_ns(ts_ns);
   return s;
 }

@@ -185,6 +185,7 @@ Status GateApp::Impl::recover_journal() {
   halt_reason_ = replayed_.halt_reason;
   proposals_ = std::move(replayed_.proposals);
   last_seq_ = replayed_.last_seq;
+  bar_barrier_seq_ = replayed_.last_seq;
   durable_seq_ = replayed_.last_seq;
   journal_log_->info("replayed dir={} records={} last_seq={} starts={} previous_stop={} live_orders={} halt={}",
                      dir.string(), replayed_.records, replayed_.last_seq, replayed_.starts,
@@ -316,8 +317,21 @@ void GateApp::Impl::reconcile() {
 
 // ---------------------------------------------------------------- journal
 
+bool GateApp::Impl::denial_creates_nothing(const ipc::Decision& d) {
+  if (d.accepted() || d.reason() == ipc::DENY_REASON_HELD_FOR_APPROVAL) return false;
+  for (const ipc::DecisionField& f : d.fields()) {
+    if (f.name() == kFieldHoldReleased || f.name() == kFieldHoldRejected || f.name() == kFieldHoldExpired) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool GateApp::Impl::append(ipc::GateRecord& record) {
   if (journal_failed_ || !writer_) return false;
+  // Marks wait in pending_marks_ until another record comes (or the bars of
+  // a message are done), so the journal keeps every record's order.
+  if (!record.has_marks() && !append_marks()) return false;
   record.set_ts_ns(now());
   scratch_.clear();
   record.SerializeToString(&scratch_);
@@ -327,7 +341,26 @@ bool GateApp::Impl::append(ipc::GateRecord& record) {
     return false;
   }
   last_seq_ = *seq;
+  // Marks and denials that create nothing are not waited for by a bar's
+  // answer (bar_reply_barrier). A hold and a hold's settlement are state.
+  const bool plain_denial = record.has_intent_decided() && denial_creates_nothing(record.intent_decided().decision());
+  if (!record.has_mark() && !record.has_marks() && !plain_denial) bar_barrier_seq_ = *seq;
   return true;
+}
+
+void GateApp::Impl::add_mark(const Bar& bar, std::int64_t close_ts_ns) {
+  ipc::MarkPrice* m = pending_marks_.mutable_marks()->add_marks();  // reuses an earlier batch's
+  m->set_product(bar.product);
+  m->set_price(bar.close.to_string());
+  m->set_ts_ns(close_ts_ns);
+  *m->mutable_bar() = to_proto(bar);
+}
+
+bool GateApp::Impl::append_marks() {
+  if (!pending_marks_.has_marks() || pending_marks_.marks().marks_size() == 0) return true;
+  const bool ok = append(pending_marks_);
+  pending_marks_.mutable_marks()->mutable_marks()->Clear();
+  return ok;
 }
 
 void GateApp::Impl::on_durable(std::uint64_t seq) {
@@ -337,6 +370,16 @@ void GateApp::Impl::on_durable(std::uint64_t seq) {
 }
 
 std::uint64_t GateApp::Impl::reply_barrier() const { return journal_failed_ ? 0 : last_seq_; }
+
+// A bar's answer waits for every record before it except marks and
+// denials. A mark is the only record a bar makes when nothing fills, halts
+// or expires, and it is restated by the agent: after a gate restart the
+// agent sends again every bar from the gate's market time on (docs/ipc.md,
+// section 14), so a mark lost with the journal's tail is made again from
+// the same bar. A denial is answered without waiting for the disk in any
+// case (it creates nothing). Fills, order updates, accepted decisions and
+// halts are waited for as always.
+std::uint64_t GateApp::Impl::bar_reply_barrier() const { return journal_failed_ ? 0 : bar_barrier_seq_; }
 
 // Never trade without an audit trail: stop everything that waits for the
 // journal (except what it already holds durably), cancel at the venue what
@@ -355,6 +398,7 @@ void GateApp::Impl::journal_failed(const std::string& error) {
   bars_queued_ = 0;
   inbound_queued_ = 0;
   rules_queued_ = 0;
+  venue_queued_ = 0;
   bool in_order = true;
   for (Effect& e : waiting) {
     // A reload that will not happen is answered whatever its place.
@@ -386,7 +430,7 @@ void GateApp::Impl::journal_failed(const std::string& error) {
 void GateApp::Impl::enqueue(Effect effect) {
   waited_seq_ = std::max(waited_seq_, effect.barrier);
   switch (effect.kind) {
-    case Effect::Kind::kBar:
+    case Effect::Kind::kBars:
       ++bars_queued_;
       break;
     case Effect::Kind::kInbound:
@@ -395,11 +439,13 @@ void GateApp::Impl::enqueue(Effect effect) {
     case Effect::Kind::kRulesJournal:
       ++rules_queued_;
       break;
+    case Effect::Kind::kVenueSubmit:
+    case Effect::Kind::kVenueCancel:
+      ++venue_queued_;
+      break;
     case Effect::Kind::kRulesUse:  // replaces its kRulesJournal, already counted
     case Effect::Kind::kSendAgent:
     case Effect::Kind::kSendAdmin:
-    case Effect::Kind::kVenueSubmit:
-    case Effect::Kind::kVenueCancel:
       break;
   }
   effects_.push_back(std::move(effect));
@@ -437,9 +483,10 @@ void GateApp::Impl::run_effects() {
   while (!effects_.empty() && effects_.front().barrier <= durable_seq_) {
     Effect e = std::move(effects_.front());
     effects_.pop_front();
-    if (e.kind == Effect::Kind::kBar) --bars_queued_;
+    if (e.kind == Effect::Kind::kBars) --bars_queued_;
     if (e.kind == Effect::Kind::kInbound) --inbound_queued_;
     if (e.kind == Effect::Kind::kRulesUse && rules_queued_ > 0) --rules_queued_;
+    if (e.kind == Effect::Kind::kVenueSubmit || e.kind == Effect::Kind::kVenueCancel) --venue_queued_;
     run_effect(e);
   }
   running_effects_ = false;
@@ -474,8 +521,8 @@ void GateApp::Impl::run_effect(Effect& e) {
         }
       }
       return;
-    case Effect::Kind::kBar:
-      if (!stopping_ && !journal_failed_) process_bar(e.session, e.request_id, std::get<Bar>(e.payload));
+    case Effect::Kind::kBars:
+      if (!stopping_ && !journal_failed_) process_bars(e.session, e.request_id, std::get<std::vector<Bar>>(e.payload));
       return;
     case Effect::Kind::kInbound:
       if (!stopping_ && !journal_failed_) handle_agent_message(e.session, std::get<ipc::Envelope>(e.payload));

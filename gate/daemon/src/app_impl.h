@@ -71,7 +71,7 @@ struct Effect {
     kSendAdmin,    // a reply to one admin session
     kVenueSubmit,  // hand an order to the venue
     kVenueCancel,  // ask the venue to cancel an order
-    kBar,          // feed a bar to SimVenue (SIM), then reply with a snapshot
+    kBars,         // feed bars to SimVenue (SIM), then reply with one snapshot
     kInbound,      // an agent message that arrived while a bar or a reload was queued
     kRulesJournal, // journal a reloaded rule set (RulesLoaded), then queue kRulesUse first
     kRulesUse,     // put that rule set in force (its record is durable)
@@ -81,8 +81,9 @@ struct Effect {
   // once, in FIFO order).
   std::uint64_t barrier = 0;
   SessionId session = 0;
-  std::uint64_t request_id = 0;  // kBar: echoed in the snapshot reply
-  std::variant<std::monostate, ipc::Envelope, ipc::AdminEnvelope, std::string, Bar, std::shared_ptr<PendingRules>>
+  std::uint64_t request_id = 0;  // kBars: echoed in the snapshot reply
+  std::variant<std::monostate, ipc::Envelope, ipc::AdminEnvelope, std::string, std::vector<Bar>,
+               std::shared_ptr<PendingRules>>
       payload;
 };
 
@@ -159,10 +160,22 @@ class GateApp::Impl final : public IpcHandler {
   // Appends one record (ts_ns set to now()). False when the journal failed
   // (the gate is then halted; see journal_failed()).
   bool append(ipc::GateRecord& record);
+  // A denial that leaves no state behind (not a hold, not a hold's
+  // settlement): told without waiting for the disk.
+  static bool denial_creates_nothing(const ipc::Decision& decision);
+  // A bar's mark (its close at close_ts_ns, with the bar itself for the
+  // market statistics' replay) joins pending_marks_, journaled as one
+  // MarkBatch record before the next other record or when the message's
+  // bars are done.
+  void add_mark(const Bar& bar, std::int64_t close_ts_ns);
+  bool append_marks();
   void on_durable(std::uint64_t seq);
   void journal_failed(const std::string& error);
   // The barrier for a message that shows state: everything appended so far.
   std::uint64_t reply_barrier() const;
+  // The barrier for the answer to bars: everything appended so far except
+  // marks (the agent restates them by sending the bars again) and denials.
+  std::uint64_t bar_reply_barrier() const;
 
   void enqueue(Effect effect);
   void send_agent(SessionId session, ipc::Envelope message, std::uint64_t barrier);
@@ -176,9 +189,16 @@ class GateApp::Impl final : public IpcHandler {
   void handle_agent_message(SessionId session, const ipc::Envelope& message);
   void handle_intent(SessionId session, std::uint64_t request_id, const ipc::OrderIntent& intent);
   void handle_cancel(SessionId session, std::uint64_t request_id, const ipc::CancelIntent& cancel);
-  void handle_bar(SessionId session, const ipc::Envelope& message);
+  // Bar and BarBatch: checks every bar, then processes them at once when
+  // nothing that must precede them (a venue action, bars, a held message)
+  // is queued, else queues them behind it.
+  void handle_bars(SessionId session, const ipc::Envelope& message);
   void handle_heartbeat(SessionId session, const ipc::Heartbeat& heartbeat);
-  void process_bar(SessionId session, std::uint64_t request_id, const Bar& bar);
+  // Feeds each bar to SimVenue and the ledger, then answers with one
+  // PositionSnapshot carrying request_id. False when processing stopped
+  // (journal failed or a protocol error closed the session).
+  void process_bars(SessionId session, std::uint64_t request_id, const std::vector<Bar>& bars);
+  bool process_bar(SessionId session, std::uint64_t request_id, const Bar& bar);
   void protocol_error(SessionId session, std::uint64_t request_id, const std::string& message);
 
   // Records an accepted or denied decision (journal, state) and, when
@@ -285,17 +305,23 @@ class GateApp::Impl final : public IpcHandler {
   // Journal.
   daemon::Replayed replayed_;
   std::uint64_t last_seq_ = 0;     // last appended
+  std::uint64_t bar_barrier_seq_ = 0;  // last appended that a bar's answer waits for
   std::uint64_t durable_seq_ = 0;  // last reported durable, as seen here
   std::uint64_t flush_requested_seq_ = 0;  // a sync was asked for up to here
   std::uint64_t waited_seq_ = 0;           // the highest record an effect waits for
   bool journal_failed_ = false;
   std::string journal_error_;
   std::string scratch_;
+  ipc::GateRecord pending_marks_;  // marks not journaled yet (append_marks)
 
   // Effects waiting for durability, in the order they were made.
   std::deque<Effect> effects_;
+  // Queued effects that later bars must not overtake: bars, held agent
+  // messages, venue submits and cancels. Sends do not count: processing a
+  // bar appends its own sends behind them, so their order is kept.
   std::size_t bars_queued_ = 0;
   std::size_t inbound_queued_ = 0;
+  std::size_t venue_queued_ = 0;
   bool running_effects_ = false;
 
   // Market (SIM: from the agent's bars).

@@ -2,6 +2,8 @@
 // the venue answers, and the halt state. Every function here runs on the
 // io_context thread; each state change is applied, journaled, and its
 // visible effects queued behind the journal (see app.cpp).
+#include <limits>
+
 #include "app_impl.h"
 
 namespace ta::gate {
@@ -18,6 +20,7 @@ void GateApp::Impl::on_agent_connected(SessionId session, const proto::PeerCrede
   ack.set_halt_state(to_proto(state_->halt().state()));
   ack.set_heartbeat_period_ms(gate_cfg_.heartbeat_period_ms);
   ack.set_heartbeat_timeout_ms(gate_cfg_.heartbeat_timeout_ms);
+  ack.set_daily_loss_fraction_max(state_->limits().daily_loss_fraction_max.to_string());
   agent_sessions_.insert(session);
   log_->info("agent connected session={} pid={} uid={} client={} client_version={}", session, peer.pid, peer.uid,
              log_text(hello.client_name()), log_text(hello.client_version()));
@@ -62,8 +65,8 @@ void GateApp::Impl::on_agent_message(SessionId session, const ipc::Envelope& mes
                                         " messages wait for the journal");
     return;
   }
-  if (message.body_case() == ipc::Envelope::kBar) {
-    handle_bar(session, message);
+  if (message.body_case() == ipc::Envelope::kBar || message.body_case() == ipc::Envelope::kBarBatch) {
+    handle_bars(session, message);
   } else if (bars_queued_ + inbound_queued_ + rules_queued_ > 0) {
     // A bar ahead of this message has not been fed to the venue yet (the
     // message must see the market after it, as the agent did), or a
@@ -92,7 +95,8 @@ void GateApp::Impl::handle_agent_message(SessionId session, const ipc::Envelope&
       handle_heartbeat(session, message.heartbeat());
       return;
     case ipc::Envelope::kBar:
-      handle_bar(session, message);
+    case ipc::Envelope::kBarBatch:
+      handle_bars(session, message);
       return;
     case ipc::Envelope::kProposalSubmit:
       handle_proposal_submit(session, message.request_id(), message.proposal_submit());
@@ -192,9 +196,7 @@ bool GateApp::Impl::record(SessionId session, std::uint64_t request_id, const ip
     // release) are told only once durable, so a crash cannot take back what
     // the agent heard. Other denials create nothing; they go out in order
     // but without waiting for the disk.
-    const bool creates_state =
-        decision.accepted() || decision.reason() == ipc::DENY_REASON_HELD_FOR_APPROVAL;
-    send_agent(session, std::move(reply), creates_state ? last_seq_ : 0);
+    send_agent(session, std::move(reply), denial_creates_nothing(decision) ? 0 : last_seq_);
   }
   if (!decision.accepted()) return true;
   if (!order_event(decision.order_id(), OrderEvent::kSubmit, now(), "")) return false;
@@ -427,7 +429,7 @@ void GateApp::Impl::internal_error(const std::string& what) {
 
 // ---------------------------------------------------------------- bars (SIM)
 
-void GateApp::Impl::handle_bar(SessionId session, const ipc::Envelope& message) {
+void GateApp::Impl::handle_bars(SessionId session, const ipc::Envelope& message) {
   const std::uint64_t request_id = message.request_id();
   if (gate_cfg_.mode != Mode::kSim) {
     protocol_error(session, request_id,
@@ -439,42 +441,102 @@ void GateApp::Impl::handle_bar(SessionId session, const ipc::Envelope& message) 
     protocol_error(session, request_id, "journal not writable; the gate processes no bars");
     return;
   }
-  auto bar = parse_bar(message.bar());
-  if (!bar) {
-    protocol_error(session, request_id, "bar refused: " + bar.error().message);
+  const bool batch = message.body_case() == ipc::Envelope::kBarBatch;
+  const int count = batch ? message.bar_batch().bars_size() : 1;
+  if (batch && (count == 0 || static_cast<std::size_t>(count) > proto::kBarBatchBarsMax)) {
+    protocol_error(session, request_id,
+                   "bar batch refused: " + std::to_string(count) + " bars (1 to " +
+                       std::to_string(proto::kBarBatchBarsMax) + " per batch)");
     return;
   }
-  if (gate_cfg_.find_product(bar->product) == nullptr) {
-    protocol_error(session, request_id, "bar refused: product " + bar->product + " is not configured");
-    return;
-  }
-  auto last = last_bar_open_ns_.find(bar->product);
-  if (last != last_bar_open_ns_.end() && bar->open_ts_ns <= last->second) {
-    if (bar->open_ts_ns < last->second) {
+  // Every bar is checked before any is taken, so a refused batch changes
+  // nothing. A bar whose open time equals the last one processed for its
+  // product (an agent resending after a reconnect or a gate restart) is
+  // skipped, not processed twice; an older one is refused.
+  std::vector<Bar> bars;
+  bars.reserve(static_cast<std::size_t>(count));
+  // The latest open time per product: the processed one, then this batch's.
+  // Products are few (configured ones only), so a flat list beats a map.
+  std::vector<std::pair<const std::string*, std::int64_t>> latest;
+  std::size_t repeated = 0;
+  for (int i = 0; i < count; ++i) {
+    const ipc::Bar& wire = batch ? message.bar_batch().bars(i) : message.bar();
+    auto bar = parse_bar(wire);
+    if (!bar) {
+      protocol_error(session, request_id, "bar refused: " + bar.error().message);
+      return;
+    }
+    const ProductSpec* spec = gate_cfg_.find_product(bar->product);
+    if (spec == nullptr) {
+      protocol_error(session, request_id, "bar refused: product " + bar->product + " is not configured");
+      return;
+    }
+    auto slot = std::find_if(latest.begin(), latest.end(), [&](const auto& l) { return l.first == &spec->product; });
+    if (slot == latest.end()) {
+      std::int64_t last = std::numeric_limits<std::int64_t>::min();
+      auto it = last_bar_open_ns_.find(bar->product);
+      if (it != last_bar_open_ns_.end()) last = it->second;
+      latest.emplace_back(&spec->product, last);
+      slot = latest.end() - 1;
+    }
+    const std::int64_t last = slot->second;
+    if (bar->open_ts_ns < last) {
       protocol_error(session, request_id,
-                     "bar refused: " + bar->product + " bar at " + std::to_string(message.bar().open_ts_s()) +
+                     "bar refused: " + bar->product + " bar at " + std::to_string(wire.open_ts_s()) +
                          " s is older than the last one processed");
       return;
     }
-    // The same bar again (an agent resending after a reconnect or a gate
-    // restart): answered, not processed twice.
-    log_->info("bar already processed product={} open_ts_s={}", bar->product, message.bar().open_ts_s());
+    if (bar->open_ts_ns == last) {
+      ++repeated;
+      continue;
+    }
+    slot->second = bar->open_ts_ns;
+    bars.push_back(std::move(bar).value());
+  }
+  if (repeated > 0) log_->info("bars already processed skipped={} of {}", repeated, count);
+  for (const Bar& bar : bars) last_bar_open_ns_[bar.product] = bar.open_ts_ns;
+  if (bars.empty()) {
     ipc::Envelope reply;
     reply.set_request_id(request_id);
     *reply.mutable_position_snapshot() = state_->ledger().to_snapshot(now());
-    send_agent(session, std::move(reply), reply_barrier());
+    send_agent(session, std::move(reply), bar_reply_barrier());
     return;
   }
-  last_bar_open_ns_[bar->product] = bar->open_ts_ns;
+  if (bars_queued_ + inbound_queued_ + venue_queued_ + rules_queued_ == 0) {
+    // Nothing queued that these bars must follow: only sends wait for the
+    // journal, and the sends this makes queue behind them. Processing now
+    // lets the next batch's marks share a sync with this one's.
+    process_bars(session, request_id, bars);
+    return;
+  }
   Effect e;
-  e.kind = Effect::Kind::kBar;
+  e.kind = Effect::Kind::kBars;
   e.session = session;
   e.request_id = request_id;
-  e.payload = std::move(bar).value();
+  e.payload = std::move(bars);
   enqueue(std::move(e));
 }
 
-void GateApp::Impl::process_bar(SessionId session, std::uint64_t request_id, const Bar& bar) {
+void GateApp::Impl::process_bars(SessionId session, std::uint64_t request_id, const std::vector<Bar>& bars) {
+  bool processed = true;
+  for (const Bar& bar : bars) {
+    if (!process_bar(session, request_id, bar)) {
+      processed = false;
+      break;
+    }
+  }
+  // The marks of the bars taken so far are journaled even when a later bar
+  // stopped the message, so that no record waits behind a refused bar.
+  if (!append_marks() || !processed) return;
+  // The lockstep answer: the agent may rely on everything up to the last
+  // bar once it has it.
+  ipc::Envelope reply;
+  reply.set_request_id(request_id);
+  *reply.mutable_position_snapshot() = state_->ledger().to_snapshot(market_now_ns_);
+  send_agent(session, std::move(reply), bar_reply_barrier());
+}
+
+bool GateApp::Impl::process_bar(SessionId session, std::uint64_t request_id, const Bar& bar) {
   // The rule stage's market facts (volatility, volume, spread) come from the
   // bars the gate itself processes, never from numbers the agent asserts.
   if (auto st = state_->apply_bar(bar); !st) {
@@ -486,25 +548,19 @@ void GateApp::Impl::process_bar(SessionId session, std::uint64_t request_id, con
     venue_log_->error("bar refused product={} open_ts_ns={} error={}", bar.product, bar.open_ts_ns,
                       log_text(events.error().message));
     protocol_error(session, request_id, "SimVenue refused the bar: " + events.error().message);
-    return;
+    return false;
   }
   if (options_.venue_events_for_test) options_.venue_events_for_test(events.value());
   for (const VenueEvent& ev : *events) {
     venue_event(ev);
-    if (journal_failed_) return;
+    if (journal_failed_) return false;
   }
   const std::int64_t close_ts = bar.open_ts_ns + gate_cfg_.sim.bar_period_ms * kNanosPerMs;
   if (close_ts > market_now_ns_) market_now_ns_ = close_ts;
   if (auto st = state_->apply_mark(bar.product, bar.close, close_ts); !st) {
     internal_error("mark " + bar.product + ": " + st.error().message);
   } else {
-    ipc::GateRecord r;
-    ipc::MarkPrice* m = r.mutable_mark();
-    m->set_product(bar.product);
-    m->set_price(bar.close.to_string());
-    m->set_ts_ns(close_ts);
-    *m->mutable_bar() = to_proto(bar);
-    if (!append(r)) return;
+    add_mark(bar, close_ts);
   }
   set_reference(bar.product, bar.close, close_ts);
   automatic_halts(market_now_ns_);
@@ -512,15 +568,11 @@ void GateApp::Impl::process_bar(SessionId session, std::uint64_t request_id, con
   // Market time moved: holds and proposals expire in it, before the agent
   // hears of the bar (trading-backtest expires holds at the same point).
   expire_held_orders();
-  if (journal_failed_) return;
+  if (journal_failed_) return false;
   expire_proposals();
   venue_log_->debug("bar product={} open_ts_ns={} close={} events={}", bar.product, bar.open_ts_ns,
                     bar.close.to_string(), events->size());
-  // The lockstep answer: the agent may send the next bar once it has it.
-  ipc::Envelope reply;
-  reply.set_request_id(request_id);
-  *reply.mutable_position_snapshot() = state_->ledger().to_snapshot(market_now_ns_);
-  send_agent(session, std::move(reply), reply_barrier());
+  return !journal_failed_;
 }
 
 // ---------------------------------------------------------------- halts

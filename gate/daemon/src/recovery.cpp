@@ -55,6 +55,11 @@ class Replayer {
         return halt(r.halt_state_changed());
       case ipc::GateRecord::kMark:
         return mark(r.mark());
+      case ipc::GateRecord::kMarks:
+        for (const ipc::MarkPrice& m : r.marks().marks()) {
+          if (auto st = mark(m); !st) return st;
+        }
+        return {};
       case ipc::GateRecord::kCancelRequested:
         out_.cancels.push_back(r.cancel_requested());
         while (out_.cancels.size() > kRememberedCancelsMax) out_.cancels.pop_front();

@@ -148,6 +148,13 @@ enum class Sender {
 bool envelope_body_allowed(ta::ipc::Envelope::BodyCase body, Sender sender);
 bool admin_body_allowed(ta::ipc::AdminEnvelope::BodyCase body, Sender sender);
 
+// Bars in one BarBatch (SIM). A Bar of 1-minute crypto data encodes to
+// about 70 to 90 bytes, so a full batch stays well under the default 64 KiB
+// frame; 512 bars per frame already make the per-frame costs (a write, a
+// read, a decode, a reply) small against the per-bar work. The gate refuses
+// a larger batch as a protocol violation.
+inline constexpr std::size_t kBarBatchBarsMax = 512;
+
 // Field name of a body ("order_intent"), or "none" for an empty oneof.
 std::string_view envelope_body_name(ta::ipc::Envelope::BodyCase body);
 std::string_view admin_body_name(ta::ipc::AdminEnvelope::BodyCase body);

@@ -194,6 +194,13 @@ Outcome run_with(DenyReason reason) {
   setup.bars_max = kBars;
   setup.btc_csv = short_demo().first;
   setup.eth_csv = short_demo().second;
+  // Strict lockstep: the strategy's state is read while the gate processes
+  // the bar after the denial, which is "between two steps" only when the
+  // agent waits for each answer. With the SIM pipeline the agent may have
+  // stepped that bar already (a DUPLICATE_ID_CONFLICT exit is then retried
+  // before the read). Pipeline and lockstep trade the same
+  // (agentd_sim_test, PipelineAndLockstepTradeTheSame).
+  setup.gate_extra = "  bars_in_flight_max: 0\n";
   out.run = run_agent(io, agent_config(d.root, setup), 0, [&](ta::agent::AgentApp* a) { app = a; });
   out.arrivals = gate.arrivals;
   out.decisions_fresh = gate.decisions_fresh;

@@ -64,6 +64,7 @@ struct AgentSetup {
   fs::path btc_csv;  // default: the demo data
   fs::path eth_csv;
   std::string feed_extra;  // more keys under feed: (2-space indent)
+  std::string gate_extra;  // more keys under gate: (2-space indent)
   std::string sizing = "{order_notional_max_usd: \"900\"}";
   std::string strategies =
       "  mr:\n    builtin: mean_reversion\n    params: {period: 20, entry_z: 1.5, max_holding_bars: 30}\n"
@@ -81,7 +82,8 @@ inline ta::agent::AgentConfig agent_config(const fs::path& dir, const AgentSetup
          "journal_dir: " << (dir / "agent-journal").string() << "\n"
          "gate:\n  socket: " << (dir / "gate.sock").string()
       << "\n  reply_timeout: 20s\n  reconnect_delay_initial: 5ms\n  reconnect_delay_max: 50ms\n"
-         "feed:\n  source: replay_csv\n  speed: max\n  bars_max: " << s.bars_max << "\n"
+      << s.gate_extra
+      << "feed:\n  source: replay_csv\n  speed: max\n  bars_max: " << s.bars_max << "\n"
       << s.feed_extra
       << "  csv:\n"
          "    BTC-USD: {file: " << btc.string() << "}\n"

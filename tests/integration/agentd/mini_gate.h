@@ -3,9 +3,10 @@
 // decision core), SimVenue (fills) and the Ledger (snapshots). It keeps no
 // journal and no rule stage (DecisionContext::rules is null); it answers like trading-gate's SIM mode:
 //   * after the HelloAck, a PositionSnapshot (request_id 0);
-//   * a Bar: the venue's events for it (fills, order updates) are pushed,
-//     then a PositionSnapshot with the Bar's request_id; the same bar again
-//     is answered without processing, an older one is a protocol error;
+//   * a Bar or a BarBatch: the venue's events for each bar (fills, order
+//     updates) are pushed, then one PositionSnapshot with the message's
+//     request_id; the same bar again is skipped, an older one is a protocol
+//     error;
 //   * an OrderIntent: decide(), then the Decision (an accepted order goes to
 //     the venue and fills on a later bar).
 // Test code only: it links gate and agent sides in one binary, which the
@@ -50,6 +51,12 @@ class MiniGate final : public ta::gate::IpcHandler {
     *push.mutable_halt_state_changed() = change->to_proto("test");
     server_.broadcast(push);
   }
+  // Marks `product` at `price` outside any bar, as if the gate's market
+  // moved on its own: the next snapshot differs from what the agent can
+  // predict (tests of the agent's pipeline when a prediction misses).
+  void remark(const std::string& product, ta::Decimal price) {
+    (void)state_.apply_mark(product, price, market_now_ns_);
+  }
   void send_parameter_change(const ta::ipc::ParameterChange& change) {
     ta::ipc::Envelope push;
     *push.mutable_parameter_change() = change;
@@ -63,10 +70,13 @@ class MiniGate final : public ta::gate::IpcHandler {
   std::vector<ta::ipc::ParameterChangeAck> acks;
   std::uint64_t bars_processed = 0;
   std::uint64_t bars_repeated = 0;
+  std::uint64_t batches = 0;  // BarBatch messages
   std::uint64_t connects = 0;
   std::uint64_t protocol_errors = 0;
   // A hook run after each processed bar (tests inject operator actions).
   std::function<void(std::uint64_t bars_processed)> after_bar;
+  // A hook run just before the answer to a Bar or a BarBatch.
+  std::function<void()> before_reply;
 
   // Fault injection: the bar that makes the venue's fill number
   // `drop_connection_at_fill` (1-based, counting every fill of the run) is
@@ -113,6 +123,7 @@ class MiniGate final : public ta::gate::IpcHandler {
     ack.set_halt_state(ta::gate::to_proto(state_.halt().state()));
     ack.set_heartbeat_period_ms(1000);
     ack.set_heartbeat_timeout_ms(60'000);
+    ack.set_daily_loss_fraction_max(state_.limits().daily_loss_fraction_max.to_string());
     ta::ipc::Envelope snap;
     *snap.mutable_position_snapshot() = snapshot();
     (void)server_.send(session, snap);
@@ -120,7 +131,17 @@ class MiniGate final : public ta::gate::IpcHandler {
   void on_agent_message(ta::gate::SessionId session, const ta::ipc::Envelope& m) override {
     switch (m.body_case()) {
       case ta::ipc::Envelope::kBar:
-        handle_bar(session, m);
+        if (!handle_bar(session, m.request_id(), m.bar())) return;
+        if (before_reply) before_reply();
+        reply_snapshot(session, m.request_id());
+        return;
+      case ta::ipc::Envelope::kBarBatch:
+        ++batches;
+        for (const auto& bar : m.bar_batch().bars()) {
+          if (!handle_bar(session, m.request_id(), bar)) return;
+        }
+        if (before_reply) before_reply();
+        reply_snapshot(session, m.request_id());
         return;
       case ta::ipc::Envelope::kOrderIntent:
         handle_intent(session, m);
@@ -158,19 +179,28 @@ class MiniGate final : public ta::gate::IpcHandler {
     server_.close_session(session, message);
   }
 
-  void handle_bar(ta::gate::SessionId session, const ta::ipc::Envelope& m) {
-    auto bar = ta::gate::parse_bar(m.bar());
-    if (!bar) return protocol_error(session, m.request_id(), bar.error().message);
+  // False after a protocol error (the session is closing).
+  bool handle_bar(ta::gate::SessionId session, std::uint64_t request_id, const ta::ipc::Bar& wire) {
+    auto bar = ta::gate::parse_bar(wire);
+    if (!bar) {
+      protocol_error(session, request_id, bar.error().message);
+      return false;
+    }
     auto last = last_bar_.find(bar->product);
     if (last != last_bar_.end() && bar->open_ts_ns <= last->second) {
-      if (bar->open_ts_ns < last->second) return protocol_error(session, m.request_id(), "bar older than the last");
+      if (bar->open_ts_ns < last->second) {
+        protocol_error(session, request_id, "bar older than the last");
+        return false;
+      }
       ++bars_repeated;
-      reply_snapshot(session, m.request_id());
-      return;
+      return true;
     }
     last_bar_[bar->product] = bar->open_ts_ns;
     auto events = venue_.on_bar(*bar);
-    if (!events) return protocol_error(session, m.request_id(), events.error().message);
+    if (!events) {
+      protocol_error(session, request_id, events.error().message);
+      return false;
+    }
     std::size_t bar_fills = 0;
     for (const auto& ev : *events) bar_fills += ev.kind == ta::gate::VenueEventKind::kFill ? 1 : 0;
     const bool drop = drop_connection_at_fill > fills.size() && drop_connection_at_fill <= fills.size() + bar_fills;
@@ -185,10 +215,10 @@ class MiniGate final : public ta::gate::IpcHandler {
       silent_ = false;
       ++connections_dropped;
       server_.close_session(session, "test: connection dropped after the gate acted on the bar");
-      return;
+      return false;
     }
-    reply_snapshot(session, m.request_id());
     if (after_bar) after_bar(bars_processed);
+    return true;
   }
 
   void reply_snapshot(ta::gate::SessionId session, std::uint64_t request_id) {

@@ -198,6 +198,127 @@ TEST_F(GateDaemonTest, BarsFillOrdersAndEveryBarIsAnsweredWithASnapshot) {
   EXPECT_EQ(str(positions.at("positions").at(0), "quantity"), "0.01");
 }
 
+// SIM BarBatch (protocol 2): the bars in order, the pushes they cause, one
+// snapshot after the last; repeats skipped; the batch limits; a refused
+// batch changes nothing.
+TEST_F(GateDaemonTest, BarBatchIsProcessedInOrderAndAnsweredOnce) {
+  start();
+  AgentPeer agent;
+  ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+  EXPECT_FALSE(agent.ack().daily_loss_fraction_max().empty());
+  auto batch = [&](std::size_t from, std::size_t to) {
+    Envelope e;
+    for (std::size_t i = from; i < to; ++i) *e.mutable_bar_batch()->add_bars() = bars_[i];
+    return agent.send(std::move(e));
+  };
+  auto snapshot_for = [&](std::uint64_t id) {
+    Envelope reply;
+    EXPECT_TRUE(agent.reply_to(id, reply)) << gate_->log();
+    EXPECT_TRUE(reply.has_position_snapshot()) << reply.DebugString();
+    return reply.position_snapshot();
+  };
+  const std::uint64_t first_id = batch(0, 10);
+  const ipc::PositionSnapshot first = snapshot_for(first_id);
+  EXPECT_EQ(first.ts_ns(), (bars_[9].open_ts_s() + 60) * 1'000'000'000LL);
+  EXPECT_EQ(first.positions(0).mark_price(), bars_[9].close());
+  EXPECT_EQ(first.account().day_peak_equity(), "10000");
+
+  // An order accepted after bar 9 fills at bar 10's open, pushed before the
+  // answer to the batch that carries bar 10.
+  ASSERT_TRUE(decide(agent, market_intent("bb-1", ipc::SIDE_BUY, "0.01", "7300")).accepted());
+  const std::size_t before = agent.seen.size();
+  const ipc::PositionSnapshot second = snapshot_for(batch(10, 15));
+  EXPECT_EQ(second.positions(0).quantity(), "0.01");
+  EXPECT_EQ(second.ts_ns(), (bars_[14].open_ts_s() + 60) * 1'000'000'000LL);
+  bool fill_first = false;
+  for (std::size_t i = before; i < agent.seen.size(); ++i) {
+    if (agent.seen[i].has_fill()) fill_first = true;
+    if (agent.seen[i].has_position_snapshot()) break;
+  }
+  EXPECT_TRUE(fill_first);
+
+  // The last bar processed again is skipped (a resend after a reconnect
+  // starts there): 14 again, then 15 and 16.
+  const ipc::PositionSnapshot third = snapshot_for(batch(14, 17));
+  EXPECT_EQ(third.ts_ns(), (bars_[16].open_ts_s() + 60) * 1'000'000'000LL);
+  // Only a repeat: answered with the same state.
+  EXPECT_EQ(snapshot_for(batch(16, 17)).ts_ns(), third.ts_ns());
+  int answers = 0;
+  for (const Envelope& e : agent.seen) answers += e.has_position_snapshot() && e.request_id() == first_id;
+  EXPECT_EQ(answers, 1) << "one answer per batch";
+  // Marks reach the disk within the group-commit window (a bar's answer
+  // does not wait for them), so count until the number settles.
+  const auto marks = [&](int expected) {
+    int n = 0;
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      n = 0;
+      for (const auto& r : read_gate_records(gate_->journal_dir())) n += r.has_marks() ? r.marks().marks_size() : 0;
+      if (n >= expected) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return n;
+  };
+  EXPECT_EQ(marks(17), 17) << "one mark per bar processed, none for a skipped one";
+
+  // The limit: kBarBatchBarsMax bars pass, one more is refused, as is an
+  // empty batch and a batch with a bar older than the last processed (and
+  // nothing of a refused batch is processed).
+  {
+    AgentPeer big;
+    ASSERT_TRUE(big.connect(gate_->gate_socket()));
+    Envelope e;
+    ipc::Bar b = bars_[20];
+    for (std::size_t i = 0; i < proto::kBarBatchBarsMax + 1; ++i) {
+      b.set_open_ts_s(bars_[20].open_ts_s() + 60 * static_cast<std::int64_t>(i));
+      *e.mutable_bar_batch()->add_bars() = b;
+    }
+    const std::uint64_t id = big.send(e);
+    Envelope reply;
+    ASSERT_TRUE(big.reply_to(id, reply));
+    ASSERT_TRUE(reply.has_protocol_error());
+    EXPECT_NE(reply.protocol_error().message().find("513 bars (1 to 512 per batch)"), std::string::npos)
+        << reply.protocol_error().message();
+  }
+  {
+    AgentPeer empty;
+    ASSERT_TRUE(empty.connect(gate_->gate_socket()));
+    Envelope e;
+    e.mutable_bar_batch();
+    const std::uint64_t id = empty.send(e);
+    Envelope reply;
+    ASSERT_TRUE(empty.reply_to(id, reply));
+    EXPECT_TRUE(reply.has_protocol_error());
+  }
+  {
+    AgentPeer older;
+    ASSERT_TRUE(older.connect(gate_->gate_socket()));
+    Envelope e;
+    *e.mutable_bar_batch()->add_bars() = bars_[17];
+    *e.mutable_bar_batch()->add_bars() = bars_[2];  // older than the last processed
+    const std::uint64_t id = older.send(e);
+    Envelope reply;
+    ASSERT_TRUE(older.reply_to(id, reply));
+    EXPECT_TRUE(reply.has_protocol_error());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(marks(17), 17) << "a refused batch processes none of its bars";
+  {
+    AgentPeer full;
+    ASSERT_TRUE(full.connect(gate_->gate_socket()));
+    Envelope e;
+    ipc::Bar b = bars_[20];
+    for (std::size_t i = 0; i < proto::kBarBatchBarsMax; ++i) {
+      b.set_open_ts_s(bars_[20].open_ts_s() + 60 * static_cast<std::int64_t>(i));
+      *e.mutable_bar_batch()->add_bars() = b;
+    }
+    const std::uint64_t id = full.send(e);
+    Envelope reply;
+    ASSERT_TRUE(full.reply_to(id, reply));
+    ASSERT_TRUE(reply.has_position_snapshot()) << reply.DebugString();
+    EXPECT_EQ(reply.position_snapshot().ts_ns(), (b.open_ts_s() + 60) * 1'000'000'000LL);
+  }
+}
+
 TEST_F(GateDaemonTest, RepeatedIntentIdReturnsTheOriginalAcrossReconnectAndRestart) {
   start();
   const auto intent = limit_intent("idem-1", ipc::SIDE_BUY, "0.01", "7400", "7300");

@@ -584,7 +584,7 @@ TEST_F(ProposalsTest, TheAgentsSocketCannotApprove) {
     }
   }
   EXPECT_EQ(agent_may_send, (std::set<std::string>{"hello", "order_intent", "cancel_intent", "heartbeat", "bar",
-                                                     "proposal_submit", "parameter_change_ack"}));
+                                                     "bar_batch", "proposal_submit", "parameter_change_ack"}));
 
   // 2. A proposal the agent labels HUMAN is still only a proposal.
   const ipc::ProposalResult human = submit(agent, add_rule("p-1", small_orders_rule("p-1"), ipc::PROPOSAL_SOURCE_HUMAN));

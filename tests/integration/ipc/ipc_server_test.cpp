@@ -212,7 +212,7 @@ TEST_F(IpcServerTest, VersionMismatchRefusedWithClearMessage) {
   ASSERT_TRUE(run_until(io, [&] { return p.poll_message(ack); }));
   ASSERT_TRUE(ack.has_hello_ack());
   EXPECT_FALSE(ack.hello_ack().accepted());
-  EXPECT_EQ(ack.hello_ack().reason(), "protocol version 7 not supported; gate speaks 1");
+  EXPECT_EQ(ack.hello_ack().reason(), "protocol version 7 not supported; gate speaks 2");
   EXPECT_TRUE(run_until(io, [&] { return p.poll_closed(); }));
   EXPECT_TRUE(rec.agent_connected.empty());
   ta::test::run_for_ms(io, 10);
@@ -401,7 +401,7 @@ TEST_F(IpcServerTest, UnknownAndEmptyMessagesRefused) {
   start(options());
   RawPeer unknown = agent();
   ASSERT_TRUE(unknown.write_bytes(std::string("\x03\x00\x00\x00\x98\x06\x01", 7)));  // field 99
-  expect_refused<ta::ipc::Envelope>(unknown, "field(s) 99 unknown to protocol version 1");
+  expect_refused<ta::ipc::Envelope>(unknown, "field(s) 99 unknown to protocol version 2");
   RawPeer empty = agent();
   ta::ipc::Envelope nothing;
   nothing.set_request_id(3);

@@ -224,7 +224,7 @@ struct AgentJournal {
   std::map<std::string, ta::ipc::Decision> decision;  // the last one per intent id
   std::vector<ta::ipc::Fill> fills;
   std::vector<ta::ipc::AgentReconciled> reconciled;
-  std::uint64_t steps = 0;
+  std::uint64_t steps = 0;  // bar_step records plus the steps of bar_steps ranges
   std::uint64_t catch_up = 0;
   std::uint64_t starts = 0;
   std::uint64_t stops = 0;
@@ -261,6 +261,7 @@ inline AgentJournal read_agent_journal(const fs::path& dir) {
       ++j.steps;
       if (r.bar_step().catch_up()) ++j.catch_up;
     }
+    if (r.has_bar_steps()) j.steps += r.bar_steps().count();  // predicted steps (SIM pipeline)
     if (r.has_started()) ++j.starts;
     if (r.has_stopped()) ++j.stops;
   }

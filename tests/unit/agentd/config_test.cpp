@@ -213,6 +213,23 @@ TEST(AgentConfig, HeartbeatPeriodLimits) {
   expect_problem("heartbeat_period: 1s", "heartbeat_period: 60001ms", "gate.heartbeat_period");
 }
 
+TEST(AgentConfig, BarsInFlightLimit) {
+  const std::string line = "heartbeat_period: 1s";
+  const auto with = [&](const std::string& v) { return line + "\n  bars_in_flight_max: " + v; };
+  const std::size_t ceiling = ta::agent::kBarsInFlightMaxCeiling;
+  expect_ok(line, with(std::to_string(ceiling)));
+  expect_ok(line, with(std::to_string(ceiling - 1)));
+  expect_problem(line, with(std::to_string(ceiling + 1)), "gate.bars_in_flight_max");
+  expect_ok(line, with("0"));  // lockstep
+  expect_ok(line, with("1"));
+  expect_problem(line, with("-1"), "gate.bars_in_flight_max");
+  expect_problem(line, with("lots"), "gate.bars_in_flight_max");
+  TempDir d;
+  const auto load = parse(d, valid_yaml());
+  ASSERT_TRUE(load.ok());
+  EXPECT_EQ(load.config.gate.bars_in_flight_max, ta::agent::kBarsInFlightMaxDefault);
+}
+
 TEST(AgentConfig, BarsMaxLimit) {
   const std::string max = std::to_string(ta::agent::kSimBarsMax);
   expect_ok("bars_max: 0", "bars_max: " + max);

@@ -152,6 +152,53 @@ TEST(Replay, RecordsRebuildOrdersLedgerHaltAndCancels) {
   EXPECT_EQ(s.next_order_id(), "o-3");
 }
 
+// A MarkBatch replays as its marks one by one: the same ledger, market time
+// and latest mark per product as separate MarkPrice records; a bad mark in
+// it stops the replay.
+TEST(Replay, AMarkBatchIsItsMarksInOrder) {
+  auto mark = [](const char* product, const char* price, std::int64_t ts) {
+    ipc::MarkPrice m;
+    m.set_product(product);
+    m.set_price(price);
+    m.set_ts_ns(ts);
+    return m;
+  };
+  const ipc::MarkPrice marks[] = {mark("BTC-USD", "7100", 60'000'000'000), mark("ETH-USD", "400", 60'000'000'000),
+                                  mark("BTC-USD", "7050", 120'000'000'000)};
+  TempDir separate;
+  const std::vector<ipc::GateRecord> head = {
+      started(ipc::MODE_SIM, "5000"), accepted("i-1", "o-1"),
+      update("o-1", ipc::ORDER_STATE_SUBMITTED, ipc::ORDER_EVENT_TYPE_SUBMIT, "0"), fill("o-1", "0.01", "7000")};
+  std::vector<ipc::GateRecord> one_by_one = head;
+  ipc::GateRecord batch;
+  for (const auto& m : marks) {
+    ipc::GateRecord r;
+    *r.mutable_mark() = m;
+    one_by_one.push_back(r);
+    *batch.mutable_marks()->add_marks() = m;
+  }
+  write(separate.path(), one_by_one);
+  TempDir batched;
+  std::vector<ipc::GateRecord> batched_records = head;
+  batched_records.push_back(batch);
+  write(batched.path(), batched_records);
+  auto a = replay_journal(separate.path(), config(), 0);
+  auto b = replay_journal(batched.path(), config(), 0);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b->state->ledger().serialize(), a->state->ledger().serialize());
+  EXPECT_EQ(b->market_now_ns, 120'000'000'000);
+  ASSERT_EQ(b->marks.size(), 2u);
+  EXPECT_EQ(b->marks[0].price, D("7050"));
+  EXPECT_EQ(b->marks[1].price, D("400"));
+
+  TempDir bad;
+  ipc::GateRecord broken = batch;
+  broken.mutable_marks()->mutable_marks(1)->set_price("-1");
+  write(bad.path(), {started(ipc::MODE_SIM, "5000"), broken});
+  EXPECT_FALSE(replay_journal(bad.path(), config(), 0).ok());
+}
+
 TEST(Replay, AnUpdateTheReplayDoesNotReachStopsIt) {
   TempDir dir;
   write(dir.path(), {started(ipc::MODE_SIM, "5000"), accepted("i-1", "o-1"),

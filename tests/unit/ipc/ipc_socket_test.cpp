@@ -219,7 +219,7 @@ TEST(PeerAllowed, UidGidAndSupplementaryGroups) {
 TEST(Direction, EnvelopeTable) {
   using E = ta::ipc::Envelope;
   const std::set<int> agent = {E::kHello, E::kOrderIntent, E::kCancelIntent, E::kHeartbeat,
-                               E::kBar,   E::kProposalSubmit, E::kParameterChangeAck};
+                               E::kBar,   E::kBarBatch,       E::kProposalSubmit, E::kParameterChangeAck};
   const std::set<int> gate = {E::kHelloAck,         E::kDecision,        E::kCancelResult, E::kOrderUpdate,
                               E::kFill,             E::kPositionSnapshot, E::kHeartbeat,   E::kHaltStateChanged,
                               E::kProposalResult,   E::kParameterChange, E::kProtocolError};

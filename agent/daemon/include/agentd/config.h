@@ -60,6 +60,13 @@ inline constexpr std::int64_t kStatusWriteTimeoutMsMax = 60'000;
 // microseconds; 30 s covers a gate restart with a long journal replay.
 inline constexpr std::int64_t kGateReplyTimeoutMsDefault = 30'000;
 inline constexpr std::int64_t kGateReplyTimeoutMsMax = 600'000;
+// SIM: bars the agent may have sent ahead of the gate's answers while it
+// can predict them (docs/agent.md, "SIM pipeline"). 0 is strict lockstep.
+// The default covers an fdatasync of 20 ms at 200,000 bars/s, so a slow
+// disk does not stall the pipeline; the ceiling bounds what a gate restart
+// makes the agent send again and what waits in the gate's queue.
+inline constexpr std::size_t kBarsInFlightMaxDefault = 4'096;
+inline constexpr std::size_t kBarsInFlightMaxCeiling = 65'536;
 // Journal group commit window (journal/journal.h): 0 syncs as soon as the
 // previous sync ends; at most the journal's ceiling of 100 ms.
 inline constexpr std::int64_t kAgentJournalWindowMsMax = 100;
@@ -70,6 +77,7 @@ struct GateLinkConfig {
   std::int64_t reconnect_delay_ms_initial = 100;
   std::int64_t reconnect_delay_ms_max = 5'000;
   std::int64_t reply_timeout_ms = kGateReplyTimeoutMsDefault;
+  std::size_t bars_in_flight_max = kBarsInFlightMaxDefault;  // SIM; 0: lockstep
 };
 
 struct StatusConfig {

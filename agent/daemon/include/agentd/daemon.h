@@ -2,16 +2,21 @@
 // one io_context thread, with the agent's journal and a read-only status
 // socket. docs/agent.md describes the behaviour; this header the contract.
 //
-// SIM (replay feed), strict lockstep, bar by bar in merged (time, product)
-// order:
-//   1. send the Bar to the gate and wait for the PositionSnapshot whose
-//      request_id is the Bar's (the gate pushes the fills and order updates
-//      the bar caused before that reply; they are journaled and applied to
-//      the engine as they arrive);
+// SIM (replay feed), bar by bar in merged (time, product) order, as in
+// lockstep:
+//   1. send the Bar to the gate and wait for the PositionSnapshot that
+//      answers it (the gate pushes the fills and order updates the bar
+//      caused before that reply; they are journaled and applied to the
+//      engine as they arrive);
 //   2. journal the step, apply the snapshot (positions, equity);
 //   3. engine.on_bar(bar) -> intents; journal each, submit it;
 //   4. wait until every intent of this bar has its Decision (journaled,
 //      applied) before the next bar.
+// While the gate's answer is predictable (no order of ours working, the
+// gate ACTIVE, its daily-loss check out of reach) a step does not wait in
+// 1: the bar joins a BarBatch, the engine gets the snapshot the agent's
+// book predicts, and the answer is checked when it comes (docs/agent.md,
+// "SIM pipeline"; gate.bars_in_flight_max bounds how far ahead).
 // Market time drives every decision; the wall clock only paces the
 // accelerated and real replay speeds and bounds how long the agent waits
 // for the gate (reply_timeout).
@@ -21,8 +26,9 @@
 // the journal shows as sent without a decision are submitted again with the
 // same id, and the gate's idempotency answers them with the original
 // decision. Decided intents are never sent again. After every (re)connect
-// the gate's PositionSnapshot is the truth: differences are attributed to
-// the orders in flight or applied as the gate's positions.
+// the agent sends again the bars the gate may lack, then the intents in
+// flight; the gate's PositionSnapshot is the truth: differences are
+// attributed to the orders in flight or applied as the gate's positions.
 //
 // PAPER/LIVE: the live feed's bars go to the engine as they come and the
 // intents to the gate; there is no lockstep (the gate has its own feed).
@@ -75,6 +81,12 @@ struct AgentCounters {
   std::uint64_t reconnects = 0;
   std::uint64_t replay_rows_skipped = 0;  // bad CSV rows skipped (feed.skip_bad_rows)
   std::uint64_t replay_duplicates = 0;    // identical repeated CSV rows dropped
+  // SIM pipeline (docs/agent.md, "SIM pipeline").
+  std::uint64_t bars_predicted = 0;      // steps taken before the gate's answer, on the predicted snapshot
+  std::uint64_t bars_resent = 0;         // sent again after a (re)connect: the gate may not have them
+  std::uint64_t bar_batches = 0;         // BarBatch messages sent
+  std::uint64_t predictions_missed = 0;  // answers that differed from the prediction (then lockstep)
+  std::uint64_t journal_flushes = 0;     // waits for the journal's durability before sending
 };
 
 struct AgentAppOptions {

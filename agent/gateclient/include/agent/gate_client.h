@@ -131,6 +131,11 @@ struct GateClientOptions {
   ta::proto::ConnectionLimits limits;
   // Heartbeat.ts_ns; the agent passes its market clock. Default: wall clock.
   std::function<std::int64_t()> now_ns;
+  // After a handshake, keep the in-flight requests (and new submissions)
+  // back until release_inflight(), instead of sending them at once. The SIM
+  // agent first sends the bars the gate has not processed yet, so that a
+  // resent intent is decided after the bar it was computed on.
+  bool hold_inflight_after_connect = false;
 };
 
 // Checks ranges (path set, positive timeouts, initial <= max <= ceiling,
@@ -161,13 +166,18 @@ class GateClient {
   [[nodiscard]] ta::Status submit_intent(const ta::ipc::OrderIntent& intent);
   // Same for a cancel, keyed by cancel_id and answered by a CancelResult.
   [[nodiscard]] ta::Status submit_cancel(const ta::ipc::CancelIntent& cancel);
-  // Fire-and-forget messages (Bar, ProposalSubmit, ParameterChangeAck): sent
+  // Fire-and-forget messages (Bar, BarBatch, ProposalSubmit, ParameterChangeAck): sent
   // now if ready, otherwise refused. Not resent.
   [[nodiscard]] ta::Status send(const ta::ipc::Envelope& message);
-  // Same, and returns the request_id the message went out with (the
-  // message's own when non-zero, otherwise the next one of the client's
-  // sequence), so a reply can be matched to it.
-  [[nodiscard]] ta::Result<std::uint64_t> send_with_id(const ta::ipc::Envelope& message);
+  // Same, without copying the message, and returns the request_id it went
+  // out with: the message's own when non-zero, otherwise the next one of
+  // the client's sequence, which is written into `message`. A reply can be
+  // matched to it.
+  [[nodiscard]] ta::Result<std::uint64_t> send_with_id(ta::ipc::Envelope& message);
+  // With hold_inflight_after_connect: sends the in-flight requests, in
+  // submission order, and stops holding until the next handshake. Harmless
+  // when nothing is held.
+  void release_inflight();
 
   GateConnectionState state() const;
   // The accepted HelloAck of the current session (default when not ready).

@@ -25,6 +25,10 @@ void to_order_intent(const Intent& intent, ta::ipc::OrderIntent& out);
 // (Decimal::from_double), bid/ask only when the bar has a quote. Error: a
 // value Decimal cannot hold (NaN, infinite, out of range).
 [[nodiscard]] Result<ta::ipc::Bar> to_ipc_bar(const Bar& bar);
+// The same into `out` (every field is set; bid and ask cleared without a
+// quote), reusing its strings: the SIM agent fills the Bars of a BarBatch
+// it keeps from batch to batch. On error `out` is unspecified.
+[[nodiscard]] Status to_ipc_bar(const Bar& bar, ta::ipc::Bar& out);
 
 [[nodiscard]] Result<DecisionEvent> decision_from_ipc(const ta::ipc::Decision& decision);
 // Non-terminal states map to OrderEventKind::kWorking; UNKNOWN is not
