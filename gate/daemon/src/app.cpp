@@ -392,7 +392,23 @@ void GateApp::Impl::enqueue(Effect effect) {
   effects_.push_back(std::move(effect));
 }
 
+bool GateApp::Impl::send_agent_now(SessionId session, const ipc::Envelope& message, std::uint64_t barrier) {
+  if (!effects_.empty() || barrier > durable_seq_) return false;
+  deliver_agent(session, message);
+  return true;
+}
+
+void GateApp::Impl::deliver_agent(SessionId session, const ipc::Envelope& message) {
+  if (!server_) return;
+  if (session == 0) {
+    server_->broadcast(message);
+  } else if (auto st = server_->send(session, message); !st) {
+    log_->debug("send session={} error={}", session, st.error().message);
+  }
+}
+
 void GateApp::Impl::send_agent(SessionId session, ipc::Envelope message, std::uint64_t barrier) {
+  if (send_agent_now(session, message, barrier)) return;
   Effect e;
   e.kind = Effect::Kind::kSendAgent;
   e.barrier = barrier;
@@ -433,16 +449,9 @@ void GateApp::Impl::run_effects() {
 
 void GateApp::Impl::run_effect(Effect& e) {
   switch (e.kind) {
-    case Effect::Kind::kSendAgent: {
-      if (!server_) return;
-      const auto& message = std::get<ipc::Envelope>(e.payload);
-      if (e.session == 0) {
-        server_->broadcast(message);
-      } else if (auto st = server_->send(e.session, message); !st) {
-        log_->debug("send session={} error={}", e.session, st.error().message);
-      }
+    case Effect::Kind::kSendAgent:
+      deliver_agent(e.session, std::get<ipc::Envelope>(e.payload));
       return;
-    }
     case Effect::Kind::kSendAdmin:
       if (!server_) return;
       if (auto st = server_->send_admin(e.session, std::get<ipc::AdminEnvelope>(e.payload)); !st) {

@@ -51,6 +51,26 @@ struct Effect {
   std::variant<std::monostate, ipc::Envelope, ipc::AdminEnvelope, std::string, Bar> payload;
 };
 
+// Lends `value` to a protobuf message field for as long as the Lend lives
+// (set with `set`, taken back with `release`), so the message can be
+// serialized without copying `value` and never frees it. The message must
+// be heap-allocated (no arena) and outlive the Lend.
+template <typename Message, typename Field>
+class Lend {
+ public:
+  Lend(Message* message, void (Message::*set)(Field*), Field* (Message::*release)(), const Field& value)
+      : message_(message), release_(release) {
+    (message_->*set)(const_cast<Field*>(&value));
+  }
+  ~Lend() { static_cast<void>((message_->*release_)()); }
+  Lend(const Lend&) = delete;
+  Lend& operator=(const Lend&) = delete;
+
+ private:
+  Message* message_;
+  Field* (Message::*release_)();
+};
+
 class GateApp::Impl final : public IpcHandler {
  public:
   Impl(boost::asio::io_context& io, GateAppOptions options);
@@ -107,7 +127,14 @@ class GateApp::Impl final : public IpcHandler {
   std::uint64_t reply_barrier() const;
 
   void enqueue(Effect effect);
+  // Sends a message to the agent (session 0: to every agent) once the
+  // journal is durable up to `barrier`, after everything queued before it.
   void send_agent(SessionId session, ipc::Envelope message, std::uint64_t barrier);
+  // The same, at once, when nothing is queued ahead of the message and the
+  // barrier is already durable: true when sent (or dropped for want of a
+  // server), false when it must be queued with send_agent.
+  bool send_agent_now(SessionId session, const ipc::Envelope& message, std::uint64_t barrier);
+  void deliver_agent(SessionId session, const ipc::Envelope& message);
   void broadcast(ipc::Envelope message) { send_agent(0, std::move(message), last_seq_); }
   void send_admin(SessionId session, ipc::AdminEnvelope message, std::uint64_t barrier);
   void run_effects();
@@ -176,6 +203,10 @@ class GateApp::Impl final : public IpcHandler {
   bool journal_failed_ = false;
   std::string journal_error_;
   std::string scratch_;
+  // Reused by record(): the IntentDecided record and the Decision reply,
+  // which borrow the intent and the decision (see Lend).
+  ipc::GateRecord decided_record_;
+  ipc::Envelope reply_scratch_;
 
   // Effects waiting for durability, in the order they were made.
   std::deque<Effect> effects_;
