@@ -3,8 +3,12 @@
 // Locks: `mu_` guards the sequence, the chain, the pending group and the
 // durable/failed state; `io_mu_` guards the open segment and is held by
 // whoever does file I/O (the appending thread in per-record mode, the
-// flusher thread in group mode). Records are encoded and hashed under `mu_`
-// in sequence order, so the chain is built once, by the appender.
+// flusher thread in group mode). In per-record mode the appender encodes
+// and hashes each record under `mu_`. In group mode the appender only places
+// the record (header fields and payload, in sequence order under `mu_`); the
+// flusher seals each group (checksums and the hash chain, continuing from
+// the last record written) just before writing it, so the hashing is done
+// off the appending thread, once per record, in order.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -159,6 +163,7 @@ struct Writer::Impl {
   int seg_fd = -1;
   std::uint64_t seg_bytes = 0;  // bytes written to the open segment
   Hash io_last_hash{};          // hash of the last record written
+  detail::Sha256 io_sha;        // group mode: seals records before writing
 
   // Guarded by mu.
   mutable std::mutex mu;
@@ -167,7 +172,7 @@ struct Writer::Impl {
   mutable std::condition_variable cv_durable;
   detail::Sha256 sha;
   std::uint64_t next_seq = 1;
-  Hash chain{};
+  Hash chain{};  // per-record mode: hash of the last record encoded
   std::uint64_t durable_seq = 0;
   bool failed = false;
   bool closed = false;
@@ -300,7 +305,7 @@ struct Writer::Impl {
     });
     if (failed || closed) return make_error(refusal_locked());
     const std::uint64_t seq = next_seq++;
-    chain = detail::encode_record(sha, chain, seq, ts_ns, type, payload, pending.bytes);
+    detail::place_record(seq, ts_ns, type, payload, pending.bytes);
     pending.sizes.push_back(static_cast<std::uint32_t>(size));
     bool wake = false;
     if (pending.count() == 1) {
@@ -323,6 +328,17 @@ struct Writer::Impl {
            pending.bytes.size() >= options.group_commit_bytes_max;
   }
 
+  // Seals the placed records of a group in order, chaining from the last
+  // record written. io_mu held.
+  void seal(Batch& batch) {
+    Hash prev = io_last_hash;
+    std::size_t at = 0;
+    for (const std::uint32_t size : batch.sizes) {
+      prev = detail::seal_record(io_sha, prev, batch.bytes.data() + at);
+      at += size;
+    }
+  }
+
   void flusher_loop() {
     std::unique_lock lk(mu);
     for (;;) {
@@ -339,6 +355,7 @@ struct Writer::Impl {
       Status st;
       {
         std::lock_guard io(io_mu);
+        seal(writing);
         st = write_records(writing.bytes.data(), writing.sizes, writing.first_seq);
       }
       const std::uint64_t last = writing.first_seq + writing.count() - 1;
