@@ -137,8 +137,19 @@ class GateApp::Impl final : public IpcHandler {
   void deliver_agent(SessionId session, const ipc::Envelope& message);
   void broadcast(ipc::Envelope message) { send_agent(0, std::move(message), last_seq_); }
   void send_admin(SessionId session, ipc::AdminEnvelope message, std::uint64_t barrier);
+  // Runs the queued effects whose records are durable, in order, then
+  // sync_journal(). Called at the end of every entry point that may have
+  // appended records or queued effects.
   void run_effects();
   void run_effect(Effect& effect);
+  // Tells the journal what the records appended so far need. When a queued
+  // effect waits for one of them: a sync by this thread (sync_now) at the
+  // end of the event-loop turn, so all the records the turn's messages made
+  // share it and no thread hand-off lies between the disk and the reply.
+  // Otherwise (denials, marks: nobody waits) the flusher's group-commit
+  // window; the writer runs with wake_on_first_append off, so this starts it.
+  void sync_journal();
+  void sync_now();
   void finish_stop();
 
   // ---------------------------------------------------- app_trading.cpp
@@ -191,15 +202,16 @@ class GateApp::Impl final : public IpcHandler {
   std::vector<rules::RuleFile> rule_files_;
   std::unique_ptr<journal::Writer> writer_;
   std::unique_ptr<IpcServer> server_;
-  // Posted durability callbacks check this before touching the app.
+  // Handlers posted to the io_context check this before touching the app.
   std::shared_ptr<char> alive_ = std::make_shared<char>(0);
 
   // Journal.
   daemon::Replayed replayed_;
   std::uint64_t last_seq_ = 0;     // last appended
   std::uint64_t durable_seq_ = 0;  // last reported durable, as seen here
-  std::uint64_t flush_requested_seq_ = 0;  // a sync was asked for up to here
   std::uint64_t waited_seq_ = 0;           // the highest record an effect waits for
+  std::uint64_t window_seq_ = 0;           // the window was started with records up to here
+  bool sync_posted_ = false;               // a sync_now() is posted
   bool journal_failed_ = false;
   std::string journal_error_;
   std::string scratch_;
