@@ -29,13 +29,18 @@ std::string quote(std::string_view text) {
 
 }  // namespace
 
-Int128 divide_rounded(Int128 num, Int128 den, Rounding mode) {
-  Int128 q = num / den;  // truncates toward zero
-  Int128 r = num % den;
+namespace {
+
+__extension__ typedef unsigned __int128 UInt128;
+
+// The rounded quotient of magnitudes, for a result of the given sign. One
+// template for both widths, so the 64-bit fast path below cannot differ
+// from the general one in anything but speed.
+template <class U>
+UInt128 rounded_magnitude(U abs_num, U abs_den, bool negative, Rounding mode) {
+  const U q = abs_num / abs_den;
+  const U r = abs_num % abs_den;
   if (r == 0) return q;
-  const bool negative = (num < 0) != (den < 0);
-  const Int128 abs_r = r < 0 ? -r : r;
-  const Int128 abs_den = den < 0 ? -den : den;
   bool away = false;
   switch (mode) {
     case Rounding::kTowardZero:
@@ -51,13 +56,31 @@ Int128 divide_rounded(Int128 num, Int128 den, Rounding mode) {
       away = !negative;
       break;
     case Rounding::kHalfEven: {
-      const Int128 twice = abs_r * 2;
-      away = twice > abs_den || (twice == abs_den && (q % 2 != 0));
+      // 2r > den, or 2r == den and q odd; written without 2r, which could
+      // overflow U.
+      const U rest = abs_den - r;
+      away = r > rest || (r == rest && (q & 1) != 0);
       break;
     }
   }
-  if (away) q += negative ? -1 : 1;
-  return q;
+  return UInt128{q} + (away ? 1 : 0);
+}
+
+}  // namespace
+
+Int128 divide_rounded(Int128 num, Int128 den, Rounding mode) {
+  const bool negative = (num < 0) != (den < 0);
+  // Magnitudes as unsigned, so the most negative value needs no special case.
+  const UInt128 abs_num = num < 0 ? UInt128{0} - static_cast<UInt128>(num) : static_cast<UInt128>(num);
+  const UInt128 abs_den = den < 0 ? UInt128{0} - static_cast<UInt128>(den) : static_cast<UInt128>(den);
+  // Most divisions in the gate (returns, fractions, prices) have both sides
+  // within 64 bits: one hardware division instead of a 128-bit library call.
+  constexpr UInt128 k64 = UInt128{1} << 64;
+  const UInt128 q = abs_num < k64 && abs_den < k64
+                        ? rounded_magnitude<std::uint64_t>(static_cast<std::uint64_t>(abs_num),
+                                                           static_cast<std::uint64_t>(abs_den), negative, mode)
+                        : rounded_magnitude<UInt128>(abs_num, abs_den, negative, mode);
+  return negative ? static_cast<Int128>(UInt128{0} - q) : static_cast<Int128>(q);
 }
 
 Result<Decimal> Decimal::parse_rounded(std::string_view text, Rounding mode) {

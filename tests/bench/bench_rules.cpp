@@ -5,8 +5,12 @@
 // the percentiles.
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -141,5 +145,45 @@ void BM_CompileRules(benchmark::State& state) {
   state.counters["bytes"] = static_cast<double>(source.size());
 }
 BENCHMARK(BM_CompileRules)->Arg(100)->Unit(benchmark::kMicrosecond);
+
+// What a reload costs the gate's thread: load_rules() reads, hashes and
+// compiles every file. Args: files (one rule each), and whether each file
+// is padded with comments to the file size limit (the most bytes a reload
+// can read: kFileCountMax files of kSourceSizeMax bytes).
+void BM_LoadRules(benchmark::State& state) {
+  namespace fs = std::filesystem;
+  const int files = static_cast<int>(state.range(0));
+  const bool padded = state.range(1) != 0;
+  const fs::path root = fs::temp_directory_path() / ("ta_bench_load_rules_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "core");
+  const std::string one = rule_source(files);
+  std::size_t bytes = 0;
+  std::size_t start = 0;
+  for (int i = 0; i < files; ++i) {
+    // rule_source() ends every rule with "}\n".
+    const std::size_t end = one.find("}\n", start);
+    std::string text = one.substr(start, end == std::string::npos ? std::string::npos : end + 2 - start);
+    start = end == std::string::npos ? one.size() : end + 2;
+    if (padded) {
+      const std::string comment = "# padding to the file size limit, as a worst case for reload time\n";
+      while (text.size() + comment.size() <= ta::rules::kSourceSizeMax) text = comment + text;
+    }
+    bytes += text.size();
+    std::ofstream(root / "core" / ("r" + std::to_string(1000 + i) + ".rule"), std::ios::binary) << text;
+  }
+  for (auto _ : state) {
+    auto loaded = ta::rules::load_rules((root / "core").string(), (root / "active").string());
+    if (!loaded.ok()) {
+      state.SkipWithError(loaded.render_errors().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(loaded);
+  }
+  state.counters["files"] = files;
+  state.counters["bytes"] = static_cast<double>(bytes);
+  fs::remove_all(root);
+}
+BENCHMARK(BM_LoadRules)->Args({5, 0})->Args({256, 0})->Args({256, 1})->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -139,6 +139,16 @@ Status AgentApp::Impl::load_bars() {
       for (const auto& src : cfg_.replay.csv) {
         auto bars = read_bars_csv(src.path, src.product, csv);
         if (!bars) return make_error("replay: " + bars.error().message);
+        const CsvReport& report = bars->report;
+        counters_.replay_rows_skipped += report.rows_skipped;
+        counters_.replay_duplicates += report.duplicates;
+        if (report.rows_skipped > 0 || report.duplicates > 0) {
+          // The reader logs the first rows with their reasons (agent.market);
+          // the count is said here, once per file.
+          log_->warn("replay file={} product={} rows_read={} rows_skipped={} duplicates={} bars={}",
+                     src.path.string(), src.product.view(), report.rows_read, report.rows_skipped,
+                     report.duplicates, bars->bars.size());
+        }
         series.push_back(std::move(bars->bars));
       }
       break;
@@ -305,6 +315,7 @@ Status AgentApp::Impl::replay_record(const ta::ipc::AgentRecord& record) {
       apply_halt(record.halt_state_changed().to());
       return {};
     case R::kParameterApplied:
+      remember_parameter_answer(record.parameter_applied());
       if (record.parameter_applied().applied()) {
         std::string detail;
         if (!apply_parameter(record.parameter_applied().change(), detail)) {
@@ -406,6 +417,10 @@ void AgentApp::Impl::apply_decision(const ta::ipc::Decision& decision) {
     return;
   }
   auto it = intents_.find(decision.intent_id());
+  // REDUCING_ONLY also answers a reduce-only order that would not shrink
+  // the position while the gate is ACTIVE; only for an order that is not
+  // reduce-only does it reveal the halt state.
+  const bool reduce_only = it != intents_.end() && it->second.message.reduce_only();
   if (it != intents_.end()) {
     it->second.decided = true;
     it->second.accepted = decision.accepted();
@@ -427,7 +442,7 @@ void AgentApp::Impl::apply_decision(const ta::ipc::Decision& decision) {
         apply_halt(ta::ipc::HALT_STATE_KILLED);
         break;
       case ta::ipc::DENY_REASON_REDUCING_ONLY:
-        if (halt_ == ta::ipc::HALT_STATE_ACTIVE) apply_halt(ta::ipc::HALT_STATE_REDUCING);
+        if (halt_ == ta::ipc::HALT_STATE_ACTIVE && !reduce_only) apply_halt(ta::ipc::HALT_STATE_REDUCING);
         break;
       default:
         break;
@@ -494,6 +509,16 @@ bool AgentApp::Impl::apply_parameter(const ta::ipc::ParameterChange& change, std
   }
   detail = change.parameter() + "=" + change.value() + " (indicators warm up again)";
   return true;
+}
+
+void AgentApp::Impl::remember_parameter_answer(const ta::ipc::AgentParameterApplied& answer) {
+  const std::string& id = answer.change().proposal_id();
+  if (!parameter_answers_.emplace(id, answer).second) return;
+  parameter_answer_order_.push_back(id);
+  while (parameter_answer_order_.size() > kParameterAnswersRememberedMax) {
+    parameter_answers_.erase(parameter_answer_order_.front());
+    parameter_answer_order_.pop_front();
+  }
 }
 
 void AgentApp::Impl::apply_reconciled(const ta::ipc::AgentReconciled& r) {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -29,6 +30,13 @@ class StatusServer;
 
 // The record type of AgentRecord in journal_records.proto.
 inline constexpr std::uint16_t kAgentRecordType = 2;
+
+// Answers to the gate's ParameterChanges remembered by proposal id, so a
+// change the gate sends again (it had not recorded the ack before a
+// restart) is acknowledged again without being applied twice. The gate
+// relays at most 64 unacknowledged changes at once; 1024 covers years of
+// approvals, and the oldest answers are forgotten first.
+inline constexpr std::size_t kParameterAnswersRememberedMax = 1024;
 
 // Where the SIM driver is.
 enum class SimPhase {
@@ -96,6 +104,7 @@ class AgentApp::Impl final : public GateClientHandler, public FeedHandler {
   void apply_order_update(const ta::ipc::OrderUpdate& update);
   void apply_halt(ta::ipc::HaltState to);
   bool apply_parameter(const ta::ipc::ParameterChange& change, std::string& detail);
+  void remember_parameter_answer(const ta::ipc::AgentParameterApplied& answer);
   void apply_reconciled(const ta::ipc::AgentReconciled& r);
   void track(const Intent& intent);
   bool held_by_halt(const Intent& intent) const;
@@ -152,6 +161,9 @@ class AgentApp::Impl final : public GateClientHandler, public FeedHandler {
   std::map<ProductId, std::int64_t> last_bar_ts_s_;
   std::map<ProductId, ind::RegimeClassifier> regimes_;  // for the status only
   std::int64_t market_now_ns_ = 0;
+  // Answered ParameterChanges by proposal id, and their order for forgetting.
+  std::map<std::string, ta::ipc::AgentParameterApplied, std::less<>> parameter_answers_;
+  std::deque<std::string> parameter_answer_order_;
   AgentCounters counters_;
   std::uint64_t journal_records_replayed_ = 0;
   bool replaying_ = false;

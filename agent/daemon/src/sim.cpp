@@ -279,10 +279,17 @@ void AgentApp::Impl::reconcile(const ta::ipc::PositionSnapshot& snapshot) {
     const TrackedIntent* only = nullptr;
     std::string only_id;
     std::size_t candidates = 0;
+    // Orders in flight on this product and side with something left, and
+    // the sum of what they have left.
+    std::vector<std::pair<std::string, Decimal>> open;
+    Decimal open_total;
     for (const auto& [id, t] : intents_) {
       if (t.product != spec.product || t.side != side || (t.decided && !t.accepted)) continue;
       auto left = t.quantity.sub(t.filled);
-      if (!left || *left < amount) continue;
+      if (!left || !left->is_positive()) continue;
+      open.emplace_back(id, *left);
+      if (auto sum = open_total.add(*left)) open_total = *sum;
+      if (*left < amount) continue;
       ++candidates;
       only = &t;
       only_id = id;
@@ -300,6 +307,23 @@ void AgentApp::Impl::reconcile(const ta::ipc::PositionSnapshot& snapshot) {
                  gate_q.to_string(), engine_q.to_string(), only_id, amount.to_string());
       if (!journal(r)) return;
       apply_reconciled(*rec);
+      continue;
+    }
+    if (open.size() > 1 && open_total == amount) {
+      // No single order explains it, but all of them filled in full do
+      // (several strategies traded the product on the bar whose messages
+      // were lost): each gets its own attribution.
+      for (const auto& [id, left] : open) {
+        rec->set_intent_id(id);
+        rec->set_strategy(intents_.at(id).message.strategy());
+        rec->set_quantity(left.to_string());
+        rec->set_detail("fill lost with the connection, attributed from the gate's snapshot (every order in flight "
+                        "on the product filled in full)");
+        log_->warn("reconcile product={} gate={} agent={} attributed_to={} quantity={} orders={}", spec.product.view(),
+                   gate_q.to_string(), engine_q.to_string(), id, left.to_string(), open.size());
+        if (!journal(r)) return;
+        apply_reconciled(*rec);
+      }
       continue;
     }
     ++counters_.unattributed;
@@ -455,6 +479,22 @@ void AgentApp::Impl::on_halt_state_changed(const ta::ipc::HaltStateChanged& chan
 
 void AgentApp::Impl::on_parameter_change(const ta::ipc::ParameterChange& change) {
   if (stopped_) return;
+  const auto send_ack = [&](bool applied, const std::string& detail) {
+    ta::ipc::Envelope ack;
+    auto* a = ack.mutable_parameter_change_ack();
+    a->set_proposal_id(change.proposal_id());
+    a->set_applied(applied);
+    a->set_detail(detail);
+    if (auto st = client_->send(ack); !st) log_->warn("parameter change ack not sent: {}", st.error().message);
+  };
+  // Sent again (the gate restarted before it recorded our ack): the same
+  // answer, without applying the change a second time.
+  if (auto seen = parameter_answers_.find(change.proposal_id()); seen != parameter_answers_.end()) {
+    log_->info("parameter change proposal_id={} already answered applied={}: acknowledged again",
+               change.proposal_id(), seen->second.applied());
+    send_ack(seen->second.applied(), seen->second.detail());
+    return;
+  }
   std::string detail;
   const bool applied = apply_parameter(change, detail);
   ta::ipc::AgentRecord r;
@@ -462,7 +502,10 @@ void AgentApp::Impl::on_parameter_change(const ta::ipc::ParameterChange& change)
   *p->mutable_change() = change;
   p->set_applied(applied);
   p->set_detail(detail);
-  if (!journal(r)) return;
+  // Durable before the gate hears of it: an acknowledged change must
+  // survive an agent crash (the gate does not send it again).
+  if (!journal(r) || !journal_flush()) return;
+  remember_parameter_answer(*p);
   if (applied) {
     ++counters_.parameter_changes;
   } else {
@@ -471,12 +514,7 @@ void AgentApp::Impl::on_parameter_change(const ta::ipc::ParameterChange& change)
   log_->log(applied ? spdlog::level::info : spdlog::level::warn,
             "parameter change proposal_id={} strategy={} parameter={} value={} applied={} detail=\"{}\"",
             change.proposal_id(), change.strategy(), change.parameter(), change.value(), applied, detail);
-  ta::ipc::Envelope ack;
-  auto* a = ack.mutable_parameter_change_ack();
-  a->set_proposal_id(change.proposal_id());
-  a->set_applied(applied);
-  a->set_detail(detail);
-  if (auto st = client_->send(ack); !st) log_->warn("parameter change ack not sent: {}", st.error().message);
+  send_ack(applied, detail);
 }
 
 void AgentApp::Impl::on_protocol_error(const ta::ipc::ProtocolError& error) {

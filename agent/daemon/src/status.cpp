@@ -52,6 +52,8 @@ std::string AgentApp::Impl::status_json() const {
   counters["parameter_changes_refused"] = c.parameter_changes_refused;
   counters["protocol_errors"] = c.protocol_errors;
   counters["reconnects"] = c.reconnects;
+  counters["replay_rows_skipped"] = c.replay_rows_skipped;
+  counters["replay_duplicates"] = c.replay_duplicates;
   doc["counters"] = std::move(counters);
   json::object denials;
   for (std::size_t i = 0; i < kDenyReasonSlots; ++i) {

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "gate/proposals.h"
 #include "proto/framing.h"
 
 namespace ta::gate {
@@ -75,6 +76,11 @@ GateConfig read_gate(ConfigReader& reader) {
   ConfigMap rules = root.map("rules", Need::kOptional);
   g.rules_core_dir = rules.path("core_dir", Need::kOptional, "../rules/core");
   g.rules_active_dir = rules.path("active_dir", Need::kOptional, "../rules/active");
+
+  ConfigMap proposals = root.map("proposals", Need::kOptional);
+  static_assert(kProposalExpiryDefaultMs == kProposalExpiryDefault_s * kSecondMs);
+  g.proposal_expiry_ms = proposals.duration_ms("expiry", Need::kOptional, g.proposal_expiry_ms,
+                                               kProposalExpiryMin_s * kSecondMs, kProposalExpiryMax_s * kSecondMs);
 
   ConfigMap sockets = root.map("sockets", Need::kOptional);
   g.gate_socket = read_socket(sockets.map("gate", Need::kOptional), "../run/gate.sock", 4);

@@ -1,6 +1,8 @@
 // GateState: the mutations that follow journaled events. Each method either
 // applies completely or returns an error and changes nothing, so a replay
 // that stops at a bad record leaves a consistent state behind.
+#include <iterator>
+
 #include "exposure.h"
 #include "gate/core.h"
 #include "invariant.h"
@@ -166,8 +168,42 @@ Status GateState::settle_hold(const ipc::OrderIntent& intent, const ipc::Decisio
   return {};
 }
 
+Status GateState::apply_rules_loaded(const ipc::RulesLoaded& loaded) {
+  if (loaded.failed()) return {};
+  if (loaded.rules().empty() && loaded.rule_count() > 0) {
+    loaded_rules_known_ = false;
+    loaded_rules_.clear();
+    return {};
+  }
+  if (static_cast<std::size_t>(loaded.rules_size()) > rules::kRuleCountMax) {
+    return make_error("RulesLoaded lists " + std::to_string(loaded.rules_size()) + " rules; at most " +
+                      std::to_string(rules::kRuleCountMax) + " can be loaded");
+  }
+  std::map<std::string, std::uint32_t, std::less<>> next;
+  for (const ipc::RulesLoaded::Rule& r : loaded.rules()) {
+    if (!next.emplace(r.id(), r.version()).second) return make_error("RulesLoaded lists rule " + r.id() + " twice");
+  }
+  for (auto it = rule_hits_.begin(); it != rule_hits_.end();) {
+    bool keep = false;
+    if (auto now = next.find(it->first); now != next.end()) {
+      // A counter from before the loaded set was known has no version: it
+      // stays while its rule is loaded.
+      auto before = loaded_rules_.find(it->first);
+      keep = !loaded_rules_known_ || before == loaded_rules_.end() || before->second == now->second;
+    }
+    it = keep ? std::next(it) : rule_hits_.erase(it);
+  }
+  loaded_rules_ = std::move(next);
+  loaded_rules_known_ = true;
+  return {};
+}
+
 void GateState::count_rule_hits(const ipc::Decision& decision) {
   for (const std::string& rule_id : decision.rules_fired()) {
+    if (loaded_rules_known_ && loaded_rules_.count(rule_id) == 0) {
+      ++rule_hits_untracked_;
+      continue;
+    }
     auto it = rule_hits_.find(rule_id);
     if (it != rule_hits_.end()) {
       ++it->second;
@@ -222,6 +258,8 @@ Status GateState::apply_order_event(std::string_view order_id, OrderEvent event,
   }
   Status s = apply_event(it->second, event, ts_ns);
   if (!s) return s;
+  const bool rejected = event == OrderEvent::kReject || event == OrderEvent::kReconcileRejected;
+  if (rejected && it->second.strategy == kGateStrategy && halt_.flatten_wanted()) flatten_refused_ = true;
   close_if_terminal(it);
   return {};
 }
@@ -297,7 +335,9 @@ Status GateState::apply_mark(std::string_view product, Price price, std::int64_t
 }
 
 Result<HaltChange> GateState::apply_halt_event(HaltEvent event, std::int64_t now_ns) {
-  return halt_.apply(event, now_ns, limits_.loss_cooldown_ms);
+  auto change = halt_.apply(event, now_ns, limits_.loss_cooldown_ms);
+  if (change && change->flatten) flatten_refused_ = false;  // a new flattening: try again
+  return change;
 }
 
 std::optional<HaltChange> GateState::check_loss_limit(std::int64_t now_ns) {
@@ -306,6 +346,7 @@ std::optional<HaltChange> GateState::check_loss_limit(std::int64_t now_ns) {
   if (halt_.loss_halt_day() == ledger_.day()) return std::nullopt;  // once per UTC day
   auto change = halt_.apply(HaltEvent::kDailyLossLimit, now_ns, limits_.loss_cooldown_ms);
   TA_GATE_INVARIANT(change.ok());  // automatic protections are legal in every state
+  flatten_refused_ = false;        // the limit flattens: a new flattening
   return *change;
 }
 

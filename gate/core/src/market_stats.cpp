@@ -1,11 +1,13 @@
 // MarketStats: the sliding windows behind the market.* rule facts. The
 // sums are exact integers, so adding a bar and later evicting it restores
-// them exactly; the derived figures are recomputed on every change, which
-// keeps decide() free of any arithmetic on the windows.
+// them exactly; the derived figures are computed from the sums when the
+// snapshot is read (see market_stats.h for why).
 #include "gate/market_stats.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace ta::gate {
 namespace {
@@ -23,21 +25,22 @@ Decimal saturate_units(Int128 v) {
 std::int64_t integer_sqrt(Int128 v) {
   if (v <= 0) return 0;
   __extension__ typedef unsigned __int128 U;
-  U x = static_cast<U>(v);
-  U result = 0;
-  U bit = U{1} << 126;
-  while (bit > x) bit >>= 2;
-  // Digit-by-digit (base 4) square root: exact, no division, no floating point.
-  while (bit != 0) {
-    if (x >= result + bit) {
-      x -= result + bit;
-      result = (result >> 1) + bit;
-    } else {
-      result >>= 1;
-    }
-    bit >>= 2;
+  const U x = static_cast<U>(v);
+  // An estimate from the floating-point square root, then corrected to the
+  // exact floor in integers: the result never depends on the estimate's
+  // accuracy, only the number of correction steps does. With x87 long
+  // double (64-bit mantissa) the estimate is within one of the answer.
+  U s = static_cast<U>(std::sqrt(static_cast<long double>(x)));
+  if constexpr (std::numeric_limits<long double>::digits < 64) {
+    if (s > 0) s = (s + x / s) / 2;  // one Newton step: close enough for the loops below
   }
-  return result > static_cast<U>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(result);
+  // floor(sqrt(2^127 - 1)) < 2^64, so (s + 1)^2 cannot overflow 128 bits
+  // while s stays below 2^64.
+  constexpr U kRootMax = (U{1} << 64) - 1;
+  if (s > kRootMax) s = kRootMax;
+  while (s * s > x) --s;
+  while (s < kRootMax && (s + 1) * (s + 1) <= x) ++s;
+  return s > static_cast<U>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(s);
 }
 
 void MarketStats::Window::add(const Entry& e, int sign) {
@@ -99,25 +102,32 @@ Status MarketStats::add_bar(const Bar& bar) {
   short_.add(e, 1);
   long_.add(e, 1);
   evict(bar.open_ts_ns);
-
-  snapshot_.realized_vol_1h = short_.volatility();
-  snapshot_.realized_vol_24h = long_.volatility();
-  snapshot_.volume_1h = saturate_units(short_.volume);
-  snapshot_.returns_1h = static_cast<std::size_t>(short_.returns);
-  snapshot_.returns_24h = static_cast<std::size_t>(long_.returns);
-  snapshot_.last_bar_open_ts_ns = bar.open_ts_ns;
+  last_bar_open_ts_ns_ = bar.open_ts_ns;
   return {};
+}
+
+MarketSnapshot MarketStats::snapshot() const {
+  MarketSnapshot s;
+  s.spread = spread_;
+  s.realized_vol_1h = short_.volatility();
+  s.realized_vol_24h = long_.volatility();
+  s.volume_1h = saturate_units(short_.volume);
+  s.returns_1h = static_cast<std::size_t>(short_.returns);
+  s.returns_24h = static_cast<std::size_t>(long_.returns);
+  s.last_bar_open_ts_ns = last_bar_open_ts_ns_;
+  s.quote_ts_ns = quote_ts_ns_;
+  return s;
 }
 
 Status MarketStats::set_quote(Price bid, Price ask, std::int64_t ts_ns) {
   if (!bid.is_positive() || ask < bid) return make_error("quote needs 0 < bid <= ask");
-  if (snapshot_.quote_ts_ns != 0 && ts_ns < snapshot_.quote_ts_ns) return {};
+  if (quote_ts_ns_ != 0 && ts_ns < quote_ts_ns_) return {};
   // (ask - bid) / ((ask + bid) / 2), rounded up: a rule never sees a spread
   // narrower than the real one.
   const Int128 numerator = (Int128{ask.units()} - bid.units()) * 2 * kScale;
   const Int128 denominator = Int128{ask.units()} + bid.units();
-  snapshot_.spread = saturate_units(divide_rounded(numerator, denominator, Rounding::kCeiling));
-  snapshot_.quote_ts_ns = ts_ns;
+  spread_ = saturate_units(divide_rounded(numerator, denominator, Rounding::kCeiling));
+  quote_ts_ns_ = ts_ns;
   return {};
 }
 

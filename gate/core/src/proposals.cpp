@@ -34,7 +34,14 @@ const char* source_name(ipc::ProposalSource source) {
   }
 }
 
-std::string cut(std::string_view text) { return std::string(text.substr(0, kReasonLengthMax)); }
+// Cut to kReasonLengthMax bytes, never inside a UTF-8 sequence (the texts
+// travel in proto3 strings, which must stay valid UTF-8).
+std::string cut(std::string_view text) {
+  if (text.size() <= kReasonLengthMax) return std::string(text);
+  std::size_t keep = kReasonLengthMax;
+  while (keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80) --keep;
+  return std::string(text.substr(0, keep));
+}
 
 ipc::CompileError to_proto(const rules::Diagnostic& d) {
   ipc::CompileError e;
@@ -150,6 +157,20 @@ ipc::ProposalStateChanged record_for(const ipc::ProposalSubmit& p, ipc::Proposal
   return r;
 }
 
+// The relay of an approved STRATEGY_PARAMETER proposal.
+Result<ipc::ParameterChange> parameter_change_of(const ipc::ProposalSubmit& p) {
+  auto s = parse_parameter_setting(p.payload());
+  if (!s) return s.error();
+  ipc::ParameterChange change;
+  change.set_proposal_id(p.proposal_id());
+  change.set_strategy(s->strategy);
+  change.set_parameter(s->parameter);
+  change.set_value(s->value);
+  return change;
+}
+
+constexpr const char* kRelayWaiting = "waiting for the agent";
+
 std::vector<std::string> lines_of(std::string_view text) {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -228,6 +249,24 @@ ipc::ProposalInfo Proposal::to_info() const {
   info.set_submitted_ts_ns(submitted_ts_ns);
   if (state != ipc::PROPOSAL_STATE_PENDING) info.set_decided_by(actor);
   info.set_reason(reason);
+  info.set_expires_ts_ns(expires_ts_ns);
+  info.set_decided_ts_ns(decided_ts_ns);
+  info.set_relay(relay);
+  switch (submit.kind()) {
+    case ipc::PROPOSAL_KIND_ADD_RULE:
+      info.set_summary(canonical.empty() ? "add a rule that does not compile with this gate"
+                                         : "add rule " + rule_id + " v" + std::to_string(rule_version));
+      break;
+    case ipc::PROPOSAL_KIND_RETIRE_RULE:
+      info.set_summary("retire rule " + rule_id);
+      break;
+    case ipc::PROPOSAL_KIND_STRATEGY_PARAMETER:
+      info.set_summary("set " + cut(submit.payload()));
+      break;
+    default:
+      info.set_summary("unknown kind");
+      break;
+  }
   return info;
 }
 
@@ -312,7 +351,9 @@ SubmitPlan ProposalBook::plan_submit(const ipc::ProposalSubmit& p, std::int64_t 
     return refuse(std::to_string(still_pending) + " proposals are pending, the limit; decide some first");
   }
   const std::int64_t expires = now_ns + limits_.expiry_s * kNanosPerSecond;
-  plan.records.push_back(record_for(p, ipc::PROPOSAL_STATE_PENDING, source_name(p.source()), "submitted", now_ns, expires));
+  // The submission came over gate.sock, whatever source it claims.
+  plan.records.push_back(record_for(p, ipc::PROPOSAL_STATE_PENDING, std::string("agent:") + source_name(p.source()),
+                                    "submitted", now_ns, expires));
   plan.result.set_state(ipc::PROPOSAL_STATE_PENDING);
   plan.result.set_detail("pending approval; expires in " + std::to_string(limits_.expiry_s) + " s" +
                          (superseded.empty() ? "" : "; supersedes " + superseded));
@@ -327,8 +368,34 @@ Result<ipc::ProposalStateChanged> ProposalBook::plan_reject(std::string_view pro
     return make_error("proposal " + std::string(proposal_id) + " is " + ipc::ProposalState_Name(p->state) +
                       ", not pending");
   }
-  return record_for(p->submit, ipc::PROPOSAL_STATE_REJECTED, who.name(), reason.empty() ? "rejected" : cut(reason),
-                    now_ns, p->expires_ts_ns);
+  if (std::all_of(reason.begin(), reason.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n'; })) {
+    return make_error("a rejection needs a reason (it goes back to the proposer and into the journal)");
+  }
+  return record_for(p->submit, ipc::PROPOSAL_STATE_REJECTED, who.name(), cut(reason), now_ns, p->expires_ts_ns);
+}
+
+std::vector<ipc::ProposalStateChanged> ProposalBook::plan_found_installed(std::int64_t now_ns,
+                                                                        const rules::RuleSet& current) const {
+  std::vector<ipc::ProposalStateChanged> out;
+  for (const std::string& id : order_) {
+    const Proposal& p = proposals_.at(id);
+    if (p.state != ipc::PROPOSAL_STATE_PENDING || p.submit.kind() != ipc::PROPOSAL_KIND_ADD_RULE ||
+        p.canonical.empty()) {
+      continue;
+    }
+    const auto index = current.find(p.rule_id);
+    if (!index) continue;
+    const rules::RuleInfo& r = current.rule(*index);
+    if (r.provenance.kind != rules::Provenance::Kind::kProposal || r.provenance.proposal_id != id ||
+        r.version != p.rule_version || r.canonical != p.canonical) {
+      continue;
+    }
+    out.push_back(record_for(p.submit, ipc::PROPOSAL_STATE_APPROVED, "gate",
+                             "found installed in " + r.file + " at start: approved before a restart that lost the "
+                             "approval's record",
+                             now_ns, p.expires_ts_ns));
+  }
+  return out;
 }
 
 std::vector<ipc::ProposalStateChanged> ProposalBook::plan_expire(std::int64_t now_ns) const {
@@ -375,12 +442,36 @@ Status ProposalBook::apply(const ipc::ProposalStateChanged& record) {
     return make_error("illegal proposal transition: " + ipc::ProposalState_Name(p.state) + " -> " +
                       ipc::ProposalState_Name(record.state()) + " for " + id);
   }
+  if (record.state() == ipc::PROPOSAL_STATE_APPROVED && p.submit.kind() == ipc::PROPOSAL_KIND_STRATEGY_PARAMETER) {
+    auto change = parameter_change_of(p.submit);
+    if (!change) return make_error("approved proposal " + id + " cannot be relayed: " + change.error().message);
+    if (awaits_ack(id)) return make_error("proposal " + id + " is already being relayed");
+    relays_.push_back(std::move(change).value());
+    p.relay = kRelayWaiting;
+  }
   p.state = record.state();
   p.decided_ts_ns = record.ts_ns();
   p.actor = record.actor();
   p.reason = record.reason();
   --pending_;
   forget_old_decided();
+  return {};
+}
+
+bool ProposalBook::awaits_ack(std::string_view proposal_id) const {
+  return std::any_of(relays_.begin(), relays_.end(),
+                     [&](const ipc::ParameterChange& c) { return c.proposal_id() == proposal_id; });
+}
+
+Status ProposalBook::apply_ack(const ipc::ParameterChangeAck& ack) {
+  auto it = std::find_if(relays_.begin(), relays_.end(),
+                         [&](const ipc::ParameterChange& c) { return c.proposal_id() == ack.proposal_id(); });
+  if (it == relays_.end()) return make_error("no parameter change " + ack.proposal_id() + " waits for the agent");
+  relays_.erase(it);
+  auto p = proposals_.find(ack.proposal_id());
+  if (p != proposals_.end()) {
+    p->second.relay = std::string(ack.applied() ? "applied: " : "refused: ") + cut(ack.detail());
+  }
   return {};
 }
 
@@ -436,13 +527,12 @@ Result<Approval> approve_proposal(const ProposalBook& book, std::string_view pro
       break;
     }
     case ipc::PROPOSAL_KIND_STRATEGY_PARAMETER: {
-      const ParameterSetting s = parse_parameter_setting(p->submit.payload()).value();  // analyze() checked it
-      ipc::ParameterChange change;
-      change.set_proposal_id(id);
-      change.set_strategy(s.strategy);
-      change.set_parameter(s.parameter);
-      change.set_value(s.value);
-      out.parameter_change = std::move(change);
+      if (book.pending_relays().size() >= kParameterRelaysPendingMax) {
+        return make_error(std::to_string(book.pending_relays().size()) +
+                          " approved parameter changes wait for the agent to acknowledge them (the limit); "
+                          "start the agent first");
+      }
+      out.parameter_change = parameter_change_of(p->submit).value();  // analyze() checked the payload
       break;
     }
     default:

@@ -47,7 +47,8 @@ GateApp::Impl::Impl(boost::asio::io_context& io, GateAppOptions options)
       log_(daemon::logger("gate.app")),
       journal_log_(daemon::logger("gate.journal")),
       venue_log_(daemon::logger("gate.venue")),
-      admin_log_(daemon::logger("gate.admin")) {
+      admin_log_(daemon::logger("gate.admin")),
+      proposals_log_(daemon::logger("gate.proposals")) {
   for (const ProductSpec& p : gate_cfg_.products) refs_.push_back(RefSlot{p.product, Price(), 0, false});
 }
 
@@ -99,6 +100,8 @@ Status GateApp::Impl::start() {
   venue_.emplace(gate_cfg_.sim, gate_cfg_.products);
   if (auto st = start_server(); !st) return st;
   journal_start();
+  complete_installed_proposals();
+  expire_proposals();
   reconcile();
   if (journal_failed_) return make_error("journal " + gate_cfg_.journal_dir.string() + ": " + journal_error_);
   state_->set_ready(true);
@@ -123,6 +126,8 @@ Status GateApp::Impl::load_rules() {
   }
   rules_ = loaded.value().rules;
   rule_files_ = loaded.value().files;
+  rules_cause_ = "start";
+  rules_loaded_ts_ns_ = wall_now();
   log_->info("rules loaded count={} files={}", rules_.size(), rule_files_.size());
   return {};
 }
@@ -177,6 +182,7 @@ Status GateApp::Impl::recover_journal() {
   }
   replayed_.cancels.clear();  // copied into cancels_
   halt_reason_ = replayed_.halt_reason;
+  proposals_ = std::move(replayed_.proposals);
   last_seq_ = replayed_.last_seq;
   durable_seq_ = replayed_.last_seq;
   journal_log_->info("replayed dir={} records={} last_seq={} starts={} previous_stop={} live_orders={} halt={}",
@@ -236,15 +242,7 @@ void GateApp::Impl::journal_start() {
   log_->info("started version={} mode={} config_sha256={} safety_sha256={} pid={}", options_.gate_version,
              to_string(gate_cfg_.mode), s->config_sha256(), s->safety_sha256(), s->pid());
 
-  ipc::GateRecord loaded;
-  ipc::RulesLoaded* r = loaded.mutable_rules_loaded();
-  for (const rules::RuleFile& f : rule_files_) {
-    ipc::RulesLoaded::File* file = r->add_files();
-    file->set_path(f.path);
-    file->set_sha256(f.sha256);
-  }
-  r->set_rule_count(static_cast<std::uint32_t>(rules_.size()));
-  append(loaded);
+  journal_start_rules();
 }
 
 // SIM and PAPER: SimVenue lived in the previous process and died with it,
@@ -309,6 +307,9 @@ void GateApp::Impl::reconcile() {
   if (!append(r)) return;
   log_->info("reconciled venue=SimVenue journal_open={} resubmitted={} settled={} never_sent={}", ids.size(),
              resubmitted, settled, never_sent);
+  // A crash may have come between a cancel that freed quantity and the
+  // follow-up flatten; and the cancels settled above free some too.
+  follow_up_flatten();
 }
 
 // ---------------------------------------------------------------- journal
@@ -351,9 +352,16 @@ void GateApp::Impl::journal_failed(const std::string& error) {
   waiting.swap(effects_);
   bars_queued_ = 0;
   inbound_queued_ = 0;
+  rules_queued_ = 0;
+  bool in_order = true;
   for (Effect& e : waiting) {
-    if (e.barrier > durable_seq_) break;
-    if (e.kind == Effect::Kind::kSendAgent || e.kind == Effect::Kind::kSendAdmin) run_effect(e);
+    // A reload that will not happen is answered whatever its place.
+    if (e.kind == Effect::Kind::kRulesJournal || e.kind == Effect::Kind::kRulesUse) {
+      rules_dropped(*std::get<std::shared_ptr<PendingRules>>(e.payload), "journal not writable: " + error);
+      continue;
+    }
+    if (e.barrier > durable_seq_) in_order = false;
+    if (in_order && (e.kind == Effect::Kind::kSendAgent || e.kind == Effect::Kind::kSendAdmin)) run_effect(e);
   }
   auto change = state_->apply_halt_event(HaltEvent::kJournalUnwritable, now());
   halt_reason_ = "journal not writable: " + error;
@@ -382,6 +390,10 @@ void GateApp::Impl::enqueue(Effect effect) {
     case Effect::Kind::kInbound:
       ++inbound_queued_;
       break;
+    case Effect::Kind::kRulesJournal:
+      ++rules_queued_;
+      break;
+    case Effect::Kind::kRulesUse:  // replaces its kRulesJournal, already counted
     case Effect::Kind::kSendAgent:
     case Effect::Kind::kSendAdmin:
     case Effect::Kind::kVenueSubmit:
@@ -433,6 +445,7 @@ void GateApp::Impl::run_effects() {
     effects_.pop_front();
     if (e.kind == Effect::Kind::kBar) --bars_queued_;
     if (e.kind == Effect::Kind::kInbound) --inbound_queued_;
+    if (e.kind == Effect::Kind::kRulesUse && rules_queued_ > 0) --rules_queued_;
     run_effect(e);
   }
   running_effects_ = false;
@@ -496,6 +509,37 @@ void GateApp::Impl::run_effect(Effect& e) {
     case Effect::Kind::kInbound:
       if (!stopping_ && !journal_failed_) handle_agent_message(e.session, std::get<ipc::Envelope>(e.payload));
       return;
+    case Effect::Kind::kRulesJournal: {
+      PendingRules& pending = *std::get<std::shared_ptr<PendingRules>>(e.payload);
+      if (stopping_ || journal_failed_) {
+        if (rules_queued_ > 0) --rules_queued_;
+        rules_dropped(pending, stopping_ ? "trading-gate is stopping" : "journal not writable: " + journal_error_);
+        return;
+      }
+      if (!rules_journal(pending)) {
+        rules_dropped(pending, "journal not writable: " + journal_error_);
+        return;
+      }
+      // The set goes into force next, once its record is durable; nothing
+      // behind it runs before.
+      Effect use;
+      use.kind = Effect::Kind::kRulesUse;
+      use.barrier = last_seq_;
+      use.payload = std::move(e.payload);
+      effects_.push_front(std::move(use));
+      // run_effects() ends in sync_journal(), which syncs what is waited for.
+      waited_seq_ = std::max(waited_seq_, last_seq_);
+      return;
+    }
+    case Effect::Kind::kRulesUse: {
+      PendingRules& pending = *std::get<std::shared_ptr<PendingRules>>(e.payload);
+      if (stopping_ || journal_failed_) {
+        rules_dropped(pending, stopping_ ? "trading-gate is stopping" : "journal not writable: " + journal_error_);
+        return;
+      }
+      rules_use(pending);
+      return;
+    }
   }
 }
 
@@ -525,6 +569,7 @@ void GateApp::Impl::housekeeping() {
   }
   // In SIM market time moves with the bars, which check the cooldown.
   if (!journal_failed_ && gate_cfg_.mode != Mode::kSim) automatic_halts(wall_now());
+  if (!journal_failed_) expire_proposals();
   spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
   run_effects();
   schedule_housekeeping();
@@ -600,6 +645,7 @@ GateApp::GateApp(boost::asio::io_context& io, GateAppOptions options)
 GateApp::~GateApp() = default;
 Status GateApp::start() { return impl_->start(); }
 void GateApp::stop(const std::string& reason, std::function<void()> done) { impl_->stop(reason, std::move(done)); }
+Status GateApp::reload_rules(const std::string& cause) { return impl_->reload_rules(cause); }
 GateAppStatus GateApp::status() const { return impl_->status(); }
 const GateState& GateApp::state() const { return impl_->state(); }
 

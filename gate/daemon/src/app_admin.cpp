@@ -26,17 +26,27 @@ void GateApp::Impl::on_admin_connected(SessionId session, const proto::PeerCrede
   ack.set_gate_version(options_.gate_version);
   ack.set_mode(daemon::mode_to_proto(gate_cfg_.mode));
   ack.set_halt_state(to_proto(state_->halt().state()));
-  admin_log_->info("admin connected session={} pid={} uid={} client={}", session, peer.pid, peer.uid,
-                   log_text(hello.client_name()));
+  admin_log_->info("admin connected session={} pid={} uid={} operator={} client={}", session, peer.pid, peer.uid,
+                   operator_name(peer), log_text(hello.client_name()));
+  // At most sockets.admin.connections_max entries: the server refuses more
+  // sessions, and each leaves at its disconnect.
+  admin_peers_[session] = peer;
 }
 
 void GateApp::Impl::on_admin_disconnected(SessionId session, const SessionClose& why) {
+  admin_peers_.erase(session);
   admin_log_->debug("admin disconnected session={} reason={}", session, proto::close_reason_name(why.reason));
 }
 
 std::optional<ipc::AdminEnvelope> GateApp::Impl::on_admin_request(SessionId session,
                                                                    const ipc::AdminEnvelope& request) {
-  ipc::AdminEnvelope reply = admin_reply(request);
+  if (request.body_case() == ipc::AdminEnvelope::kRulesReloadRequest) {
+    // Answered when the reloaded set is in force, or at once if it failed.
+    admin_reload(session, request.request_id());
+    run_effects();
+    return std::nullopt;
+  }
+  ipc::AdminEnvelope reply = admin_reply(session, request);
   reply.set_request_id(request.request_id());
   // What the reply shows (an order, a halt) is in the journal before anyone
   // reads it.
@@ -45,7 +55,7 @@ std::optional<ipc::AdminEnvelope> GateApp::Impl::on_admin_request(SessionId sess
   return std::nullopt;
 }
 
-ipc::AdminEnvelope GateApp::Impl::admin_reply(const ipc::AdminEnvelope& request) {
+ipc::AdminEnvelope GateApp::Impl::admin_reply(SessionId session, const ipc::AdminEnvelope& request) {
   ipc::AdminEnvelope reply;
   switch (request.body_case()) {
     case ipc::AdminEnvelope::kStatusRequest:
@@ -73,26 +83,16 @@ ipc::AdminEnvelope GateApp::Impl::admin_reply(const ipc::AdminEnvelope& request)
           action(HaltEvent::kOperatorResume, or_default(request.resume_request().reason(), "operator resume"));
       return reply;
     case ipc::AdminEnvelope::kRulesListRequest:
-      *reply.mutable_rules_list_reply() = rules_list();
+      *reply.mutable_rules_list_reply() = rules_list(request.rules_list_request());
       return reply;
-    case ipc::AdminEnvelope::kRulesReloadRequest: {
-      ipc::RulesReloadReply* r = reply.mutable_rules_reload_reply();
-      r->set_ok(false);
-      r->set_rule_count(static_cast<std::uint32_t>(rules_.size()));
-      r->add_errors()->set_message("rules reload is not wired into trading-gate yet; restart the gate to load "
-                                   "changed rules");
-      return reply;
-    }
+    case ipc::AdminEnvelope::kRulesReloadRequest:  // on_admin_request() answers it
+      break;
     case ipc::AdminEnvelope::kProposalsListRequest:
-      reply.mutable_proposals_list_reply();
+      *reply.mutable_proposals_list_reply() = proposals_list(request.proposals_list_request());
       return reply;
-    case ipc::AdminEnvelope::kProposalDecisionRequest: {
-      ipc::ActionReply* a = reply.mutable_action_reply();
-      a->set_ok(false);
-      a->set_message("this trading-gate does not handle proposals yet");
-      a->set_halt_state(to_proto(state_->halt().state()));
+    case ipc::AdminEnvelope::kProposalDecisionRequest:
+      *reply.mutable_action_reply() = proposal_decision(session, request.proposal_decision_request());
       return reply;
-    }
     case ipc::AdminEnvelope::kStatusReply:
     case ipc::AdminEnvelope::kOrdersReply:
     case ipc::AdminEnvelope::kPositionsReply:
@@ -180,23 +180,6 @@ ipc::ActionReply GateApp::Impl::action(HaltEvent event, const std::string& reaso
                   "operator action event={} ok={} halt={} reason={} result={}", to_string(event), st.ok(),
                   to_string(after), log_text(reason), log_text(a.message()));
   return a;
-}
-
-ipc::RulesListReply GateApp::Impl::rules_list() const {
-  ipc::RulesListReply r;
-  for (std::size_t i = 0; i < rules_.size(); ++i) {
-    const rules::RuleInfo& info = rules_.rule(i);
-    ipc::RuleInfo* out = r.add_rules();
-    out->set_id(info.id);
-    out->set_version(info.version);
-    out->set_provenance(info.provenance.kind == rules::Provenance::Kind::kCore
-                            ? std::string("core")
-                            : "proposal " + info.provenance.proposal_id);
-    out->set_description(info.description);
-    out->set_file(info.file);
-    out->set_source(info.canonical);
-  }
-  return r;
 }
 
 }  // namespace ta::gate

@@ -4,6 +4,10 @@
 //   app_trading.cpp agent messages: intents, cancels, bars, venue events,
 //                   halts and the dead-man's switch
 //   app_admin.cpp   admin.sock requests (status, orders, kill, ...)
+//   app_rules.cpp   rule reloads (start, SIGHUP, admin, proposals) and the
+//                   rules' admin replies
+//   app_proposals.cpp proposals: submissions from the agent, decisions from
+//                   admin.sock, expiry, parameter relays and their acks
 #pragma once
 
 #include <chrono>
@@ -23,6 +27,7 @@
 #include "gate.pb.h"
 #include "gate/daemon.h"
 #include "gate/ipc_server.h"
+#include "gate/proposals.h"
 #include "gate/sim_venue.h"
 #include "journal/journal.h"
 #include "journal_records.pb.h"
@@ -32,6 +37,32 @@
 
 namespace ta::gate {
 
+// Reloads that may wait for the journal at once. Each waits for one sync
+// (about a millisecond); eight waiting means the disk has stalled, and a
+// further reload is refused rather than queued.
+inline constexpr std::size_t kRulesReloadsPendingMax = 8;
+// Room left in an admin frame for the envelope around a reply's repeated
+// fields (request id, tags, counters), so a paged reply always fits.
+inline constexpr std::size_t kAdminReplyReserveBytes = 256;
+
+// Who to answer with a RulesReloadReply once a reload is over (session 0:
+// nobody, e.g. SIGHUP).
+struct RulesReplyTo {
+  SessionId session = 0;
+  std::uint64_t request_id = 0;
+};
+
+// A rule set that compiled, on its way into force: journaled when its turn
+// in the effect FIFO comes (kRulesJournal), used once that record is
+// durable (kRulesUse).
+struct PendingRules {
+  rules::LoadedRules loaded;
+  std::string cause;
+  RulesReplyTo reply;
+  std::uint64_t record_seq = 0;  // its RulesLoaded record, once journaled
+  ipc::RulesLoaded record;        // that record, for GateState::apply_rules_loaded()
+};
+
 // Something that must wait until the journal holds every record before it.
 struct Effect {
   enum class Kind {
@@ -40,7 +71,9 @@ struct Effect {
     kVenueSubmit,  // hand an order to the venue
     kVenueCancel,  // ask the venue to cancel an order
     kBar,          // feed a bar to SimVenue (SIM), then reply with a snapshot
-    kInbound,      // an agent message that arrived while a bar was queued
+    kInbound,      // an agent message that arrived while a bar or a reload was queued
+    kRulesJournal, // journal a reloaded rule set (RulesLoaded), then queue kRulesUse first
+    kRulesUse,     // put that rule set in force (its record is durable)
   };
   Kind kind = Kind::kSendAgent;
   // Runs once the journal is durable up to this sequence number (0: at
@@ -48,7 +81,8 @@ struct Effect {
   std::uint64_t barrier = 0;
   SessionId session = 0;
   std::uint64_t request_id = 0;  // kBar: echoed in the snapshot reply
-  std::variant<std::monostate, ipc::Envelope, ipc::AdminEnvelope, std::string, Bar> payload;
+  std::variant<std::monostate, ipc::Envelope, ipc::AdminEnvelope, std::string, Bar, std::shared_ptr<PendingRules>>
+      payload;
 };
 
 // Lends `value` to a protobuf message field for as long as the Lend lives
@@ -81,6 +115,27 @@ class GateApp::Impl final : public IpcHandler {
   GateAppStatus status() const;
   const GateState& state() const { return *state_; }
 
+  // Reloads rules/core then rules/active (rules::load_rules: every file
+  // compiles or nothing changes). On success the new set is journaled as
+  // RulesLoaded (each file's SHA-256, each rule's id and version, `cause`)
+  // in its turn in the effect FIFO, and used from the moment that record is
+  // durable; agent messages that arrive meanwhile wait behind it, so every
+  // decision journaled after the record used the new rules. On failure the
+  // current set stays, a RulesLoaded record with failed set and the errors
+  // is journaled, the errors are logged, copied to `errors` (when not null)
+  // and rendered into the returned error. Also refused (without a record)
+  // while stopping, when the journal is not writable, and when
+  // kRulesReloadsPendingMax reloads are waiting. `reply`: the admin session
+  // to send the success RulesReloadReply once the set is in force (a
+  // failure is the caller's to answer). Work is bounded by the rule
+  // library's limits (kFileCountMax files of kSourceSizeMax bytes).
+  Status reload_rules(std::string_view cause, std::vector<rules::Diagnostic>* errors = nullptr,
+                      RulesReplyTo reply = {});
+  // As reload_rules() for a set the caller already loaded (e.g. by
+  // rules::install_active_rule when a proposal is approved): journaled,
+  // then in force once durable. Refused like reload_rules().
+  Status adopt_rules(rules::LoadedRules loaded, std::string_view cause, RulesReplyTo reply = {});
+
   // IpcHandler.
   void on_agent_connected(SessionId session, const proto::PeerCredentials& peer, const ipc::Hello& hello,
                           ipc::HelloAck& ack) override;
@@ -110,6 +165,8 @@ class GateApp::Impl final : public IpcHandler {
   void set_reference(const std::string& product, Price price, std::int64_t ts_ns);
 
   Status load_rules();
+  // The RulesLoaded record at start (cause "start").
+  void journal_start_rules();
   Status recover_journal();
   Status open_journal();
   Status start_server();
@@ -170,7 +227,11 @@ class GateApp::Impl final : public IpcHandler {
   bool order_event(const std::string& order_id, OrderEvent event, std::int64_t ts_ns, const std::string& detail);
   bool request_cancel(const std::string& order_id, const std::string& why);
   void cancel_all(const std::string& why);
-  void flatten(const std::string& why);
+  // Records and submits plan_flatten()'s orders. A follow-up (while
+  // flatten_in_force(), after a bar) logs what it cannot close at debug
+  // level only, since it repeats every bar.
+  void flatten(const std::string& why, bool follow_up = false);
+  void follow_up_flatten();
   void venue_submit(const std::string& order_id);
   void venue_event(const VenueEvent& event);
   void venue_fill(const VenueEvent& event);
@@ -182,11 +243,45 @@ class GateApp::Impl final : public IpcHandler {
   void trip_dead_mans_switch(std::int64_t silence_ms);
 
   // ------------------------------------------------------ app_admin.cpp
-  ipc::AdminEnvelope admin_reply(const ipc::AdminEnvelope& request);
+  ipc::AdminEnvelope admin_reply(SessionId session, const ipc::AdminEnvelope& request);
   ipc::StatusReply status_reply() const;
   ipc::OrdersReply orders_reply(bool include_closed) const;
   ipc::ActionReply action(HaltEvent event, const std::string& reason);
-  ipc::RulesListReply rules_list() const;
+  // ------------------------------------------------------ app_rules.cpp
+  ipc::RulesListReply rules_list(const ipc::RulesListRequest& request) const;
+  // Answers a RulesReloadRequest: at once when it fails, when the new set
+  // is in force otherwise.
+  void admin_reload(SessionId session, std::uint64_t request_id);
+  // Journals the set's RulesLoaded; false when the journal failed.
+  bool rules_journal(PendingRules& pending);
+  void rules_use(PendingRules& pending);
+  // A reload that will not happen (journal failed, stopping): tell whoever
+  // waits for the reply.
+  void rules_dropped(const PendingRules& pending, const std::string& why);
+  void send_reload_reply(const RulesReplyTo& to, ipc::RulesReloadReply reply, std::uint64_t barrier);
+  ipc::RulesReloadReply reload_reply(bool ok, const std::vector<rules::Diagnostic>& errors,
+                                     const std::string& message) const;
+  std::size_t admin_frame_budget() const;
+
+  // -------------------------------------------------- app_proposals.cpp
+  void handle_proposal_submit(SessionId session, std::uint64_t request_id, const ipc::ProposalSubmit& submit);
+  void handle_parameter_ack(SessionId session, const ipc::ParameterChangeAck& ack);
+  ipc::ProposalsListReply proposals_list(const ipc::ProposalsListRequest& request) const;
+  ipc::ActionReply proposal_decision(SessionId session, const ipc::ProposalDecisionRequest& request);
+  // Applies one proposal record to the book and journals it; false when
+  // the book refused it (a bug: internal_error) or the journal failed.
+  bool record_proposal(const ipc::ProposalStateChanged& record);
+  // Pending proposals past their expiry (gate time) become EXPIRED.
+  void expire_proposals();
+  // At start: pending ADD_RULE proposals whose rule is already installed.
+  void complete_installed_proposals();
+  // The pending ParameterChanges, to one agent session (0: every agent).
+  void send_relays(SessionId session);
+  // A decision about a proposal, pushed to every agent as a ProposalResult.
+  void push_proposal_result(const ipc::ProposalStateChanged& record);
+  // Who acts on an admin session: "uid:<uid>" plus ":<user name>" when
+  // the uid has one.
+  static std::string operator_name(const proto::PeerCredentials& peer);
 
   boost::asio::io_context& io_;
   GateAppOptions options_;
@@ -195,11 +290,18 @@ class GateApp::Impl final : public IpcHandler {
   std::shared_ptr<spdlog::logger> journal_log_;
   std::shared_ptr<spdlog::logger> venue_log_;
   std::shared_ptr<spdlog::logger> admin_log_;
+  std::shared_ptr<spdlog::logger> proposals_log_;
 
   std::unique_ptr<GateState> state_;
   std::optional<SimVenue> venue_;
   rules::RuleSet rules_;
   std::vector<rules::RuleFile> rule_files_;
+  std::uint64_t rules_loaded_seq_ = 0;     // the RulesLoaded record of rules_
+  std::int64_t rules_loaded_ts_ns_ = 0;    // wall clock when rules_ came into force
+  std::string rules_cause_;
+  std::size_t rules_queued_ = 0;           // kRulesJournal + kRulesUse effects waiting
+  // Admin peers by session, for the cause of a reload ("admin uid=... pid=...").
+  std::map<SessionId, proto::PeerCredentials> admin_peers_;
   std::unique_ptr<journal::Writer> writer_;
   std::unique_ptr<IpcServer> server_;
   // Handlers posted to the io_context check this before touching the app.
@@ -233,6 +335,9 @@ class GateApp::Impl final : public IpcHandler {
   std::map<std::string, std::int64_t, std::less<>> last_bar_open_ns_;  // by product, at arrival
   std::uint64_t next_fill_number_ = 1;
   std::set<std::string, std::less<>> awaiting_reack_;  // resubmitted at reconcile
+
+  // Proposals, rebuilt from the journal.
+  ProposalBook proposals_;
 
   // Idempotent cancels.
   std::unordered_map<std::string, ipc::CancelResult> cancels_;

@@ -24,6 +24,8 @@ void GateApp::Impl::on_agent_connected(SessionId session, const proto::PeerCrede
   ipc::Envelope snapshot;
   *snapshot.mutable_position_snapshot() = state_->ledger().to_snapshot(now());
   send_agent(session, std::move(snapshot), reply_barrier());
+  // Approved parameter changes the agent has not acknowledged yet.
+  send_relays(session);
   run_effects();
 }
 
@@ -62,9 +64,11 @@ void GateApp::Impl::on_agent_message(SessionId session, const ipc::Envelope& mes
   }
   if (message.body_case() == ipc::Envelope::kBar) {
     handle_bar(session, message);
-  } else if (bars_queued_ + inbound_queued_ > 0) {
-    // A bar ahead of this message has not been fed to the venue yet; the
-    // message must see the market after it, as the agent did.
+  } else if (bars_queued_ + inbound_queued_ + rules_queued_ > 0) {
+    // A bar ahead of this message has not been fed to the venue yet (the
+    // message must see the market after it, as the agent did), or a
+    // reloaded rule set is not in force yet (the message is decided with
+    // it, after its RulesLoaded record).
     Effect e;
     e.kind = Effect::Kind::kInbound;
     e.session = session;
@@ -90,19 +94,11 @@ void GateApp::Impl::handle_agent_message(SessionId session, const ipc::Envelope&
     case ipc::Envelope::kBar:
       handle_bar(session, message);
       return;
-    case ipc::Envelope::kProposalSubmit: {
-      ipc::Envelope reply;
-      reply.set_request_id(message.request_id());
-      ipc::ProposalResult* r = reply.mutable_proposal_result();
-      r->set_proposal_id(message.proposal_submit().proposal_id());
-      r->set_state(ipc::PROPOSAL_STATE_REJECTED);
-      r->set_detail("this trading-gate does not take proposals yet");
-      send_agent(session, std::move(reply), 0);
+    case ipc::Envelope::kProposalSubmit:
+      handle_proposal_submit(session, message.request_id(), message.proposal_submit());
       return;
-    }
     case ipc::Envelope::kParameterChangeAck:
-      log_->info("parameter change ack proposal_id={} applied={}", log_text(message.parameter_change_ack().proposal_id()),
-                 message.parameter_change_ack().applied());
+      handle_parameter_ack(session, message.parameter_change_ack());
       return;
     case ipc::Envelope::kHello:
     case ipc::Envelope::kHelloAck:
@@ -318,19 +314,30 @@ void GateApp::Impl::cancel_all(const std::string& why) {
   }
 }
 
-void GateApp::Impl::flatten(const std::string& why) {
+void GateApp::Impl::flatten(const std::string& why, bool follow_up) {
   std::vector<std::string> skipped;
   std::vector<GateOrder> orders = plan_flatten(*state_, context(true), &skipped);
   for (const GateOrder& g : orders) {
-    log_->warn("flatten product={} side={} quantity={} order_id={} because={}", g.intent.product(),
-               daemon::side_name(g.intent.side()), g.intent.quantity(), g.decision.order_id(), log_text(why));
+    log_->warn("flatten product={} side={} quantity={} order_id={} follow_up={} because={}", g.intent.product(),
+               daemon::side_name(g.intent.side()), g.intent.quantity(), g.decision.order_id(), follow_up,
+               log_text(why));
     if (!record(0, 0, g.intent, g.decision, nullptr)) return;
   }
   for (const std::string& product : skipped) {
-    log_->error("flatten skipped product={}: no reference price, or the position is below the size increment; "
-                "close it by hand",
-                product);
+    log_->log(follow_up ? spdlog::level::debug : spdlog::level::err,
+              "flatten skipped product={}: no reference price, or the uncovered position is below the size "
+              "increment; close it by hand",
+              product);
   }
+}
+
+// Orders in flight on the closing side were left out of the flattening;
+// when one of them is cancelled, expires or is rejected instead of
+// filling, the quantity it covered is closed here (docs/gate-core.md,
+// Flattening).
+void GateApp::Impl::follow_up_flatten() {
+  if (journal_failed_ || !state_->flatten_in_force()) return;
+  flatten("follow-up: closing what orders in flight no longer cover", true);
 }
 
 // ---------------------------------------------------------------- orders
@@ -529,6 +536,9 @@ void GateApp::Impl::process_bar(SessionId session, std::uint64_t request_id, con
   }
   set_reference(bar.product, bar.close, close_ts);
   automatic_halts(market_now_ns_);
+  follow_up_flatten();
+  // Market time moved: proposals expire in it, before the agent hears of the bar.
+  expire_proposals();
   venue_log_->debug("bar product={} open_ts_ns={} close={} events={}", bar.product, bar.open_ts_ns,
                     bar.close.to_string(), events->size());
   // The lockstep answer: the agent may send the next bar once it has it.

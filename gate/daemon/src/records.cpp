@@ -202,6 +202,100 @@ Result<std::string> sha256_file(const std::filesystem::path& path) {
   return hex;
 }
 
+namespace {
+
+// Length of the valid UTF-8 sequence starting at text[i], 0 if none
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+std::size_t utf8_sequence(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char b0 = byte(i);
+  if (b0 < 0x80) return 1;
+  std::size_t n = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xBF;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    n = 2;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    n = 3;
+    if (b0 == 0xE0) lo = 0xA0;
+    if (b0 == 0xED) hi = 0x9F;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    n = 4;
+    if (b0 == 0xF0) lo = 0x90;
+    if (b0 == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string utf8_clean(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t n = utf8_sequence(text, i);
+    if (n == 0) {
+      out += '?';
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+std::string utf8_prefix(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  std::size_t n = max_bytes;
+  // Back off over continuation bytes (10xxxxxx) to the start of the
+  // sequence that the cut would split.
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return std::string(text.substr(0, n));
+}
+
+ipc::CompileError to_proto(const rules::Diagnostic& d) {
+  ipc::CompileError e;
+  e.set_file(utf8_clean(d.file));
+  e.set_line(d.line);
+  e.set_column(d.column);
+  e.set_message(utf8_clean(d.message));
+  e.set_source_line(utf8_prefix(utf8_clean(d.source_line), kSourceLineKeptMax));
+  return e;
+}
+
+ipc::RulesLoaded rules_loaded_record(const rules::LoadedRules& loaded, std::string_view cause) {
+  ipc::RulesLoaded r;
+  for (const rules::RuleFile& f : loaded.files) {
+    ipc::RulesLoaded::File* file = r.add_files();
+    file->set_path(utf8_clean(f.path));
+    file->set_sha256(f.sha256);
+  }
+  for (std::size_t i = 0; i < loaded.rules.size(); ++i) {
+    ipc::RulesLoaded::Rule* rule = r.add_rules();
+    rule->set_id(loaded.rules.rule(i).id);
+    rule->set_version(loaded.rules.rule(i).version);
+  }
+  r.set_rule_count(static_cast<std::uint32_t>(loaded.rules.size()));
+  r.set_cause(utf8_clean(cause));
+  return r;
+}
+
+ipc::RulesLoaded rules_failed_record(const std::vector<rules::Diagnostic>& errors, std::string_view cause) {
+  ipc::RulesLoaded r;
+  r.set_failed(true);
+  r.set_cause(utf8_clean(cause));
+  for (const rules::Diagnostic& d : errors) *r.add_errors() = to_proto(d);
+  return r;
+}
+
 std::shared_ptr<spdlog::logger> logger(const char* name) {
   if (auto existing = spdlog::get(name)) return existing;
   auto created = spdlog::default_logger()->clone(name);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gate.pb.h"
 #include "gate/config.h"
@@ -18,6 +19,7 @@
 #include "gate/sim_venue.h"
 #include "journal_records.pb.h"
 #include "proto/result.h"
+#include "rules/rules.h"
 
 namespace ta::gate::daemon {
 
@@ -37,6 +39,26 @@ OrderEvent order_event_of(VenueEventKind kind);
 
 // Lowercase hex SHA-256 of a file's bytes; error names the file.
 Result<std::string> sha256_file(const std::filesystem::path& path);
+
+// Rule (re)loads in the journal. A source line kept with a compile error
+// is cut to kSourceLineKeptMax bytes: enough to show the caret for any
+// readable rule, and a one-line 32 KiB file cannot bloat a record.
+inline constexpr std::size_t kSourceLineKeptMax = 200;
+// Protobuf string fields must hold valid UTF-8, or the record does not
+// parse back (and a journal that does not replay stops the gate). File
+// names are arbitrary bytes, so text from the file system goes through
+// utf8_clean(): every byte that is not part of a valid UTF-8 sequence
+// becomes '?'.
+std::string utf8_clean(std::string_view text);
+// The longest prefix of valid UTF-8 `text` of at most max_bytes that does
+// not cut a sequence.
+std::string utf8_prefix(std::string_view text, std::size_t max_bytes);
+ipc::CompileError to_proto(const rules::Diagnostic& d);
+// RulesLoaded for a set that compiled: every file with its SHA-256, every
+// rule's id and version, and the cause.
+ipc::RulesLoaded rules_loaded_record(const rules::LoadedRules& loaded, std::string_view cause);
+// RulesLoaded for a reload that failed: failed set, the errors, the cause.
+ipc::RulesLoaded rules_failed_record(const std::vector<rules::Diagnostic>& errors, std::string_view cause);
 
 // A named logger ("gate.app", "gate.journal", ...) sharing the default
 // logger's sinks and level; created once.

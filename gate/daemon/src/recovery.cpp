@@ -36,11 +36,15 @@ class Replayer {
       case ipc::GateRecord::kStopped:
         out_.last_stop_clean = true;
         return {};
-      case ipc::GateRecord::kPeerRefused:
       case ipc::GateRecord::kRulesLoaded:
+        return out_.state->apply_rules_loaded(r.rules_loaded());
+      case ipc::GateRecord::kPeerRefused:
       case ipc::GateRecord::kReconcile:
-      case ipc::GateRecord::kProposalStateChanged:
         return {};
+      case ipc::GateRecord::kProposalStateChanged:
+        return out_.proposals.apply(r.proposal_state_changed());
+      case ipc::GateRecord::kParameterChangeAck:
+        return out_.proposals.apply_ack(r.parameter_change_ack());
       case ipc::GateRecord::kIntentDecided:
         return out_.state->record_decision(r.intent_decided().intent(), r.intent_decided().decision());
       case ipc::GateRecord::kOrderUpdate:
@@ -128,11 +132,18 @@ const Order* find_any_order(const GateState& state, std::string_view order_id) {
   return nullptr;
 }
 
+ProposalLimits proposal_limits(const Config& config) {
+  ProposalLimits limits;
+  limits.expiry_s = config.gate.proposal_expiry_ms / 1000;
+  return limits;
+}
+
 Result<Replayed> replay_journal(const std::filesystem::path& dir, const Config& config,
                                 std::int64_t ledger_start_ts_ns, GateStateBounds bounds) {
   auto reader = journal::Reader::open(dir);
   if (!reader) return make_error(reader.error().message);
   Replayed out;
+  out.proposals = ProposalBook(proposal_limits(config));
   out.starting_cash = config.safety.starting_cash;
   out.ledger_start_ts_ns = ledger_start_ts_ns;
   std::optional<Replayer> replayer;

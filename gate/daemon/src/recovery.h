@@ -15,6 +15,7 @@
 
 #include "gate/config.h"
 #include "gate/core.h"
+#include "gate/proposals.h"
 #include "gate.pb.h"
 #include "journal_records.pb.h"
 #include "proto/result.h"
@@ -46,7 +47,14 @@ struct Replayed {
   std::vector<MarkSeen> marks;     // latest mark per product, in config order
   std::deque<ipc::CancelIntent> cancels;  // accepted cancels, oldest first, bounded
   std::string halt_reason;
+  // Every ProposalStateChanged and ParameterChangeAck applied in order:
+  // the pending proposals, the kept decided ones and the parameter changes
+  // still waiting for the agent. Limits from gate.yaml (proposal_limits()).
+  ProposalBook proposals;
 };
+
+// The book's limits under this configuration (proposals.expiry).
+ProposalLimits proposal_limits(const Config& config);
 
 // Reads every record of `dir` (which journal::recover() has made whole)
 // and rebuilds the state. A fresh journal starts from the config's

@@ -99,7 +99,10 @@ int run_gate_daemon(DaemonOptions options) {
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (ec) return;
       if (signo == SIGHUP) {
-        log->info("SIGHUP received: rules reload is not wired yet; nothing changes");
+        // The outcome (in force, or the compile errors) is logged and
+        // journaled by the reload itself.
+        log->info("SIGHUP received: reloading the rules");
+        if (!stopping) static_cast<void>(app.reload_rules("SIGHUP"));
         wait_signal();
         return;
       }

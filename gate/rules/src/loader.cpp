@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <system_error>
 
 #include "compile.h"
@@ -81,13 +82,40 @@ bool read_file(const fs::path& path, std::string& out, DiagnosticSink& sink) {
   return true;
 }
 
-}  // namespace
+// Applies an override to one directory's sorted listing: the entry with
+// that file name is dropped (no text) or marked as the override (text),
+// and an override for a name not listed is inserted in name order.
+// `overridden` receives the index of the override's entry, if any.
+void apply_override(std::vector<fs::path>& files, const std::string& dir, const FileOverride& o,
+                    std::optional<std::size_t>& overridden) {
+  auto it = std::find_if(files.begin(), files.end(),
+                         [&](const fs::path& p) { return p.filename().string() == o.file_name; });
+  if (!o.text) {
+    if (it != files.end()) files.erase(it);
+    return;
+  }
+  if (it == files.end()) {
+    it = std::lower_bound(files.begin(), files.end(), o.file_name,
+                          [](const fs::path& p, const std::string& name) { return p.filename().string() < name; });
+    it = files.insert(it, fs::path(dir) / o.file_name);
+  }
+  overridden = static_cast<std::size_t>(it - files.begin());
+}
 
-Compiled<LoadedRules> load_rules(const std::string& core_dir, const std::string& active_dir) {
+Compiled<LoadedRules> load(const std::string& core_dir, const std::string& active_dir, const FileOverride* o) {
   DiagnosticSink sink;
   std::vector<fs::path> core_files, active_files;
   list_rule_files(core_dir, true, core_files, sink);
   list_rule_files(active_dir, false, active_files, sink);
+  std::optional<std::size_t> overridden;  // index into core_files + active_files
+  if (o != nullptr && sink.count() == 0) {
+    if (o->core) {
+      apply_override(core_files, core_dir, *o, overridden);
+    } else {
+      apply_override(active_files, active_dir, *o, overridden);
+      if (overridden) *overridden += core_files.size();
+    }
+  }
   const std::size_t file_count = core_files.size() + active_files.size();
   if (file_count > kFileCountMax) {
     sink.file_error(active_dir, "found " + std::to_string(file_count) + " rule files; the limit is " +
@@ -101,16 +129,39 @@ Compiled<LoadedRules> load_rules(const std::string& core_dir, const std::string&
   for (std::size_t i = 0; i < file_count; ++i) {
     const bool core = i < core_files.size();
     const fs::path& path = core ? core_files[i] : active_files[i - core_files.size()];
-    if (!read_file(path, texts[i], sink)) continue;
-    units.push_back(SourceUnit{path.string(), texts[i],
-                               core ? SourceOrigin::core() : SourceOrigin::any_proposal()});
-    files.push_back(RuleFile{path.string(), sha256_hex(texts[i]), texts[i].size()});
+    std::string name = path.string();
+    if (overridden == i) {
+      // Cut like a file read from disk, so the size limit reports the same.
+      texts[i] = o->text->substr(0, kSourceSizeMax + 1);
+      name = o->display_name;
+    } else if (!read_file(path, texts[i], sink)) {
+      continue;
+    }
+    units.push_back(SourceUnit{name, texts[i], core ? SourceOrigin::core() : SourceOrigin::any_proposal()});
+    files.push_back(RuleFile{name, sha256_hex(texts[i]), texts[i].size()});
   }
   if (sink.count() > 0) return sink.take();
 
   auto compiled = compile_units(units);
   if (!compiled.ok()) return compiled.errors();
   return LoadedRules{std::move(compiled).value(), std::move(files)};
+}
+
+}  // namespace
+
+Compiled<LoadedRules> load_rules(const std::string& core_dir, const std::string& active_dir) {
+  return load(core_dir, active_dir, nullptr);
+}
+
+Compiled<LoadedRules> load_rules(const std::string& core_dir, const std::string& active_dir,
+                                 const FileOverride& override_file) {
+  const std::string& name = override_file.file_name;
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+    DiagnosticSink sink;
+    sink.file_error(override_file.display_name, "'" + name + "' is not a file name");
+    return sink.take();
+  }
+  return load(core_dir, active_dir, &override_file);
 }
 
 }  // namespace ta::rules

@@ -308,10 +308,16 @@ TEST(AgentdSim, ParameterChangesAreAppliedOrRefusedAndAcked) {
     unknown.set_proposal_id("p-3");
     unknown.set_strategy("nope");
     gate.send_parameter_change(unknown);
+    // Sent again (a gate that restarted before it recorded the ack): the
+    // first answer again, and the change is not applied a second time.
+    ta::ipc::ParameterChange resent = good;
+    resent.set_value("2.6");
+    gate.send_parameter_change(resent);
   };
   const auto r = run_agent(io, agent_config(d.root, 200));
   EXPECT_EQ(r.exit_code, 0) << r.reason;
-  ASSERT_EQ(gate.acks.size(), 3u);
+  ASSERT_EQ(gate.acks.size(), 4u);
+  EXPECT_EQ(gate.acks[3].SerializeAsString(), gate.acks[0].SerializeAsString());
   EXPECT_EQ(gate.acks[0].proposal_id(), "p-1");
   EXPECT_TRUE(gate.acks[0].applied()) << gate.acks[0].detail();
   EXPECT_FALSE(gate.acks[1].applied());

@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,39 @@ class MiniGate final : public ta::gate::IpcHandler {
   std::uint64_t protocol_errors = 0;
   // A hook run after each processed bar (tests inject operator actions).
   std::function<void(std::uint64_t bars_processed)> after_bar;
+
+  // Fault injection: the bar that makes the venue's fill number
+  // `drop_connection_at_fill` (1-based, counting every fill of the run) is
+  // processed in full (state, ledger, fills), but nothing it caused is
+  // pushed and its reply is not sent: the session is closed instead, as if
+  // the connection died right after the gate acted. 0: never.
+  std::uint64_t drop_connection_at_fill = 0;
+  std::vector<ta::ipc::Fill> dropped_fills;  // the fills whose pushes were lost
+  std::uint64_t connections_dropped = 0;
+
+  // Fault injection: asked for every intent id the gate has not decided
+  // yet; a reason makes the gate deny the intent with it instead of
+  // deciding (nothing is recorded, as for a denial before the decision
+  // core). Empty: decide() as usual.
+  std::function<std::optional<ta::ipc::DenyReason>(const ta::ipc::OrderIntent&)> force_denial;
+  // Every intent as it arrived, with the number of bars processed by then.
+  struct Arrival {
+    std::uint64_t bars_processed = 0;
+    ta::ipc::OrderIntent intent;
+    bool forced_denial = false;
+  };
+  std::vector<Arrival> arrivals;
+
+  // Pushes a halt state change the gate's own state does not make (tests of
+  // how the agent follows the halt state).
+  void push_halt_state(ta::ipc::HaltState from, ta::ipc::HaltState to) {
+    ta::ipc::Envelope push;
+    push.mutable_halt_state_changed()->set_from(from);
+    push.mutable_halt_state_changed()->set_to(to);
+    push.mutable_halt_state_changed()->set_actor("test");
+    push.mutable_halt_state_changed()->set_ts_ns(market_now_ns_);
+    server_.broadcast(push);
+  }
 
   const ta::gate::GateState& state() const { return state_; }
   ta::ipc::PositionSnapshot snapshot() const { return state_.ledger().to_snapshot(market_now_ns_); }
@@ -137,12 +171,22 @@ class MiniGate final : public ta::gate::IpcHandler {
     last_bar_[bar->product] = bar->open_ts_ns;
     auto events = venue_.on_bar(*bar);
     if (!events) return protocol_error(session, m.request_id(), events.error().message);
+    std::size_t bar_fills = 0;
+    for (const auto& ev : *events) bar_fills += ev.kind == ta::gate::VenueEventKind::kFill ? 1 : 0;
+    const bool drop = drop_connection_at_fill > fills.size() && drop_connection_at_fill <= fills.size() + bar_fills;
+    silent_ = drop;
     for (const auto& ev : *events) venue_event(ev);
     const std::int64_t close_ns = bar->open_ts_ns + 60'000'000'000LL;
     if (close_ns > market_now_ns_) market_now_ns_ = close_ns;
     (void)state_.apply_mark(bar->product, bar->close, close_ns);
     set_reference(bar->product, bar->close, close_ns);
     ++bars_processed;
+    if (drop) {
+      silent_ = false;
+      ++connections_dropped;
+      server_.close_session(session, "test: connection dropped after the gate acted on the bar");
+      return;
+    }
     reply_snapshot(session, m.request_id());
     if (after_bar) after_bar(bars_processed);
   }
@@ -170,7 +214,7 @@ class MiniGate final : public ta::gate::IpcHandler {
         if (c.order_id == order_id) o = &c;
       }
     }
-    if (o == nullptr) return;
+    if (o == nullptr || silent_) return;
     ta::ipc::Envelope push;
     *push.mutable_order_update() = o->to_update();
     server_.broadcast(push);
@@ -212,6 +256,11 @@ class MiniGate final : public ta::gate::IpcHandler {
         f.set_ts_ns(ev.ts_ns);
         if (!state_.apply_fill(f).ok()) return;
         fills.push_back(f);
+        if (silent_) {
+          dropped_fills.push_back(f);
+          push_update(ev.order_id);
+          return;
+        }
         ta::ipc::Envelope push;
         *push.mutable_fill() = f;
         server_.broadcast(push);
@@ -227,6 +276,22 @@ class MiniGate final : public ta::gate::IpcHandler {
     ctx.peer_allowed = true;
     ctx.reference_prices = ref_view_;
     ta::ipc::Decision d = ta::gate::decide(state_, m.order_intent(), ctx).decision;
+    std::optional<ta::ipc::DenyReason> forced;
+    if (!d.replayed() && force_denial) forced = force_denial(m.order_intent());
+    arrivals.push_back({bars_processed, m.order_intent(), forced.has_value()});
+    if (forced) {
+      ++decisions_fresh[m.order_intent().intent_id()];
+      ta::ipc::Envelope reply;
+      reply.set_request_id(m.request_id());
+      ta::ipc::Decision* f = reply.mutable_decision();
+      f->set_intent_id(m.order_intent().intent_id());
+      f->set_accepted(false);
+      f->set_reason(*forced);
+      f->set_detail("test: forced denial");
+      f->set_decided_ts_ns(market_now_ns_);
+      (void)server_.send(session, reply);
+      return;
+    }
     if (d.replayed()) {
       ++decisions_replayed[m.order_intent().intent_id()];
     } else {
@@ -252,6 +317,7 @@ class MiniGate final : public ta::gate::IpcHandler {
   std::map<std::string, ta::gate::ReferencePrice> refs_;
   std::vector<ta::gate::ReferencePrice> ref_view_;
   std::int64_t market_now_ns_ = 0;
+  bool silent_ = false;  // while processing a bar whose pushes are lost
 };
 
 }  // namespace ta::test

@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <filesystem>
+#include <fstream>
 #include <future>
 
 #include "gate/daemon.h"
@@ -125,6 +127,35 @@ TEST(GateApp, AnUnwritableJournalHaltsTheGateAndNothingUnjournaledGetsOut) {
   ASSERT_TRUE(agent.decision_for("ok-1", d));
   EXPECT_TRUE(d.accepted() && d.replayed());
   EXPECT_EQ(d.order_id(), "o-1");
+}
+
+// A reload whose RulesLoaded record cannot be made durable never comes
+// into force; once the journal has failed, reloads are refused at once.
+TEST(GateApp, AReloadThatCannotBeJournaledChangesNothing) {
+  TempDir dir;
+  const std::string config = write_gate_config(dir.path());
+  const std::string admin = dir.file("admin.sock");
+  FailingDisk disk;
+  RunningGate gate(config, &disk);
+  ASSERT_EQ(gate.start_error, "");
+  const CommandResult before = tradectl(admin, {"rules", "list", "--json"});
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+
+  std::filesystem::create_directories(dir.file("rules-active"));
+  std::ofstream(dir.file("rules-active/extra.rule"))
+      << "rule extra v1 \"x\" {\n  from proposal \"p-1\"\n  when true\n  then warn \"x\"\n}\n";
+  disk.fail = true;
+  const CommandResult pending = tradectl(admin, {"rules", "reload"});
+  EXPECT_EQ(pending.exit_code, 1);
+  EXPECT_NE(pending.err.find("refused rules reload"), std::string::npos) << pending.err;
+  EXPECT_NE(pending.out.find("journal not writable"), std::string::npos) << pending.out;
+  const CommandResult after = tradectl(admin, {"rules", "list", "--json"});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(after.out, before.out);  // the same set, from the same reload
+
+  const CommandResult refused = tradectl(admin, {"rules", "reload"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.out.find("journal not writable"), std::string::npos) << refused.out;
 }
 
 TEST(GateApp, StartRefusesLiveModeAndAJournalFromAnotherMode) {

@@ -87,6 +87,8 @@ TEST(GateConfig, ShippedFilesAreValidAndSpellOutTheDefaults) {
   EXPECT_EQ(g.sim.bar_period_ms, 60'000);
   EXPECT_EQ(g.journal.group_commit_window_ms, gd.journal.group_commit_window_ms);
   EXPECT_EQ(g.journal.segment_bytes_max, gd.journal.segment_bytes_max);
+  EXPECT_EQ(g.proposal_expiry_ms, 7 * 24 * 3'600'000LL);
+  EXPECT_EQ(g.proposal_expiry_ms, gd.proposal_expiry_ms);
 }
 
 TEST(GateConfig, MinimalFilesGetDefaultsAndResolvePaths) {
@@ -250,6 +252,25 @@ TEST(GateConfig, JournalValueRanges) {
   ASSERT_TRUE(load.problems.empty()) << proto::join_problems(load.problems);
   EXPECT_EQ(load.config.gate.journal.group_commit_window_ms, 5);
   EXPECT_EQ(load.config.gate.journal.segment_bytes_max, 65536u);
+}
+
+TEST(GateConfig, ProposalExpiryRange) {
+  // One hour to 90 days (2160h); the unit tests the edges one millisecond out.
+  const std::pair<const char*, bool> values[] = {{"1h", true},       {"3599999ms", false}, {"2160h", true},
+                                                 {"7776000001ms", false}, {"junk", false}};
+  for (const auto& [value, ok] : values) {
+    const auto path = write_config("proposal_expiry", kMinimalGate + "proposals:\n  expiry: " + value + "\n",
+                                   kMinimalSafety);
+    const auto lines = check_config(path);
+    EXPECT_EQ(lines.empty(), ok) << value << "\n" << joined(lines);
+    if (!ok && !lines.empty()) {
+      EXPECT_NE(lines[0].find("key 'proposals.expiry': "), std::string::npos) << lines[0];
+    }
+  }
+  const auto path = write_config("proposal_expiry_value", kMinimalGate + "proposals:\n  expiry: 36h\n", kMinimalSafety);
+  const auto load = load_config(path);
+  ASSERT_TRUE(load.problems.empty()) << proto::join_problems(load.problems);
+  EXPECT_EQ(load.config.gate.proposal_expiry_ms, 36 * 3'600'000LL);
 }
 
 }  // namespace

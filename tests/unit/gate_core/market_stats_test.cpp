@@ -61,6 +61,54 @@ TEST(MarketStats, IntegerSquareRootIsExact) {
   EXPECT_EQ(integer_sqrt(big + 1), 3'037'000'499);
 }
 
+// The digit-by-digit (base 4) square root, exact without floating point:
+// the reference for integer_sqrt(), which starts from a floating-point
+// estimate.
+std::int64_t reference_sqrt(Int128 v) {
+  if (v <= 0) return 0;
+  __extension__ typedef unsigned __int128 U;
+  U x = static_cast<U>(v);
+  U result = 0;
+  U bit = U{1} << 126;
+  while (bit > x) bit >>= 2;
+  while (bit != 0) {
+    if (x >= result + bit) {
+      x -= result + bit;
+      result = (result >> 1) + bit;
+    } else {
+      result >>= 1;
+    }
+    bit >>= 2;
+  }
+  return result > static_cast<U>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(result);
+}
+
+TEST(MarketStats, IntegerSquareRootMatchesTheDigitByDigitRootEverywhere) {
+  const char* env = std::getenv("TA_TEST_SEED");
+  const std::uint32_t seed = env ? static_cast<std::uint32_t>(std::strtoul(env, nullptr, 10)) : std::random_device{}();
+  std::printf("seed=%u\n", seed);
+  std::mt19937_64 rng(seed);
+  __extension__ typedef unsigned __int128 U;
+  const Int128 max = static_cast<Int128>((U{1} << 127) - 1);
+  // The top of the range, where the root passes INT64_MAX and saturates.
+  for (Int128 v : {max, max - 1, max / 2, Int128{INT64_MAX} * INT64_MAX, Int128{INT64_MAX} * INT64_MAX - 1,
+                   Int128{INT64_MAX} * INT64_MAX + 1}) {
+    EXPECT_EQ(integer_sqrt(v), reference_sqrt(v));
+  }
+  for (int i = 0; i < 20'000; ++i) {
+    // Every magnitude from 1 bit to 127, and the squares around a random root.
+    const int bits = 1 + static_cast<int>(rng() % 127);
+    const U raw = (U{rng()} << 64) | rng();
+    const Int128 v = static_cast<Int128>(raw >> (128 - bits));
+    ASSERT_EQ(integer_sqrt(v), reference_sqrt(v)) << "bits=" << bits;
+    const std::int64_t r = static_cast<std::int64_t>((rng() >> 1) | 1);
+    const Int128 sq = Int128{r} * r;
+    ASSERT_EQ(integer_sqrt(sq), r);
+    ASSERT_EQ(integer_sqrt(sq - 1), r - 1);
+    ASSERT_EQ(integer_sqrt(sq + 1), r);
+  }
+}
+
 TEST(MarketStats, VolatilityMatchesAnIndependentComputation) {
   const char* env = std::getenv("TA_TEST_SEED");
   const std::uint32_t seed = env ? static_cast<std::uint32_t>(std::strtoul(env, nullptr, 10)) : std::random_device{}();

@@ -130,7 +130,7 @@ TEST_F(Proposals, AValidRuleIsPending) {
   EXPECT_EQ(r.errors_size(), 0);
   ASSERT_EQ(journal_.size(), 1u);
   EXPECT_EQ(journal_[0].state(), ipc::PROPOSAL_STATE_PENDING);
-  EXPECT_EQ(journal_[0].actor(), "loop3");
+  EXPECT_EQ(journal_[0].actor(), "agent:loop3");
   EXPECT_EQ(journal_[0].ts_ns(), kNow);
   EXPECT_EQ(journal_[0].expires_ts_ns(), kNow + kWeekNs);
   const Proposal* p = book_.find("p-1");
@@ -403,7 +403,7 @@ TEST_F(Proposals, DecidedProposalsKeptAreBounded) {
       ASSERT_TRUE(b.apply(plan.records.at(0)).ok());
     }
     ASSERT_TRUE(b.apply(b.plan_submit(parameter("pending", "z.x=1"), kNow, rules_).records.at(0)).ok());
-    for (int i = 0; i < 2; ++i) ASSERT_TRUE(b.apply(b.plan_reject("p-" + std::to_string(i), op(), "", kNow).value()).ok());
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(b.apply(b.plan_reject("p-" + std::to_string(i), op(), "no", kNow).value()).ok());
     EXPECT_EQ(b.list().size(), std::min<std::size_t>(kept, 2) + 1) << kept;
     EXPECT_NE(b.find("pending"), nullptr);
     EXPECT_EQ(b.find("p-0") != nullptr, kept >= 2) << "the oldest decided one goes first";
@@ -516,6 +516,156 @@ TEST_F(Proposals, ApprovingAParameterYieldsTheChangeForTheAgent) {
   EXPECT_FALSE(a->rules.has_value());
   EXPECT_TRUE(active_files().empty());
   EXPECT_FALSE(approve("x-1").ok()) << "approved once only";
+}
+
+TEST_F(Proposals, ARejectionNeedsAReason) {
+  ASSERT_EQ(submit(parameter("x-1", "s.x=1")).state(), ipc::PROPOSAL_STATE_PENDING);
+  for (const char* blank : {"", " ", "\t\n "}) {
+    auto r = book_.plan_reject("x-1", op(), blank, kNow + 1);
+    ASSERT_FALSE(r.ok()) << "'" << blank << "'";
+    EXPECT_EQ(r.error().message, "a rejection needs a reason (it goes back to the proposer and into the journal)");
+  }
+  auto r = book_.plan_reject("x-1", op("bob"), "evidence too thin", kNow + 1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->reason(), "evidence too thin");
+  EXPECT_EQ(r->actor(), "bob");
+  // Reasons are cut to a log line.
+  auto long_reason = book_.plan_reject("x-1", op(), std::string(500, 'r'), kNow + 1);
+  ASSERT_TRUE(long_reason.ok());
+  EXPECT_EQ(long_reason->reason().size(), 200u);
+  // ... never inside a UTF-8 sequence: byte 200 is the middle of an 'é'.
+  std::string accents = "a";
+  for (int i = 0; i < 150; ++i) accents += "\xc3\xa9";
+  auto utf8 = book_.plan_reject("x-1", op(), accents, kNow + 1);
+  ASSERT_TRUE(utf8.ok());
+  EXPECT_EQ(utf8->reason(), accents.substr(0, 199));
+}
+
+// ----------------------------------------------------------------- relays
+
+TEST_F(Proposals, AnApprovedParameterIsRelayedUntilTheAgentAcknowledgesIt) {
+  ASSERT_EQ(submit(parameter("x-1", "mr.entry_z=2")).state(), ipc::PROPOSAL_STATE_PENDING);
+  ASSERT_EQ(submit(parameter("x-2", "mo.fast_period=7")).state(), ipc::PROPOSAL_STATE_PENDING);
+  EXPECT_TRUE(book_.pending_relays().empty()) << "pending proposals relay nothing";
+  EXPECT_TRUE(book_.find("x-1")->relay.empty());
+  ASSERT_TRUE(approve("x-1").ok());
+  ASSERT_TRUE(approve("x-2").ok());
+  ASSERT_EQ(book_.pending_relays().size(), 2u);
+  EXPECT_EQ(book_.pending_relays()[0].proposal_id(), "x-1");
+  EXPECT_EQ(book_.pending_relays()[0].strategy(), "mr");
+  EXPECT_EQ(book_.pending_relays()[0].parameter(), "entry_z");
+  EXPECT_EQ(book_.pending_relays()[0].value(), "2");
+  EXPECT_EQ(book_.pending_relays()[1].proposal_id(), "x-2");
+  EXPECT_TRUE(book_.awaits_ack("x-1"));
+  EXPECT_EQ(book_.find("x-1")->to_info().relay(), "waiting for the agent");
+
+  ipc::ParameterChangeAck ack;
+  ack.set_proposal_id("x-2");
+  ack.set_applied(false);
+  ack.set_detail("fast_period must be below slow_period");
+  ASSERT_TRUE(book_.apply_ack(ack).ok());
+  EXPECT_FALSE(book_.awaits_ack("x-2"));
+  EXPECT_EQ(book_.find("x-2")->relay, "refused: fast_period must be below slow_period");
+  EXPECT_FALSE(book_.apply_ack(ack).ok()) << "a second ack finds nothing waiting";
+  ack.set_proposal_id("nobody");
+  EXPECT_FALSE(book_.apply_ack(ack).ok());
+  ack.set_proposal_id("x-1");
+  ack.set_applied(true);
+  ack.set_detail("entry_z=2");
+  ASSERT_TRUE(book_.apply_ack(ack).ok());
+  EXPECT_EQ(book_.find("x-1")->relay, "applied: entry_z=2");
+  EXPECT_TRUE(book_.pending_relays().empty());
+  // Rule proposals are never relayed.
+  ASSERT_EQ(submit(add_rule("p-1", rule_text("big_orders", "p-1"))).state(), ipc::PROPOSAL_STATE_PENDING);
+  ASSERT_TRUE(approve("p-1").ok());
+  EXPECT_TRUE(book_.pending_relays().empty());
+  EXPECT_TRUE(book_.find("p-1")->relay.empty());
+}
+
+TEST_F(Proposals, RelaysRebuildFromTheJournalAndOutliveForgetting) {
+  ProposalBook book(ProposalLimits{kProposalsPendingMax, kProposalPayloadSizeMax, kProposalExpiryDefault_s, 1});
+  std::vector<ipc::ProposalStateChanged> records;
+  const auto keep = [&](const ipc::ProposalStateChanged& r) {
+    records.push_back(r);
+    ASSERT_TRUE(book.apply(r).ok());
+  };
+  for (const char* id : {"x-1", "x-2", "x-3"}) {
+    keep(book.plan_submit(parameter(id, std::string("s.") + id[2] + "=1"), kNow, rules_).records.at(0));
+    keep(approve_proposal(book, id, op(), "", kNow + 1, dirs_, rules_).value().record);
+  }
+  // Only one decided proposal is kept for listing; all three still wait.
+  EXPECT_EQ(book.list().size(), 1u);
+  ASSERT_EQ(book.pending_relays().size(), 3u);
+  ipc::ParameterChangeAck ack;
+  ack.set_proposal_id("x-1");
+  ack.set_applied(true);
+  ASSERT_TRUE(book.apply_ack(ack).ok());
+
+  ProposalBook rebuilt(book.limits());
+  for (const auto& r : records) ASSERT_TRUE(rebuilt.apply(r).ok());
+  ASSERT_TRUE(rebuilt.apply_ack(ack).ok());
+  ASSERT_EQ(rebuilt.pending_relays().size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(rebuilt.pending_relays()[i].SerializeAsString(), book.pending_relays()[i].SerializeAsString());
+  }
+}
+
+TEST_F(Proposals, ParameterRelaysPendingLimitAtItsEdge) {
+  for (std::size_t i = 0; i < kParameterRelaysPendingMax + 1; ++i) {
+    const std::string id = "x-" + std::to_string(i);
+    // A fresh key each: s<i>.x
+    ASSERT_EQ(submit(parameter(id, "s" + std::to_string(i) + ".x=1")).state(), ipc::PROPOSAL_STATE_PENDING) << i;
+    auto a = approve(id);
+    if (i < kParameterRelaysPendingMax) {
+      ASSERT_TRUE(a.ok()) << i << ": " << a.error().message;  // up to the limit
+      continue;
+    }
+    ASSERT_FALSE(a.ok()) << "one above the limit";
+    EXPECT_EQ(a.error().message, "64 approved parameter changes wait for the agent to acknowledge them (the limit); "
+                                 "start the agent first");
+    EXPECT_EQ(book_.find(id)->state, ipc::PROPOSAL_STATE_PENDING);
+  }
+  // One acknowledgement frees a place.
+  ipc::ParameterChangeAck ack;
+  ack.set_proposal_id("x-0");
+  ack.set_applied(true);
+  ASSERT_TRUE(book_.apply_ack(ack).ok());
+  EXPECT_TRUE(approve("x-" + std::to_string(kParameterRelaysPendingMax)).ok());
+  EXPECT_EQ(book_.pending_relays().size(), kParameterRelaysPendingMax);
+}
+
+// ------------------------------------------------- completion at start-up
+
+TEST_F(Proposals, ARuleFoundInstalledAtStartCompletesItsProposal) {
+  ASSERT_EQ(submit(add_rule("p-1", rule_text("big_orders", "p-1"))).state(), ipc::PROPOSAL_STATE_PENDING);
+  ASSERT_EQ(submit(add_rule("p-2", rule_text("other_rule", "p-2"))).state(), ipc::PROPOSAL_STATE_PENDING);
+  ASSERT_EQ(submit(retire("r-1", "nothing_loaded_yet")).state(), ipc::PROPOSAL_STATE_REJECTED);
+  EXPECT_TRUE(book_.plan_found_installed(kNow + 1, rules_).empty()) << "nothing installed yet";
+  // The gate approved p-1 (file written, rules reloaded) and stopped before
+  // it journaled the APPROVED record.
+  auto a = approve_proposal(book_, "p-1", op(), "", kNow + 1, dirs_, rules_);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  reload();
+  const auto found = book_.plan_found_installed(kNow + 2, rules_);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].proposal().proposal_id(), "p-1");
+  EXPECT_EQ(found[0].state(), ipc::PROPOSAL_STATE_APPROVED);
+  EXPECT_EQ(found[0].actor(), "gate");
+  EXPECT_NE(found[0].reason().find("found installed in " + rules::active_rule_path(dirs_.active_dir, "big_orders")),
+            std::string::npos)
+      << found[0].reason();
+  EXPECT_EQ(found[0].ts_ns(), kNow + 2);
+  record(found[0]);
+  EXPECT_TRUE(book_.plan_found_installed(kNow + 3, rules_).empty());
+  // The same rule id installed from another proposal, or another version,
+  // does not complete a pending proposal.
+  ASSERT_EQ(submit(add_rule("p-3", rule_text("big_orders", "p-3", 2))).state(), ipc::PROPOSAL_STATE_PENDING);
+  write(fs::path(dirs_.active_dir) / "big_orders.rule", rule_text("big_orders", "p-9", 2));
+  reload();
+  EXPECT_TRUE(book_.plan_found_installed(kNow + 4, rules_).empty());
+  write(fs::path(dirs_.active_dir) / "big_orders.rule", rule_text("big_orders", "p-3", 2, "order.notional > 1 USD"));
+  reload();
+  EXPECT_TRUE(book_.plan_found_installed(kNow + 4, rules_).empty()) << "another text under the same version";
 }
 
 // -------------------------------------------------------------------- diff

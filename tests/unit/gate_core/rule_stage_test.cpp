@@ -422,6 +422,89 @@ TEST(RuleStage, HitCountersFollowRecordedDecisions) {
   }
 }
 
+ipc::RulesLoaded loaded_rules(const std::vector<std::pair<std::string, std::uint32_t>>& list) {
+  ipc::RulesLoaded r;
+  for (const auto& [id, version] : list) {
+    ipc::RulesLoaded::Rule* x = r.add_rules();
+    x->set_id(id);
+    x->set_version(version);
+  }
+  r.set_rule_count(static_cast<std::uint32_t>(list.size()));
+  return r;
+}
+
+TEST(RuleStage, HitCountersSurviveReloadsForTheSameIdAndVersion) {
+  Bench b;
+  b.rule_set = compile_rules(rule("note_one", "true", "warn \"a\"") + rule("note_two", "true", "warn \"b\"") +
+                             rule("note_gone", "true", "warn \"c\""));
+  GateState s = b.make();
+  ASSERT_TRUE(s.apply_rules_loaded(loaded_rules({{"note_one", 1}, {"note_two", 1}, {"note_gone", 1}})).ok());
+  EXPECT_EQ(s.loaded_rule_versions().size(), 3u);
+  const auto record = [&](const std::string& id) {
+    const ipc::OrderIntent i = entry(id, "0.01");
+    ASSERT_TRUE(s.record_decision(i, decide(s, i, b.ctx()).decision).ok());
+  };
+  record("a");
+  record("b");
+  EXPECT_EQ(s.rule_hits().at("note_one"), 2u);
+  EXPECT_EQ(s.rule_hits().at("note_two"), 2u);
+  EXPECT_EQ(s.rule_hits().at("note_gone"), 2u);
+
+  // A reload: note_one unchanged, note_two in a new version, note_gone
+  // removed, note_three new. Only note_one keeps its count.
+  ASSERT_TRUE(s.apply_rules_loaded(loaded_rules({{"note_one", 1}, {"note_two", 2}, {"note_three", 1}})).ok());
+  EXPECT_EQ(s.rule_hits().at("note_one"), 2u);
+  EXPECT_EQ(s.rule_hits().count("note_two"), 0u);
+  EXPECT_EQ(s.rule_hits().count("note_gone"), 0u);
+  EXPECT_EQ(s.loaded_rule_versions().at("note_two"), 2u);
+
+  // A failed reload changes nothing.
+  ipc::RulesLoaded failed;
+  failed.set_failed(true);
+  ASSERT_TRUE(s.apply_rules_loaded(failed).ok());
+  EXPECT_EQ(s.loaded_rule_versions().size(), 3u);
+  EXPECT_EQ(s.rule_hits().at("note_one"), 2u);
+
+  // A hit of a rule that is not loaded (the decision was made with the old
+  // set) has no counter.
+  record("c");
+  EXPECT_EQ(s.rule_hits().at("note_one"), 3u);
+  EXPECT_EQ(s.rule_hits().at("note_two"), 1u);
+  EXPECT_EQ(s.rule_hits().count("note_gone"), 0u);
+  EXPECT_EQ(s.rule_hits_untracked(), 1u);
+
+  // A record from before RulesLoaded listed rules: the set is unknown
+  // again, and counters go by id.
+  ipc::RulesLoaded legacy;
+  legacy.set_rule_count(3);
+  ASSERT_TRUE(s.apply_rules_loaded(legacy).ok());
+  EXPECT_TRUE(s.loaded_rule_versions().empty());
+  record("d");
+  EXPECT_EQ(s.rule_hits().at("note_gone"), 1u);
+  EXPECT_EQ(s.rule_hits_untracked(), 1u);
+  // The next listed set keeps what is still loaded (its version unknown).
+  ASSERT_TRUE(s.apply_rules_loaded(loaded_rules({{"note_one", 7}})).ok());
+  EXPECT_EQ(s.rule_hits().size(), 1u);
+  EXPECT_EQ(s.rule_hits().at("note_one"), 4u);
+}
+
+TEST(RuleStage, RulesLoadedIsCheckedBeforeItChangesAnything) {
+  Bench b;
+  GateState s = b.make();
+  ASSERT_TRUE(s.apply_rules_loaded(loaded_rules({{"a", 1}})).ok());
+  EXPECT_FALSE(s.apply_rules_loaded(loaded_rules({{"x", 1}, {"x", 2}})).ok());
+  EXPECT_EQ(s.loaded_rule_versions().count("a"), 1u);
+  for (const std::size_t n : {rules::kRuleCountMax - 1, rules::kRuleCountMax, rules::kRuleCountMax + 1}) {
+    std::vector<std::pair<std::string, std::uint32_t>> list;
+    for (std::size_t i = 0; i < n; ++i) list.emplace_back("r" + std::to_string(i), 1);
+    EXPECT_EQ(s.apply_rules_loaded(loaded_rules(list)).ok(), n <= rules::kRuleCountMax) << n;
+  }
+  EXPECT_EQ(s.loaded_rule_versions().size(), rules::kRuleCountMax);
+  // An empty set is a set: nothing is loaded.
+  ASSERT_TRUE(s.apply_rules_loaded(ipc::RulesLoaded()).ok());
+  EXPECT_TRUE(s.loaded_rule_versions().empty());
+}
+
 // ------------------------------------------------------- the gate's facts
 
 TEST(RuleStage, FactsComeFromTheGatesOwnState) {

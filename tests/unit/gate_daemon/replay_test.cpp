@@ -2,7 +2,8 @@
 // state the records describe, and a record that does not fit (an order
 // update whose state the replay does not reach, a journal from another
 // mode, a foreign record type, a halt without its cause) stops the replay
-// with the record's sequence number.
+// with the record's sequence number. Proposal records rebuild the proposal
+// book and its parameter relays.
 #include "recovery.h"
 
 #include <gtest/gtest.h>
@@ -199,6 +200,74 @@ TEST(Replay, AHaltWithoutItsCauseIsRefused) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("seq 2: halt_state_changed: halt change without a known cause"), std::string::npos)
       << r.error().message;
+}
+
+ipc::GateRecord proposal(const char* id, const char* payload, ipc::ProposalState state, std::int64_t ts_ns) {
+  ipc::GateRecord r;
+  ipc::ProposalStateChanged* p = r.mutable_proposal_state_changed();
+  p->mutable_proposal()->set_proposal_id(id);
+  p->mutable_proposal()->set_kind(ipc::PROPOSAL_KIND_STRATEGY_PARAMETER);
+  p->mutable_proposal()->set_payload(payload);
+  p->mutable_proposal()->set_source(ipc::PROPOSAL_SOURCE_LOOP2);
+  p->set_state(state);
+  p->set_actor(state == ipc::PROPOSAL_STATE_PENDING ? "agent:loop2" : "uid:1000");
+  p->set_ts_ns(ts_ns);
+  p->set_expires_ts_ns(ts_ns + 3'600'000'000'000);
+  return r;
+}
+
+ipc::GateRecord ack(const char* id) {
+  ipc::GateRecord r;
+  r.mutable_parameter_change_ack()->set_proposal_id(id);
+  r.mutable_parameter_change_ack()->set_applied(true);
+  r.mutable_parameter_change_ack()->set_detail("done");
+  return r;
+}
+
+TEST(Replay, ProposalsAndTheirRelaysAreRebuilt) {
+  TempDir dir;
+  write(dir.path(), {started(ipc::MODE_SIM, "5000"), proposal("x-1", "mr.entry_z=2", ipc::PROPOSAL_STATE_PENDING, 10),
+                     proposal("x-2", "mo.fast_period=7", ipc::PROPOSAL_STATE_PENDING, 11),
+                     proposal("x-3", "mo.slow_period=40", ipc::PROPOSAL_STATE_PENDING, 12),
+                     proposal("x-1", "mr.entry_z=2", ipc::PROPOSAL_STATE_APPROVED, 20),
+                     proposal("x-2", "mo.fast_period=7", ipc::PROPOSAL_STATE_APPROVED, 21), ack("x-1"),
+                     proposal("x-3", "mo.slow_period=40", ipc::PROPOSAL_STATE_REJECTED, 22)});
+  Config c = config();
+  c.gate.proposal_expiry_ms = 2 * 3'600'000;
+  auto r = replay_journal(dir.path(), c, 0);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const ProposalBook& book = r->proposals;
+  EXPECT_EQ(book.limits().expiry_s, 2 * 3600) << "proposals.expiry from the config";
+  EXPECT_EQ(book.pending_count(), 0u);
+  EXPECT_EQ(book.find("x-1")->state, ipc::PROPOSAL_STATE_APPROVED);
+  EXPECT_EQ(book.find("x-1")->relay, "applied: done");
+  EXPECT_EQ(book.find("x-3")->state, ipc::PROPOSAL_STATE_REJECTED);
+  ASSERT_EQ(book.pending_relays().size(), 1u);
+  EXPECT_EQ(book.pending_relays()[0].proposal_id(), "x-2");
+  EXPECT_EQ(book.pending_relays()[0].parameter(), "fast_period");
+}
+
+TEST(Replay, AProposalRecordThatDoesNotApplyStopsIt) {
+  const std::vector<std::pair<std::vector<ipc::GateRecord>, std::string>> cases = {
+      {{proposal("x-1", "mr.entry_z=2", ipc::PROPOSAL_STATE_APPROVED, 20)},
+       "seq 2: proposal_state_changed: no proposal x-1 to move to PROPOSAL_STATE_APPROVED"},
+      {{proposal("x-1", "mr.entry_z=2", ipc::PROPOSAL_STATE_PENDING, 10),
+        proposal("x-1", "mr.entry_z=2", ipc::PROPOSAL_STATE_REJECTED, 20),
+        proposal("x-1", "mr.entry_z=2", ipc::PROPOSAL_STATE_APPROVED, 30)},
+       "seq 4: proposal_state_changed: illegal proposal transition: PROPOSAL_STATE_REJECTED -> "
+       "PROPOSAL_STATE_APPROVED for x-1"},
+      {{proposal("x-1", "mr.entry_z=2", ipc::PROPOSAL_STATE_PENDING, 10), ack("x-1")},
+       "seq 3: parameter_change_ack: no parameter change x-1 waits for the agent"},
+  };
+  for (const auto& [records, message] : cases) {
+    TempDir dir;
+    std::vector<ipc::GateRecord> all = {started(ipc::MODE_SIM, "5000")};
+    all.insert(all.end(), records.begin(), records.end());
+    write(dir.path(), all);
+    auto r = replay_journal(dir.path(), config(), 0);
+    ASSERT_FALSE(r.ok()) << message;
+    EXPECT_NE(r.error().message.find(message), std::string::npos) << r.error().message;
+  }
 }
 
 }  // namespace

@@ -140,5 +140,74 @@ TEST(DivideRounded, AllModesOnSigns) {
   EXPECT_EQ(static_cast<long>(divide_rounded(7, -2, Rounding::kAwayFromZero)), -4);
 }
 
+// The signed long-division definition, written once more as the reference
+// for divide_rounded() (which takes a 64-bit path when it can).
+Int128 reference_divide(Int128 num, Int128 den, Rounding mode) {
+  Int128 q = num / den;
+  const Int128 r = num % den;
+  if (r == 0) return q;
+  const bool negative = (num < 0) != (den < 0);
+  const Int128 abs_r = r < 0 ? -r : r;
+  const Int128 abs_den = den < 0 ? -den : den;
+  bool away = false;
+  switch (mode) {
+    case Rounding::kTowardZero:
+      break;
+    case Rounding::kAwayFromZero:
+      away = true;
+      break;
+    case Rounding::kFloor:
+      away = negative;
+      break;
+    case Rounding::kCeiling:
+      away = !negative;
+      break;
+    case Rounding::kHalfEven:
+      away = abs_r * 2 > abs_den || (abs_r * 2 == abs_den && q % 2 != 0);
+      break;
+  }
+  if (away) q += negative ? -1 : 1;
+  return q;
+}
+
+TEST(DivideRounded, MatchesLongDivisionAcrossWidthsAndTies) {
+  const std::uint32_t seed = std::random_device{}();
+  std::printf("seed=%u\n", seed);
+  std::mt19937_64 rng(seed);
+  const Rounding modes[] = {Rounding::kTowardZero, Rounding::kAwayFromZero, Rounding::kFloor, Rounding::kCeiling,
+                            Rounding::kHalfEven};
+  // A value of 1 to 126 bits with a random sign.
+  const auto value = [&](int bits) {
+    __extension__ typedef unsigned __int128 U;
+    const U raw = (U{rng()} << 64) | rng();
+    const Int128 v = static_cast<Int128>(raw >> (128 - bits));
+    return (rng() & 1) != 0 ? -v : v;
+  };
+  for (int i = 0; i < 50'000; ++i) {
+    const Int128 num = value(1 + static_cast<int>(rng() % 126));
+    Int128 den = value(1 + static_cast<int>(rng() % 126));
+    if (den == 0) den = 3;
+    for (Rounding m : modes) {
+      ASSERT_TRUE(divide_rounded(num, den, m) == reference_divide(num, den, m)) << "seed=" << seed << " i=" << i;
+      // An exact half: den x (2k + 1) / (2 den) = k + 1/2.
+      if (den < (Int128{1} << 100) && den > -(Int128{1} << 100)) {
+        const Int128 k = static_cast<Int128>(rng() % 1001) - 500;
+        const Int128 tie = den * (2 * k + 1);
+        ASSERT_TRUE(divide_rounded(tie, den * 2, m) == reference_divide(tie, den * 2, m)) << "seed=" << seed;
+      }
+    }
+  }
+  // The 64-bit edges, where the fast path hands over to the 128-bit one.
+  const Int128 edges[] = {INT64_MAX, INT64_MIN, Int128{INT64_MAX} + 1, Int128{INT64_MIN} - 1, UINT64_MAX,
+                          Int128{UINT64_MAX} + 1, -Int128{UINT64_MAX}, 1, -1, 2, -2, 3};
+  for (Int128 n : edges) {
+    for (Int128 d : edges) {
+      for (Rounding m : modes) {
+        ASSERT_TRUE(divide_rounded(n, d, m) == reference_divide(n, d, m));
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ta

@@ -156,6 +156,91 @@ TEST_F(TempDirs, RuleCountLimitSpansFiles) {
   EXPECT_NE(over.render_errors().find("the rule set has 257 rules; the limit is 256"), std::string::npos);
 }
 
+// load_rules() with one file seen differently (tradectl rules check/test).
+TEST_F(TempDirs, AnOverrideReplacesAddsOrLeavesOutOneFile) {
+  write(core() / "a.rule", kCoreRule);
+  write(active() / "b.rule", proposal_rule("b"));
+  write(active() / "d.rule", proposal_rule("d"));
+
+  // Replaces active/b.rule; the display name is what the user typed.
+  FileOverride o{false, "b.rule", "drafts/b.rule", proposal_rule("b_two")};
+  auto replaced = load_rules(core().string(), active().string(), o);
+  ASSERT_TRUE(replaced.ok()) << replaced.render_errors();
+  ASSERT_EQ(replaced.value().rules.size(), 3u);
+  EXPECT_EQ(replaced.value().rules.rule(1).id, "b_two");
+  EXPECT_EQ(replaced.value().rules.rule(1).file, "drafts/b.rule");
+  ASSERT_EQ(replaced.value().files.size(), 3u);
+  EXPECT_EQ(replaced.value().files[1].path, "drafts/b.rule");
+  EXPECT_EQ(replaced.value().files[1].size_bytes, proposal_rule("b_two").size());
+
+  // Added in name order between b and d.
+  o.file_name = "c.rule";
+  auto added = load_rules(core().string(), active().string(), o);
+  ASSERT_TRUE(added.ok()) << added.render_errors();
+  ASSERT_EQ(added.value().rules.size(), 4u);
+  EXPECT_EQ(added.value().rules.rule(2).id, "b_two");
+  EXPECT_EQ(added.value().rules.rule(3).id, "d");
+
+  // Left out.
+  o.file_name = "d.rule";
+  o.text.reset();
+  auto without = load_rules(core().string(), active().string(), o);
+  ASSERT_TRUE(without.ok());
+  EXPECT_EQ(without.value().rules.size(), 2u);
+  EXPECT_EQ(without.value().files.size(), 2u);
+  o.file_name = "nothing.rule";
+  EXPECT_EQ(load_rules(core().string(), active().string(), o).value().rules.size(), 3u);
+
+  // A core override must say 'from core', and its errors carry the display name.
+  FileOverride c{true, "a.rule", "edited/a.rule", proposal_rule("a")};
+  auto wrong = load_rules(core().string(), active().string(), c);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.errors()[0].file, "edited/a.rule");
+  c.text = "rule a v2 \"d\" { from core when market.sprad > 1bps then warn \"w\" }\n";
+  auto bad = load_rules(core().string(), active().string(), c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.errors()[0].file, "edited/a.rule");
+  EXPECT_EQ(bad.errors()[0].line, 1u);
+  EXPECT_EQ(bad.errors()[0].column, 32u);
+
+  // A duplicate id with another file is found as a load would find it.
+  FileOverride dup{false, "x.rule", "x.rule", proposal_rule("d")};
+  auto twice = load_rules(core().string(), active().string(), dup);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.errors()[0].message.find("rule id 'd' is already defined"), std::string::npos)
+      << twice.render_errors();
+}
+
+TEST_F(TempDirs, AnOverrideKeepsTheLimits) {
+  write(core() / "a.rule", kCoreRule);
+  FileOverride o{false, "big.rule", "big.rule", std::string(kSourceSizeMax, '#')};
+  EXPECT_TRUE(load_rules(core().string(), active().string(), o).ok());
+  o.text = std::string(kSourceSizeMax + 1, '#');
+  auto big = load_rules(core().string(), active().string(), o);
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.errors()[0].message, "file is 32769 bytes; the limit is 32768");
+  o.text = std::string(10 * kSourceSizeMax, '#');  // cut before compiling, reported alike
+  EXPECT_EQ(load_rules(core().string(), active().string(), o).errors()[0].message,
+            "file is 32769 bytes; the limit is 32768");
+
+  // The file count includes an added file.
+  for (std::size_t i = 1; i < kFileCountMax; ++i) write(core() / ("f" + std::to_string(i) + ".rule"), "");
+  o.text = "";
+  auto over = load_rules(core().string(), active().string(), o);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.errors()[0].message, "found 257 rule files; the limit is 256");
+  o.file_name = "a.rule";  // replacing one keeps the count
+  o.core = true;
+  EXPECT_TRUE(load_rules(core().string(), active().string(), o).ok());
+
+  for (const char* name : {"", "a/b.rule", ".", ".."}) {
+    FileOverride junk{false, name, "shown", std::string("")};
+    auto refused = load_rules(core().string(), active().string(), junk);
+    ASSERT_FALSE(refused.ok()) << name;
+    EXPECT_EQ(refused.errors()[0].file, "shown");
+  }
+}
+
 // ---------------------------------------------------------------------------
 // The shipped rules in rules/core.
 

@@ -73,6 +73,8 @@ struct AgentCounters {
   std::uint64_t parameter_changes_refused = 0;
   std::uint64_t protocol_errors = 0;
   std::uint64_t reconnects = 0;
+  std::uint64_t replay_rows_skipped = 0;  // bad CSV rows skipped (feed.skip_bad_rows)
+  std::uint64_t replay_duplicates = 0;    // identical repeated CSV rows dropped
 };
 
 struct AgentAppOptions {

@@ -77,6 +77,10 @@ struct JournalConfig {
   std::uint64_t segment_bytes_max = 64ull * 1024 * 1024;
 };
 
+// The default of GateConfig::proposal_expiry_ms (proposals.h names the
+// same duration kProposalExpiryDefault_s, with its bounds).
+inline constexpr std::int64_t kProposalExpiryDefaultMs = 7LL * 24 * 3'600'000;
+
 struct GateConfig {
   std::filesystem::path source_file;
   Mode mode = Mode::kSim;
@@ -99,6 +103,11 @@ struct GateConfig {
   // A venue connection down this long halts trading.
   std::int64_t venue_disconnect_halt_ms = 60'000;
   JournalConfig journal;
+  // proposals.expiry: a pending proposal expires this long after it was
+  // submitted, in gate time (market time in SIM). 7 days: seen at the weekly
+  // review while its evidence is fresh; 1 hour to 90 days
+  // (kProposalExpiryDefault_s and its bounds in gate/proposals.h).
+  std::int64_t proposal_expiry_ms = kProposalExpiryDefaultMs;
   SimVenueConfig sim;
   std::vector<ProductSpec> products;  // in file order
 

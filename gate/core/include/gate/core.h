@@ -90,9 +90,11 @@ inline constexpr std::size_t kPendingHoldsMax = 64;
 // Decision times kept for stats.orders_last_minute: more than the largest
 // configurable order rate (600/min) counting denials; the fact saturates here.
 inline constexpr std::size_t kRecentIntentsMax = 1'024;
-// Rule ids with a hit counter: four rule sets' worth (kRuleCountMax each),
-// so counters survive reloads that rename rules. Hits of further ids are
-// counted in rule_hits_untracked().
+// Rule ids with a hit counter while no RulesLoaded record has told the
+// state which rules are loaded (tools and tests that record decisions
+// without one): four rule sets' worth (kRuleCountMax each). Hits of further
+// ids are counted in rule_hits_untracked(). Once the loaded set is known,
+// only its rules have counters, at most kRuleCountMax.
 inline constexpr std::size_t kRuleHitIdsMax = 4 * rules::kRuleCountMax;
 
 // Names of the Decision fields that carry hold bookkeeping through the
@@ -258,12 +260,32 @@ class GateState {
   const std::map<std::string, PendingHold, std::less<>>& pending_holds() const { return holds_; }
   const PendingHold* find_hold(std::string_view intent_id) const;
   // How often each rule fired, by rule id, counted from recorded decisions
-  // (so a replay gives the same counts). For the admin socket.
+  // (so a replay gives the same counts). For the admin socket. Once
+  // apply_rules_loaded() has named the loaded rules, a counter counts one
+  // version of one loaded rule: see apply_rules_loaded().
   const std::map<std::string, std::uint64_t, std::less<>>& rule_hits() const { return rule_hits_; }
+  // Hits no counter holds: ids beyond bounds().rule_hit_ids_max, and hits
+  // of rules that are not loaded (a held order released after its rule was
+  // reloaded away).
   std::uint64_t rule_hits_untracked() const { return rule_hits_untracked_; }
+  // The loaded rules (id -> version) from the last apply_rules_loaded();
+  // empty before one.
+  const std::map<std::string, std::uint32_t, std::less<>>& loaded_rule_versions() const { return loaded_rules_; }
   const TradeStats& trade_stats() const { return trade_stats_; }
   // The market statistics of a product; nullptr before its first bar or quote.
   const MarketStats* market_stats(std::string_view product) const;
+
+  // The rule set the gate decides with from now on, from a RulesLoaded
+  // record (journaled at start and after every reload; applied live when
+  // the set comes into force and in replay at the record). Hit counters
+  // survive for the rules still loaded with the same id and version; a
+  // rule that is gone or has another version starts again from zero. A
+  // record with `failed` set changes nothing. A record written before
+  // RulesLoaded listed its rules (rule_count > 0, no rules) leaves the
+  // loaded set unknown: counters are then kept by id, as before any
+  // record. Refuses more than rules::kRuleCountMax rules or an id listed
+  // twice (nothing changes).
+  Status apply_rules_loaded(const ipc::RulesLoaded& loaded);
 
   // Recovery finished (or not): NOT_READY until set.
   void set_ready(bool ready) { ready_ = ready; }
@@ -299,9 +321,19 @@ class GateState {
   std::optional<HaltChange> check_loss_limit(std::int64_t now_ns);
   // Ends the loss cooldown when due.
   std::optional<HaltChange> tick(std::int64_t now_ns);
+  // Positions should still be closed: the halt state wants them flat
+  // (HaltMachine::flatten_wanted(): after kill --flatten or the daily loss
+  // limit, until the gate is ACTIVE or REDUCING again) and the venue has
+  // not rejected one of the gate's own flatten orders since the flattening
+  // began (retrying a rejected one could repeat forever; a person must
+  // look). While it holds, the caller calls plan_flatten() again after
+  // each bar's venue events, so quantity that a cancelled, expired or
+  // rejected in-flight order no longer covers is closed too.
+  bool flatten_in_force() const { return halt_.flatten_wanted() && !flatten_refused_; }
   // Recovery from a snapshot or journal.
-  void restore_halt(HaltState state, HaltEvent cause, std::int64_t cooldown_until_ns, std::int64_t loss_halt_day) {
-    halt_.restore(state, cause, cooldown_until_ns, loss_halt_day);
+  void restore_halt(HaltState state, HaltEvent cause, std::int64_t cooldown_until_ns, std::int64_t loss_halt_day,
+                    bool flatten_wanted = false) {
+    halt_.restore(state, cause, cooldown_until_ns, loss_halt_day, flatten_wanted);
   }
 
  private:
@@ -317,6 +349,7 @@ class GateState {
   GateStateBounds bounds_;
   Ledger ledger_;
   HaltMachine halt_;
+  bool flatten_refused_ = false;  // a gate flatten order was rejected since the flattening began
   bool ready_ = false;
   std::map<std::string, Order, std::less<>> live_orders_;
   std::deque<Order> closed_orders_;
@@ -328,6 +361,8 @@ class GateState {
   std::map<std::string, PendingHold, std::less<>> holds_;
   std::map<std::string, std::uint64_t, std::less<>> rule_hits_;
   std::uint64_t rule_hits_untracked_ = 0;
+  std::map<std::string, std::uint32_t, std::less<>> loaded_rules_;
+  bool loaded_rules_known_ = false;
   TradeStats trade_stats_;
   // Realized P&L and fees of a product when its current trade opened.
   struct TradeStart {
@@ -384,11 +419,24 @@ std::uint64_t intent_fingerprint(const ipc::OrderIntent& intent);
 // applies OrderEvent::kCancelRequest.
 ipc::CancelResult decide_cancel(const GateState& state, const ipc::CancelIntent& cancel, const DecisionContext& ctx);
 
-// Market orders that close every position (rounded down to the size
-// increment; dust below it stays), created by the gate itself after a kill
-// with --flatten or the daily loss limit. They bypass decide() on purpose:
-// a halted gate must still be able to reduce its exposure. Products without
-// a reference price are skipped and named in `skipped`.
+// Market orders that close every position, created by the gate itself
+// after a kill with --flatten or the daily loss limit. They bypass decide()
+// on purpose: a halted gate must still be able to reduce its exposure.
+//
+// Orders already in flight on the closing side (sells of a long position,
+// buys of a short one, in any live state: a cancel may lose its race with
+// a fill, and an UNKNOWN order may still fill) are counted as if they will
+// fill: each product's order is for |position| minus their remaining
+// quantity, rounded down to the size increment. So the closing-side
+// quantity in flight never exceeds the position: spot is never oversold.
+// The halt's cancel_all asks the venue to cancel those orders first; what
+// each cancel frees is closed by the next call, which the caller makes
+// while GateState::flatten_in_force() holds ("cancel, then flatten what
+// the cancel freed"; docs/gate-core.md, Flattening).
+//
+// Products without a reference price, or whose uncovered quantity is below
+// the size increment (dust), are skipped and named in `skipped`; products
+// fully covered by orders in flight produce nothing and are not named.
 std::vector<GateOrder> plan_flatten(const GateState& state, const DecisionContext& ctx,
                                     std::vector<std::string>* skipped);
 

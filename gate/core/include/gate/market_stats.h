@@ -71,9 +71,14 @@ class MarketStats {
   // than the current one are ignored.
   Status set_quote(Price bid, Price ask, std::int64_t ts_ns);
 
-  // The figures as of the latest bar and quote; recomputed by add_bar() and
-  // set_quote(), so reading them costs nothing.
-  const MarketSnapshot& snapshot() const { return snapshot_; }
+  // The figures as of the latest bar and quote. The windows' sums are kept
+  // up to date by add_bar(); the derived figures (the two volatilities: a
+  // 128-bit division and square root each) are computed here, when read,
+  // because a gate reads them only for intents that reach the rule stage
+  // while it adds a bar every minute per product (and the backtester adds
+  // hundreds of thousands). Pure: the same bars and quotes give the same
+  // snapshot whenever it is read.
+  MarketSnapshot snapshot() const;
 
  private:
   struct Entry {
@@ -97,10 +102,13 @@ class MarketStats {
   Window short_;
   Window long_;
   Price last_close_;
-  MarketSnapshot snapshot_;
+  std::int64_t last_bar_open_ts_ns_ = 0;  // zero before the first bar
+  Decimal spread_;                        // of the latest quote
+  std::int64_t quote_ts_ns_ = 0;          // zero before the first quote
 };
 
-// floor(sqrt(v)) for v >= 0 (negative v gives 0), exact.
+// floor(sqrt(v)) for v >= 0 (negative v gives 0), exact; saturates at
+// INT64_MAX.
 std::int64_t integer_sqrt(Int128 v);
 
 }  // namespace ta::gate

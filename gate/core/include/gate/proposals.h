@@ -71,6 +71,12 @@ inline constexpr std::size_t kProposalsDecidedKeptMax = 128;
 // STRATEGY_PARAMETER: strategy and parameter names, and the value.
 inline constexpr std::size_t kParameterNameLengthMax = 64;
 inline constexpr std::size_t kParameterValueLengthMax = 64;
+// Approved STRATEGY_PARAMETER changes the agent has not acknowledged yet.
+// The gate sends each one when it is approved and again whenever an agent
+// connects, until an acknowledgement arrives. Every one took an operator's
+// approval, so 64 means the agent has been away for many approvals; the
+// next parameter approval is refused until the agent catches up.
+inline constexpr std::size_t kParameterRelaysPendingMax = 64;
 
 struct ProposalLimits {
   std::size_t pending_max = kProposalsPendingMax;
@@ -114,10 +120,14 @@ struct Proposal {
   std::int64_t submitted_ts_ns = 0;
   std::int64_t expires_ts_ns = 0;
   std::int64_t decided_ts_ns = 0;  // zero while pending
-  std::string actor;   // who made the last change: the submitter's source, an operator, or "gate"
+  std::string actor;   // who made the last change: "agent:<source>", an operator, or "gate"
   std::string reason;  // of the last change
+  // STRATEGY_PARAMETER once approved: "waiting for the agent", then the
+  // agent's answer ("applied: <detail>" or "refused: <detail>").
+  std::string relay;
 
-  // For the admin socket (ProposalsListReply).
+  // For the admin socket (ProposalsListReply); `change` is left empty (it
+  // depends on the rules loaded now: see describe_change()).
   ipc::ProposalInfo to_info() const;
 };
 
@@ -162,18 +172,38 @@ class ProposalBook {
   // with the same id; RETIRE_RULE must name an active rule that is not
   // core; STRATEGY_PARAMETER must parse. Pure.
   SubmitPlan plan_submit(const ipc::ProposalSubmit& submit, std::int64_t now_ns, const rules::RuleSet& current) const;
-  // An operator rejects a pending proposal. Pure.
+  // An operator rejects a pending proposal, saying why (the reason is
+  // required: it goes back to the proposer and into the journal). Pure.
   Result<ipc::ProposalStateChanged> plan_reject(std::string_view proposal_id, const OperatorId& who,
                                                 std::string_view reason, std::int64_t now_ns) const;
   // Pending proposals whose expiry is at or before now_ns, as EXPIRED
   // records in submission order. Pure; call on a timer.
   std::vector<ipc::ProposalStateChanged> plan_expire(std::int64_t now_ns) const;
+  // At start-up, after the journal replay and the rule load: pending
+  // ADD_RULE proposals whose very rule is already loaded (same id, version
+  // and canonical text, and provenance naming this proposal) were approved
+  // and installed by a gate that stopped before it journaled the approval.
+  // Returns their APPROVED records (actor "gate"), in submission order. Pure.
+  std::vector<ipc::ProposalStateChanged> plan_found_installed(std::int64_t now_ns,
+                                                              const rules::RuleSet& current) const;
 
   // Applies a journaled record (live, after journaling, and in replay).
   // PENDING adds the proposal (its id must be new); every other state must
   // be a transition of kProposalTransitions from the proposal's current
-  // state. On error nothing changes.
+  // state. APPROVED for a STRATEGY_PARAMETER proposal also starts its relay
+  // (pending_relays()). On error nothing changes.
   Status apply(const ipc::ProposalStateChanged& record);
+
+  // The agent's acknowledgement of a relayed ParameterChange (journaled
+  // first, as GateRecord.parameter_change_ack): the relay is over, applied
+  // or not. Fails, changing nothing, when no relay with that proposal id is
+  // pending (a second ack for the same change).
+  Status apply_ack(const ipc::ParameterChangeAck& ack);
+  bool awaits_ack(std::string_view proposal_id) const;
+  // Relays not acknowledged yet, in approval order; the gate sends them to
+  // every agent that connects. Not bounded by forgetting: a relay stays
+  // until acknowledged even after its proposal is no longer listed.
+  const std::vector<ipc::ParameterChange>& pending_relays() const { return relays_; }
 
   const Proposal* find(std::string_view proposal_id) const;
   // Pending and kept decided proposals, in submission order.
@@ -187,6 +217,7 @@ class ProposalBook {
   std::map<std::string, Proposal, std::less<>> proposals_;
   std::deque<std::string> order_;  // ids in submission order
   std::size_t pending_ = 0;
+  std::vector<ipc::ParameterChange> relays_;  // approval order
 };
 
 // Approves a pending, unexpired proposal (admin socket only). ADD_RULE
@@ -194,8 +225,9 @@ class ProposalBook {
 // reloads core + active; RETIRE_RULE removes rules/active/<rule id>.rule
 // (only a file that holds that one rule) and reloads; on a failed reload
 // nothing changes and the error carries the diagnostics. Core rules can
-// never be retired. STRATEGY_PARAMETER yields the ParameterChange. The book
-// itself changes only when the caller applies the returned record.
+// never be retired. STRATEGY_PARAMETER yields the ParameterChange, and is
+// refused while kParameterRelaysPendingMax relays wait for the agent. The
+// book itself changes only when the caller applies the returned record.
 Result<Approval> approve_proposal(const ProposalBook& book, std::string_view proposal_id, const OperatorId& who,
                                   std::string_view reason, std::int64_t now_ns, const RuleDirs& dirs,
                                   const rules::RuleSet& current);

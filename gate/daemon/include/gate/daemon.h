@@ -102,6 +102,15 @@ class GateApp {
   // the io_context thread. Harmless to call twice.
   void stop(const std::string& reason, std::function<void()> done);
 
+  // Reloads rules/core then rules/active, on the io_context thread after
+  // start() (SIGHUP does this; so does "tradectl rules reload"). All or
+  // nothing: when every file compiles, the set is journaled (RulesLoaded:
+  // each file's SHA-256, each rule's id and version, `cause`) and used for
+  // every decision after that record is durable; otherwise the rules in
+  // force stay, the failed attempt is journaled and logged, and the error
+  // holds the compiler's messages (file:line:column, source line, caret).
+  [[nodiscard]] Status reload_rules(const std::string& cause);
+
   GateAppStatus status() const;
   // Read-only view of the state (tests). Only on the io_context thread.
   const GateState& state() const;
@@ -124,7 +133,8 @@ struct DaemonOptions {
 
 // trading-gate's main loop: starts a GateApp on its own io_context, tells
 // systemd READY=1 (and WATCHDOG=1 on its period) when NOTIFY_SOCKET is set,
-// stops gracefully on SIGTERM or SIGINT, logs SIGHUP. Returns the process
+// stops gracefully on SIGTERM or SIGINT, reloads the rules on SIGHUP
+// (GateApp::reload_rules, cause "SIGHUP"). Returns the process
 // exit code: 0 after a clean stop, 1 when the start failed (the reason is
 // logged and printed on stderr as one line).
 int run_gate_daemon(DaemonOptions options);

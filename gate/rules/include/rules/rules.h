@@ -368,6 +368,26 @@ struct LoadedRules {
 // rules, so the caller keeps its previous RuleSet.
 Compiled<LoadedRules> load_rules(const std::string& core_dir, const std::string& active_dir);
 
+// One file seen differently from the disk while loading, for tools that
+// judge a file before it is in place ("tradectl rules check FILE" and
+// "rules test FILE"): the file `file_name` of core_dir (core) or of
+// active_dir is read as `text` instead of from disk, and is added in its
+// name order if the directory has no such file; with no text it is left
+// out as if it did not exist. Its diagnostics and its LoadedRules::files
+// entry use `display_name` (the path the user gave).
+struct FileOverride {
+  bool core = false;
+  std::string file_name;              // a name in that directory, "x.rule"
+  std::string display_name;
+  std::optional<std::string> text;
+};
+
+// load_rules() with one file overridden; otherwise identical (the same
+// order, limits and all-or-nothing result). Refuses a file_name that is
+// empty or holds a '/'.
+Compiled<LoadedRules> load_rules(const std::string& core_dir, const std::string& active_dir,
+                                 const FileOverride& override_file);
+
 // ---------------------------------------------------------------------------
 // Installing and removing approved rules: the only functions of this library
 // that write files. Both keep rules/active consistent with what loads:
