@@ -335,7 +335,9 @@ class GateState {
     Notional fees;
   };
   std::map<std::string, TradeStart, std::less<>> trade_starts_;
-  std::map<std::string, MarketStats, std::less<>> market_stats_;
+  // Per allowed product, in limits_.products order (so a bar costs one
+  // product lookup, not a map search by name).
+  std::vector<MarketStats> market_stats_;
 };
 
 // The pure decision. Never throws; every outcome is a Decision.
