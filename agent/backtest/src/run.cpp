@@ -108,7 +108,7 @@ class Book {
     refs_[p].ts_ns = now;
     const bool venue_idle = !reference_ && !bar.quote && !has_live_orders(p);
     const bool ledger_idle = venue_idle && quantity_[p].is_zero() && !cooldown_running() &&
-                             !compat::has_pending_holds(state_);
+                             !state_.flatten_in_force() && !compat::has_pending_holds(state_);
     if (ledger_idle) {
       if (auto st = compat::apply_bar(state_, gbar); !st) return st;
       deferred_[p] = DeferredMark{true, gbar.close, now};
@@ -147,6 +147,11 @@ class Book {
     }
     if (auto change = state_.tick(now)) {
       if (auto st = on_halt(*change, now); !st) return st;
+    }
+    // What a cancelled or expired exit no longer covers (as trading-gate
+    // does after each bar while the flattening lasts).
+    if (state_.flatten_in_force()) {
+      if (auto st = flatten(now); !st) return st;
     }
     if (auto st = expire_holds(now); !st) return st;
     // G4: the position snapshot, when it changed.
@@ -461,17 +466,21 @@ class Book {
         if (auto st = deliver_update(id); !st) return st;
       }
     }
-    if (change.flatten) {
-      gate::DecisionContext ctx;
-      ctx.now_ns = now;
-      ctx.peer_allowed = true;
-      ctx.reference_prices = refs_;
-      std::vector<std::string> skipped;
-      for (const gate::GateOrder& g : gate::plan_flatten(state_, ctx, &skipped)) {
-        if (auto st = state_.record_decision(g.intent, g.decision); !st) return st;
-        ++result_.decisions.gate_orders;
-        if (auto st = submit(g.decision.order_id(), now); !st) return st;
-      }
+    if (change.flatten) return flatten(now);
+    return {};
+  }
+
+  // The gate's own flatten orders (plan_flatten()), recorded and submitted.
+  Status flatten(std::int64_t now) {
+    gate::DecisionContext ctx;
+    ctx.now_ns = now;
+    ctx.peer_allowed = true;
+    ctx.reference_prices = refs_;
+    std::vector<std::string> skipped;
+    for (const gate::GateOrder& g : gate::plan_flatten(state_, ctx, &skipped)) {
+      if (auto st = state_.record_decision(g.intent, g.decision); !st) return st;
+      ++result_.decisions.gate_orders;
+      if (auto st = submit(g.decision.order_id(), now); !st) return st;
     }
     return {};
   }

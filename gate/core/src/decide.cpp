@@ -909,11 +909,15 @@ std::vector<GateOrder> plan_flatten(const GateState& state, const DecisionContex
   std::vector<GateOrder> out;
   std::uint64_t number = state.next_order_number();
   for (const FlattenOrder& f : flatten_orders(state.ledger())) {
+    // What closing-side orders in flight do not cover already (they may
+    // still fill, whatever their state).
+    const Int128 in_flight = detail::open_order_totals(state, f.product, f.side).same_side;
+    if (in_flight >= f.quantity.units()) continue;
+    Quantity quantity = Decimal::from_units(static_cast<std::int64_t>(f.quantity.units() - in_flight));
     const ReferencePrice* ref = nullptr;
     for (const ReferencePrice& r : ctx.reference_prices) {
       if (r.product == f.product) ref = &r;
     }
-    Quantity quantity = f.quantity;
     if (const ProductLimits* p = state.limits().find(f.product)) {
       auto rounded = quantity.round_to_increment(p->size_increment, Rounding::kTowardZero);
       quantity = rounded ? *rounded : Quantity();

@@ -225,6 +225,8 @@ Status GateState::apply_order_event(std::string_view order_id, OrderEvent event,
   }
   Status s = apply_event(it->second, event, ts_ns);
   if (!s) return s;
+  const bool rejected = event == OrderEvent::kReject || event == OrderEvent::kReconcileRejected;
+  if (rejected && it->second.strategy == kGateStrategy && halt_.flatten_wanted()) flatten_refused_ = true;
   close_if_terminal(it);
   return {};
 }
@@ -300,7 +302,9 @@ Status GateState::apply_mark(std::string_view product, Price price, std::int64_t
 }
 
 Result<HaltChange> GateState::apply_halt_event(HaltEvent event, std::int64_t now_ns) {
-  return halt_.apply(event, now_ns, limits_.loss_cooldown_ms);
+  auto change = halt_.apply(event, now_ns, limits_.loss_cooldown_ms);
+  if (change && change->flatten) flatten_refused_ = false;  // a new flattening: try again
+  return change;
 }
 
 std::optional<HaltChange> GateState::check_loss_limit(std::int64_t now_ns) {
@@ -309,6 +313,7 @@ std::optional<HaltChange> GateState::check_loss_limit(std::int64_t now_ns) {
   if (halt_.loss_halt_day() == ledger_.day()) return std::nullopt;  // once per UTC day
   auto change = halt_.apply(HaltEvent::kDailyLossLimit, now_ns, limits_.loss_cooldown_ms);
   TA_GATE_INVARIANT(change.ok());  // automatic protections are legal in every state
+  flatten_refused_ = false;        // the limit flattens: a new flattening
   return *change;
 }
 

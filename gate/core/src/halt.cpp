@@ -152,6 +152,8 @@ Result<HaltChange> HaltMachine::apply(HaltEvent event, std::int64_t now_ns, std:
   if (event == HaltEvent::kCooldownElapsed) cooldown_until_ns_ = 0;
   const HaltChange change{state_, t->to, event, t->cancel_all, t->flatten, cooldown_until_ns_, now_ns};
   state_ = t->to;
+  if (t->flatten) flatten_wanted_ = true;
+  if (state_ == HaltState::kActive || state_ == HaltState::kReducing) flatten_wanted_ = false;
   // In KILLED the cause stays the kill, so a later automatic event cannot
   // make a cooldown end release it.
   if (!(change.from == HaltState::kKilled && change.to == HaltState::kKilled && event != HaltEvent::kOperatorKill &&
@@ -172,8 +174,9 @@ std::optional<HaltChange> HaltMachine::tick(std::int64_t now_ns) {
 }
 
 void HaltMachine::restore(HaltState state, HaltEvent cause, std::int64_t cooldown_until_ns,
-                          std::int64_t loss_halt_day) {
+                          std::int64_t loss_halt_day, bool flatten_wanted) {
   state_ = state;
+  flatten_wanted_ = flatten_wanted && (state == HaltState::kHalted || state == HaltState::kKilled);
   cause_ = cause;
   cooldown_until_ns_ = cooldown_until_ns;
   loss_halt_day_ = loss_halt_day;

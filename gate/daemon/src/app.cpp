@@ -310,6 +310,9 @@ void GateApp::Impl::reconcile() {
   if (!append(r)) return;
   log_->info("reconciled venue=SimVenue journal_open={} resubmitted={} settled={} never_sent={}", ids.size(),
              resubmitted, settled, never_sent);
+  // A crash may have come between a cancel that freed quantity and the
+  // follow-up flatten; and the cancels settled above free some too.
+  follow_up_flatten();
 }
 
 // ---------------------------------------------------------------- journal

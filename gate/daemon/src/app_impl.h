@@ -132,7 +132,11 @@ class GateApp::Impl final : public IpcHandler {
   bool order_event(const std::string& order_id, OrderEvent event, std::int64_t ts_ns, const std::string& detail);
   bool request_cancel(const std::string& order_id, const std::string& why);
   void cancel_all(const std::string& why);
-  void flatten(const std::string& why);
+  // Records and submits plan_flatten()'s orders. A follow-up (while
+  // flatten_in_force(), after a bar) logs what it cannot close at debug
+  // level only, since it repeats every bar.
+  void flatten(const std::string& why, bool follow_up = false);
+  void follow_up_flatten();
   void venue_submit(const std::string& order_id);
   void venue_event(const VenueEvent& event);
   void venue_fill(const VenueEvent& event);

@@ -284,19 +284,30 @@ void GateApp::Impl::cancel_all(const std::string& why) {
   }
 }
 
-void GateApp::Impl::flatten(const std::string& why) {
+void GateApp::Impl::flatten(const std::string& why, bool follow_up) {
   std::vector<std::string> skipped;
   std::vector<GateOrder> orders = plan_flatten(*state_, context(true), &skipped);
   for (const GateOrder& g : orders) {
-    log_->warn("flatten product={} side={} quantity={} order_id={} because={}", g.intent.product(),
-               daemon::side_name(g.intent.side()), g.intent.quantity(), g.decision.order_id(), log_text(why));
+    log_->warn("flatten product={} side={} quantity={} order_id={} follow_up={} because={}", g.intent.product(),
+               daemon::side_name(g.intent.side()), g.intent.quantity(), g.decision.order_id(), follow_up,
+               log_text(why));
     if (!record(0, 0, g.intent, g.decision, nullptr)) return;
   }
   for (const std::string& product : skipped) {
-    log_->error("flatten skipped product={}: no reference price, or the position is below the size increment; "
-                "close it by hand",
-                product);
+    log_->log(follow_up ? spdlog::level::debug : spdlog::level::err,
+              "flatten skipped product={}: no reference price, or the uncovered position is below the size "
+              "increment; close it by hand",
+              product);
   }
+}
+
+// Orders in flight on the closing side were left out of the flattening;
+// when one of them is cancelled, expires or is rejected instead of
+// filling, the quantity it covered is closed here (docs/gate-core.md,
+// Flattening).
+void GateApp::Impl::follow_up_flatten() {
+  if (journal_failed_ || !state_->flatten_in_force()) return;
+  flatten("follow-up: closing what orders in flight no longer cover", true);
 }
 
 // ---------------------------------------------------------------- orders
@@ -495,6 +506,7 @@ void GateApp::Impl::process_bar(SessionId session, std::uint64_t request_id, con
   }
   set_reference(bar.product, bar.close, close_ts);
   automatic_halts(market_now_ns_);
+  follow_up_flatten();
   venue_log_->debug("bar product={} open_ts_ns={} close={} events={}", bar.product, bar.open_ts_ns,
                     bar.close.to_string(), events->size());
   // The lockstep answer: the agent may send the next bar once it has it.

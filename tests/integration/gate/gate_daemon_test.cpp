@@ -13,6 +13,7 @@
 #include <set>
 
 #include "gate_daemon_support.h"
+#include "proto/decimal.h"
 
 namespace ta::test {
 namespace {
@@ -347,6 +348,58 @@ TEST_F(GateDaemonTest, KillFlattenClosesThePosition) {
     if (r.has_intent_decided() && r.intent_decided().intent().strategy() == "gate") gate_order = true;
   }
   EXPECT_TRUE(gate_order);
+}
+
+// An exit already resting when the operator flattens: the gate sells only
+// what the exit does not cover, cancels the exit, and once the cancel is
+// confirmed sells what it freed. Replaying the journal record by record,
+// the sells in flight never exceed the position.
+TEST_F(GateDaemonTest, KillFlattenWithAnExitInFlightNeverOversells) {
+  start();
+  AgentPeer agent;
+  ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+  bar(agent, bars_[0]);  // close 7422
+  ASSERT_TRUE(decide(agent, market_intent("e-buy", ipc::SIDE_BUY, "0.02", "7300")).accepted());
+  EXPECT_EQ(bar(agent, bars_[1]).positions(0).quantity(), "0.02");
+  // An exit far above the market: it rests.
+  ASSERT_TRUE(decide(agent, limit_intent("e-exit", ipc::SIDE_SELL, "0.008", "7600", "")).accepted());
+  CommandResult kill = tradectl(gate_->admin_socket(), {"kill", "--flatten"});
+  ASSERT_EQ(kill.exit_code, 0) << kill.err;
+  EXPECT_NE(kill.out.find("1 flatten order(s) sent"), std::string::npos) << kill.out;
+  EXPECT_EQ(bar(agent, bars_[2]).positions(0).quantity(), "0.008");  // the exit's cancel won; 0.012 sold
+  EXPECT_EQ(bar(agent, bars_[3]).positions(0).quantity(), "0");      // the follow-up sold the 0.008
+
+  std::vector<std::string> flatten_quantities;
+  std::map<std::string, Decimal> sell_remaining;  // live sells by order id
+  Decimal position;
+  for (const auto& r : read_gate_records(gate_->journal_dir())) {
+    if (r.has_intent_decided()) {
+      const auto& d = r.intent_decided().decision();
+      if (!d.accepted() || d.replayed()) continue;
+      if (r.intent_decided().intent().strategy() == "gate") flatten_quantities.push_back(d.quantity());
+      if (r.intent_decided().intent().side() == ipc::SIDE_SELL) {
+        sell_remaining[d.order_id()] = Decimal::parse(d.quantity()).value();
+      }
+    } else if (r.has_fill()) {
+      const Decimal q = Decimal::parse(r.fill().quantity()).value();
+      position = (r.fill().side() == ipc::SIDE_BUY ? position.add(q) : position.sub(q)).value();
+      if (r.fill().side() == ipc::SIDE_SELL) {
+        Decimal& rem = sell_remaining[r.fill().order_id()];
+        rem = rem.sub(q).value();
+      }
+    } else if (r.has_order_update()) {
+      const auto s = r.order_update().state();
+      if (s == ipc::ORDER_STATE_CANCELLED || s == ipc::ORDER_STATE_REJECTED || s == ipc::ORDER_STATE_EXPIRED) {
+        sell_remaining.erase(r.order_update().order_id());
+      }
+    }
+    Decimal in_flight;
+    for (const auto& [id, rem] : sell_remaining) in_flight = in_flight.add(rem).value();
+    ASSERT_TRUE(in_flight <= position || in_flight.is_zero())
+        << "sells in flight " << in_flight.to_string() << " above the position " << position.to_string()
+        << " after " << r.ShortDebugString();
+  }
+  EXPECT_EQ(flatten_quantities, (std::vector<std::string>{"0.012", "0.008"}));
 }
 
 TEST_F(GateDaemonTest, CancelsAreIdempotentAndSettleAtTheNextBar) {

@@ -164,6 +164,27 @@ TEST(HaltMachine, ErrorsLeaveTheMachineUnchanged) {
   EXPECT_EQ(m.cause(), HaltEvent::kOperatorResume);
 }
 
+TEST(HaltMachine, FlattenIsWantedFromAFlatteningMoveUntilTradingResumes) {
+  HaltMachine m;
+  EXPECT_FALSE(m.flatten_wanted());
+  ASSERT_TRUE(m.apply(HaltEvent::kOperatorKillFlatten, 1, kCooldownMs).ok());
+  EXPECT_TRUE(m.flatten_wanted());
+  ASSERT_TRUE(m.apply(HaltEvent::kOperatorKill, 2, kCooldownMs).ok());
+  EXPECT_TRUE(m.flatten_wanted()) << "a repeated kill does not call the flattening off";
+  ASSERT_TRUE(m.apply(HaltEvent::kOperatorResume, 3, kCooldownMs).ok());
+  EXPECT_FALSE(m.flatten_wanted());
+  ASSERT_TRUE(m.apply(HaltEvent::kDailyLossLimit, 4, kCooldownMs).ok());
+  EXPECT_TRUE(m.flatten_wanted());
+  ASSERT_TRUE(m.apply(HaltEvent::kOperatorHalt, 5, kCooldownMs).ok());
+  EXPECT_TRUE(m.flatten_wanted()) << "still halted: positions should still close";
+  ASSERT_TRUE(m.apply(HaltEvent::kOperatorReduce, 4 + kCooldownMs * kMs, kCooldownMs).ok());
+  EXPECT_FALSE(m.flatten_wanted());
+  m.restore(HaltState::kKilled, HaltEvent::kOperatorKillFlatten, 0, -1, true);
+  EXPECT_TRUE(m.flatten_wanted());
+  m.restore(HaltState::kActive, HaltEvent::kOperatorResume, 0, -1, true);
+  EXPECT_FALSE(m.flatten_wanted()) << "an ACTIVE gate never flattens";
+}
+
 TEST(HaltMachine, RestoreForRecovery) {
   HaltMachine m;
   m.restore(HaltState::kHalted, HaltEvent::kDailyLossLimit, 100, 3);

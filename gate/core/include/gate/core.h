@@ -299,9 +299,19 @@ class GateState {
   std::optional<HaltChange> check_loss_limit(std::int64_t now_ns);
   // Ends the loss cooldown when due.
   std::optional<HaltChange> tick(std::int64_t now_ns);
+  // Positions should still be closed: the halt state wants them flat
+  // (HaltMachine::flatten_wanted(): after kill --flatten or the daily loss
+  // limit, until the gate is ACTIVE or REDUCING again) and the venue has
+  // not rejected one of the gate's own flatten orders since the flattening
+  // began (retrying a rejected one could repeat forever; a person must
+  // look). While it holds, the caller calls plan_flatten() again after
+  // each bar's venue events, so quantity that a cancelled, expired or
+  // rejected in-flight order no longer covers is closed too.
+  bool flatten_in_force() const { return halt_.flatten_wanted() && !flatten_refused_; }
   // Recovery from a snapshot or journal.
-  void restore_halt(HaltState state, HaltEvent cause, std::int64_t cooldown_until_ns, std::int64_t loss_halt_day) {
-    halt_.restore(state, cause, cooldown_until_ns, loss_halt_day);
+  void restore_halt(HaltState state, HaltEvent cause, std::int64_t cooldown_until_ns, std::int64_t loss_halt_day,
+                    bool flatten_wanted = false) {
+    halt_.restore(state, cause, cooldown_until_ns, loss_halt_day, flatten_wanted);
   }
 
  private:
@@ -317,6 +327,7 @@ class GateState {
   GateStateBounds bounds_;
   Ledger ledger_;
   HaltMachine halt_;
+  bool flatten_refused_ = false;  // a gate flatten order was rejected since the flattening began
   bool ready_ = false;
   std::map<std::string, Order, std::less<>> live_orders_;
   std::deque<Order> closed_orders_;
@@ -386,11 +397,24 @@ std::uint64_t intent_fingerprint(const ipc::OrderIntent& intent);
 // applies OrderEvent::kCancelRequest.
 ipc::CancelResult decide_cancel(const GateState& state, const ipc::CancelIntent& cancel, const DecisionContext& ctx);
 
-// Market orders that close every position (rounded down to the size
-// increment; dust below it stays), created by the gate itself after a kill
-// with --flatten or the daily loss limit. They bypass decide() on purpose:
-// a halted gate must still be able to reduce its exposure. Products without
-// a reference price are skipped and named in `skipped`.
+// Market orders that close every position, created by the gate itself
+// after a kill with --flatten or the daily loss limit. They bypass decide()
+// on purpose: a halted gate must still be able to reduce its exposure.
+//
+// Orders already in flight on the closing side (sells of a long position,
+// buys of a short one, in any live state: a cancel may lose its race with
+// a fill, and an UNKNOWN order may still fill) are counted as if they will
+// fill: each product's order is for |position| minus their remaining
+// quantity, rounded down to the size increment. So the closing-side
+// quantity in flight never exceeds the position: spot is never oversold.
+// The halt's cancel_all asks the venue to cancel those orders first; what
+// each cancel frees is closed by the next call, which the caller makes
+// while GateState::flatten_in_force() holds ("cancel, then flatten what
+// the cancel freed"; docs/gate-core.md, Flattening).
+//
+// Products without a reference price, or whose uncovered quantity is below
+// the size increment (dust), are skipped and named in `skipped`; products
+// fully covered by orders in flight produce nothing and are not named.
 std::vector<GateOrder> plan_flatten(const GateState& state, const DecisionContext& ctx,
                                     std::vector<std::string>* skipped);
 

@@ -158,6 +158,11 @@ class HaltMachine {
   // The UTC day (days since the epoch) of the last daily-loss halt, -1 if
   // none; the limit fires at most once per UTC day.
   std::int64_t loss_halt_day() const { return loss_halt_day_; }
+  // Positions should be flat: a move that flattens (kill --flatten, the
+  // daily loss limit) was applied and the gate has not been ACTIVE or
+  // REDUCING since. While it holds, the caller closes again whatever
+  // in-flight orders stop covering (GateState::flatten_in_force()).
+  bool flatten_wanted() const { return flatten_wanted_; }
 
   // Applies `event` at now_ns. loss_cooldown_ms is used only by events that
   // start the cooldown. On error nothing changes.
@@ -166,13 +171,15 @@ class HaltMachine {
   std::optional<HaltChange> tick(std::int64_t now_ns);
 
   // Recovery: sets the state read back from a snapshot or the journal.
-  void restore(HaltState state, HaltEvent cause, std::int64_t cooldown_until_ns, std::int64_t loss_halt_day);
+  void restore(HaltState state, HaltEvent cause, std::int64_t cooldown_until_ns, std::int64_t loss_halt_day,
+               bool flatten_wanted = false);
 
  private:
   HaltState state_ = HaltState::kActive;
   HaltEvent cause_ = HaltEvent::kOperatorResume;
   std::int64_t cooldown_until_ns_ = 0;
   std::int64_t loss_halt_day_ = -1;
+  bool flatten_wanted_ = false;
 };
 
 }  // namespace ta::gate
