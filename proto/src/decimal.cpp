@@ -33,6 +33,29 @@ namespace {
 
 __extension__ typedef unsigned __int128 UInt128;
 
+// Whether a quotient q with remainder r != 0 of a division by den rounds
+// away from zero, for a result of the given sign.
+template <class U>
+bool rounds_away(U q, U r, U den, bool negative, Rounding mode) {
+  switch (mode) {
+    case Rounding::kTowardZero:
+      return false;
+    case Rounding::kAwayFromZero:
+      return true;
+    case Rounding::kFloor:
+      return negative;
+    case Rounding::kCeiling:
+      return !negative;
+    case Rounding::kHalfEven: {
+      // 2r > den, or 2r == den and q odd; written without 2r, which could
+      // overflow U.
+      const U rest = den - r;
+      return r > rest || (r == rest && (q & 1) != 0);
+    }
+  }
+  return false;
+}
+
 // The rounded quotient of magnitudes, for a result of the given sign. One
 // template for both widths, so the 64-bit fast path below cannot differ
 // from the general one in anything but speed.
@@ -41,29 +64,29 @@ UInt128 rounded_magnitude(U abs_num, U abs_den, bool negative, Rounding mode) {
   const U q = abs_num / abs_den;
   const U r = abs_num % abs_den;
   if (r == 0) return q;
-  bool away = false;
-  switch (mode) {
-    case Rounding::kTowardZero:
-      away = false;
-      break;
-    case Rounding::kAwayFromZero:
-      away = true;
-      break;
-    case Rounding::kFloor:
-      away = negative;
-      break;
-    case Rounding::kCeiling:
-      away = !negative;
-      break;
-    case Rounding::kHalfEven: {
-      // 2r > den, or 2r == den and q odd; written without 2r, which could
-      // overflow U.
-      const U rest = abs_den - r;
-      away = r > rest || (r == rest && (q & 1) != 0);
-      break;
-    }
-  }
-  return UInt128{q} + (away ? 1 : 0);
+  return UInt128{q} + (rounds_away<U>(q, r, abs_den, negative, mode) ? 1 : 0);
+}
+
+UInt128 magnitude(Int128 v) { return v < 0 ? UInt128{0} - static_cast<UInt128>(v) : static_cast<UInt128>(v); }
+Int128 with_sign(UInt128 m, bool negative) { return negative ? static_cast<Int128>(UInt128{0} - m) : static_cast<Int128>(m); }
+
+// a / kScale and a % kScale for a < 2^127 without a 128-bit division: long
+// division in 32-bit digits, where every step divides a 64-bit number by
+// the constant (which the compiler turns into a multiplication).
+void divide_by_scale(UInt128 a, UInt128& q, std::uint64_t& r) {
+  constexpr std::uint64_t kDen = Decimal::kScale;
+  static_assert(kDen < (std::uint64_t{1} << 32), "each step's remainder must fit in 32 bits");
+  const std::uint64_t hi = static_cast<std::uint64_t>(a >> 64);
+  const std::uint64_t lo = static_cast<std::uint64_t>(a);
+  const std::uint64_t q_hi = hi / kDen;
+  std::uint64_t rem = hi % kDen;
+  const std::uint64_t d1 = (rem << 32) | (lo >> 32);
+  const std::uint64_t q1 = d1 / kDen;
+  rem = d1 % kDen;
+  const std::uint64_t d0 = (rem << 32) | (lo & 0xffff'ffffu);
+  const std::uint64_t q0 = d0 / kDen;
+  r = d0 % kDen;
+  q = (UInt128{q_hi} << 64) + (UInt128{q1} << 32) + q0;
 }
 
 }  // namespace
@@ -71,8 +94,8 @@ UInt128 rounded_magnitude(U abs_num, U abs_den, bool negative, Rounding mode) {
 Int128 divide_rounded(Int128 num, Int128 den, Rounding mode) {
   const bool negative = (num < 0) != (den < 0);
   // Magnitudes as unsigned, so the most negative value needs no special case.
-  const UInt128 abs_num = num < 0 ? UInt128{0} - static_cast<UInt128>(num) : static_cast<UInt128>(num);
-  const UInt128 abs_den = den < 0 ? UInt128{0} - static_cast<UInt128>(den) : static_cast<UInt128>(den);
+  const UInt128 abs_num = magnitude(num);
+  const UInt128 abs_den = magnitude(den);
   // Most divisions in the gate (returns, fractions, prices) have both sides
   // within 64 bits: one hardware division instead of a 128-bit library call.
   constexpr UInt128 k64 = UInt128{1} << 64;
@@ -80,7 +103,18 @@ Int128 divide_rounded(Int128 num, Int128 den, Rounding mode) {
                         ? rounded_magnitude<std::uint64_t>(static_cast<std::uint64_t>(abs_num),
                                                            static_cast<std::uint64_t>(abs_den), negative, mode)
                         : rounded_magnitude<UInt128>(abs_num, abs_den, negative, mode);
-  return negative ? static_cast<Int128>(UInt128{0} - q) : static_cast<Int128>(q);
+  return with_sign(q, negative);
+}
+
+Int128 divide_by_scale_rounded(Int128 num, Rounding mode) {
+  const bool negative = num < 0;
+  const UInt128 abs_num = magnitude(num);
+  if (abs_num >> 127 != 0) return divide_rounded(num, Decimal::kScale, mode);  // only -2^127
+  UInt128 q = 0;
+  std::uint64_t r = 0;
+  divide_by_scale(abs_num, q, r);
+  if (r != 0 && rounds_away<std::uint64_t>(static_cast<std::uint64_t>(q), r, Decimal::kScale, negative, mode)) ++q;
+  return with_sign(q, negative);
 }
 
 Result<Decimal> Decimal::parse_rounded(std::string_view text, Rounding mode) {
@@ -220,17 +254,11 @@ std::string Decimal::to_string_fixed(int fraction_digits, Rounding mode) const {
   return out;
 }
 
-Result<Decimal> Decimal::add(Decimal other) const {
-  return fit(static_cast<Int128>(units_) + other.units_, "add");
-}
-
-Result<Decimal> Decimal::sub(Decimal other) const {
-  return fit(static_cast<Int128>(units_) - other.units_, "sub");
-}
+Error Decimal::overflow(const char* what) { return make_error(std::string("decimal overflow in ") + what); }
 
 Result<Decimal> Decimal::mul(Decimal other, Rounding mode) const {
   const Int128 product = static_cast<Int128>(units_) * other.units_;
-  return fit(divide_rounded(product, kScale, mode), "mul");
+  return fit(divide_by_scale_rounded(product, mode), "mul");
 }
 
 Result<Decimal> Decimal::div(Decimal other, Rounding mode) const {

@@ -209,5 +209,47 @@ TEST(DivideRounded, MatchesLongDivisionAcrossWidthsAndTies) {
   }
 }
 
+TEST(DivideRounded, ByScaleMatchesTheGeneralDivision) {
+  const std::uint32_t seed = std::random_device{}();
+  std::printf("seed=%u\n", seed);
+  std::mt19937_64 rng(seed);
+  const Rounding modes[] = {Rounding::kTowardZero, Rounding::kAwayFromZero, Rounding::kFloor, Rounding::kCeiling,
+                            Rounding::kHalfEven};
+  __extension__ typedef unsigned __int128 U;
+  for (int i = 0; i < 50'000; ++i) {
+    const int bits = 1 + static_cast<int>(rng() % 127);
+    const U raw = (U{rng()} << 64) | rng();
+    Int128 num = static_cast<Int128>(raw >> (128 - bits));
+    if ((rng() & 1) != 0) num = -num;
+    // Every third value an exact half or an exact multiple of the scale.
+    if (i % 3 == 1 && bits < 90) num = num * Decimal::kScale + Decimal::kScale / 2;
+    if (i % 3 == 2 && bits < 90) num = num * Decimal::kScale;
+    for (Rounding m : modes) {
+      ASSERT_TRUE(divide_by_scale_rounded(num, m) == divide_rounded(num, Decimal::kScale, m))
+          << "seed=" << seed << " i=" << i;
+    }
+  }
+  const Int128 max = static_cast<Int128>((U{1} << 127) - 1);
+  for (Int128 num : {max, -max, -max - 1, Int128{0}, Int128{1}, Int128{-1}, Int128{Decimal::kScale / 2},
+                     Int128{-Decimal::kScale / 2}, Int128{3 * Decimal::kScale / 2}}) {
+    for (Rounding m : modes) ASSERT_TRUE(divide_by_scale_rounded(num, m) == divide_rounded(num, Decimal::kScale, m));
+  }
+}
+
+TEST(Decimal, AddAndSubRefuseTheMostNegativeUnitsAndOverflow) {
+  const Decimal max = Decimal::from_units(INT64_MAX);
+  const Decimal min = Decimal::from_units(-INT64_MAX);  // the smallest Decimal
+  const Decimal one_unit = Decimal::from_units(1);
+  EXPECT_FALSE(max.add(one_unit).ok());
+  EXPECT_EQ(max.add(one_unit).error().message, "decimal overflow in add");
+  EXPECT_TRUE(max.sub(one_unit).ok());
+  EXPECT_FALSE(min.sub(one_unit).ok());  // would be INT64_MIN
+  EXPECT_EQ(min.sub(one_unit).error().message, "decimal overflow in sub");
+  EXPECT_FALSE(min.add(Decimal::from_units(-1)).ok());
+  EXPECT_EQ(min.add(one_unit).value().units(), -INT64_MAX + 1);
+  EXPECT_FALSE(min.sub(max).ok());
+  EXPECT_EQ(max.sub(max).value(), Decimal());
+}
+
 }  // namespace
 }  // namespace ta
