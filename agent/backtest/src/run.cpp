@@ -64,6 +64,7 @@ class Book {
       : config_(config),
         products_(products),
         reference_(reference),
+        market_facts_(reference || config.rules_enabled),
         engine_(std::move(engine)),
         state_(limits_for(config, setup), gate::Ledger(setup.capital, start_ts_ns), bounds()),
         venue_(venue_config(config), config.gate.gate.products) {
@@ -98,7 +99,12 @@ class Book {
   //   cannot fire; the day roll they would make gives the same figures
   //   later). The deferred mark is applied before the product's next fill,
   //   before any decision of this bar (with the loss check and tick, which
-  //   must then change nothing) and at the end of the run.
+  //   must then change nothing) and at the end of the run;
+  // * the market facts (GateState::apply_bar) are kept only when rules are
+  //   evaluated: decide() reads them in the rule stage alone, and orders
+  //   held for approval come only from rules, so with rules off nothing
+  //   reads them (and the bars were checked when loaded, so applying them
+  //   could not fail either).
   Status on_bar(std::size_t p, const agent::Bar& bar, const gate::Bar& gbar) {
     const std::int64_t now = bar.close_ts_s() * gate::kNanosPerSecond;
     current_p_ = p;
@@ -110,7 +116,7 @@ class Book {
     const bool ledger_idle = venue_idle && quantity_[p].is_zero() && !cooldown_running() &&
                              !state_.flatten_in_force() && !compat::has_pending_holds(state_);
     if (ledger_idle) {
-      if (auto st = compat::apply_bar(state_, gbar); !st) return st;
+      if (auto st = market_facts(gbar); !st) return st;
       deferred_[p] = DeferredMark{true, gbar.close, now};
       gate_current_ = false;
     } else {
@@ -139,7 +145,7 @@ class Book {
       }
     }
     // G2: the gate's own prices.
-    if (auto st = compat::apply_bar(state_, gbar); !st) return st;
+    if (auto st = market_facts(gbar); !st) return st;
     if (auto st = state_.apply_mark(gbar.product, gbar.close, now); !st) return st;
     // G3: protections.
     if (auto change = state_.check_loss_limit(now)) {
@@ -156,6 +162,11 @@ class Book {
     if (auto st = expire_holds(now); !st) return st;
     // G4: the position snapshot, when it changed.
     return send_position(now);
+  }
+
+  Status market_facts(const gate::Bar& gbar) {
+    if (!market_facts_) return {};
+    return compat::apply_bar(state_, gbar);
   }
 
   // Orders held for approval whose time ran out: their denials are recorded
@@ -656,6 +667,7 @@ class Book {
   const BacktestConfig& config_;
   const RunProducts& products_;
   const bool reference_;
+  const bool market_facts_;  // GateState::apply_bar() on every bar (see on_bar)
   agent::AgentEngine engine_;
   gate::GateState state_;
   gate::SimVenue venue_;
