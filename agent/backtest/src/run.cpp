@@ -16,9 +16,6 @@
 namespace ta::backtest {
 namespace {
 
-// Intent ids each book's gate remembers (see Book::bounds()).
-constexpr std::size_t kRememberedIntentsInReplay = 16;
-
 // The products of one run, in ProductId order, with everything the books
 // look up per bar.
 struct RunProducts {
@@ -66,7 +63,7 @@ class Book {
         reference_(reference),
         market_facts_(reference || config.rules_enabled),
         engine_(std::move(engine)),
-        state_(limits_for(config, setup), gate::Ledger(setup.capital, start_ts_ns), bounds()),
+        state_(limits_for(config, setup), gate::Ledger(setup.capital, start_ts_ns), bounds(reference)),
         venue_(venue_config(config), config.gate.gate.products) {
     state_.set_ready(true);
     deferred_.resize(products.ids.size());
@@ -129,7 +126,7 @@ class Book {
     if (!gate_current_) {
       if (auto st = catch_up(p, now); !st) return st;
     }
-    return decide_intents(intents, now);
+    return decide_intents(intents, bar, now);
   }
 
   // G1..G4 for a bar the gate must process.
@@ -277,13 +274,15 @@ class Book {
   }
   // The gate's idempotency memory answers retries of an intent id. In a
   // replay no id repeats: the engine names each intent after its strategy,
-  // product and signal bar, and bars strictly increase per product. So the
-  // memory never answers and its size cannot change a result; the gate's
-  // 200,000 entries would only cost hash-table misses (about a tenth of the
-  // run time). A replayed decision is treated as a bug (decide_intents).
-  static gate::GateStateBounds bounds() {
+  // product and signal bar (strategy/engine.h), emits at most one per
+  // strategy, product and bar, and bars strictly increase per product
+  // (decide_intents() checks the intents against that). So the memory
+  // never answers and cannot change a result; keeping it would cost a copy
+  // of every decision. The direct path keeps none; the reference path keeps
+  // the daemon's, as a SIM gate does, and the tests compare the two.
+  static gate::GateStateBounds bounds(bool reference) {
     gate::GateStateBounds b;
-    b.remembered_intents_max = kRememberedIntentsInReplay;
+    if (!reference) b.remembered_intents_max = 0;
     return b;
   }
   static gate::SimVenueConfig venue_config(const BacktestConfig& config) {
@@ -541,7 +540,22 @@ class Book {
 
   // ---------------------------------------------------------- agent side
 
-  Status decide_intents(std::span<const agent::Intent> intents, std::int64_t now) {
+  // The engine's intents of `bar` are unique ids among all intents of the
+  // run: each is for this bar (whose product's bars strictly increase) and
+  // from a strategy with no other intent in it. That is what lets the gate
+  // run without an idempotency memory (bounds()); a failure is a bug.
+  static Status check_unique(std::span<const agent::Intent> intents, const agent::Bar& bar) {
+    for (std::size_t i = 0; i < intents.size(); ++i) {
+      const agent::Intent& in = intents[i];
+      bool unique = in.signal_bar_open_ts_s == bar.open_ts_s && in.product == bar.product;
+      for (std::size_t j = 0; j < i && unique; ++j) unique = intents[j].strategy != in.strategy;
+      if (!unique) return make_error("internal: intent id " + in.intent_id + " may repeat (backtester bug)");
+    }
+    return {};
+  }
+
+  Status decide_intents(std::span<const agent::Intent> intents, const agent::Bar& bar, std::int64_t now) {
+    if (auto st = check_unique(intents, bar); !st) return st;
     decisions_.clear();
     gate::DecisionContext ctx;
     ctx.now_ns = now;

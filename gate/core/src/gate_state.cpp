@@ -54,6 +54,7 @@ const RememberedIntent* GateState::find_intent(std::string_view intent_id) const
 }
 
 void GateState::remember(const std::string& intent_id, std::uint64_t fingerprint, const ipc::Decision& decision) {
+  if (bounds_.remembered_intents_max == 0) return;  // no memory (see GateStateBounds)
   if (intent_order_.size() >= bounds_.remembered_intents_max) {
     intents_.erase(intent_order_.front());
     intent_order_.pop_front();

@@ -223,6 +223,9 @@ struct StringHash {
 // Memory bounds of a GateState; the defaults are the constants above,
 // tests shrink them to exercise the edges.
 struct GateStateBounds {
+  // Zero turns the idempotency memory off: every intent is decided afresh.
+  // Only for replays in which no intent id can repeat (the backtester
+  // checks that it cannot); a daemon always remembers.
   std::size_t remembered_intents_max = kRememberedIntentsMax;
   std::size_t closed_orders_max = kClosedOrdersMax;
   std::size_t pending_holds_max = kPendingHoldsMax;
