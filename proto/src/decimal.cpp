@@ -89,6 +89,50 @@ void divide_by_scale(UInt128 a, UInt128& q, std::uint64_t& r) {
   q = (UInt128{q_hi} << 64) + (UInt128{q1} << 32) + q0;
 }
 
+// The text every Decimal prints as, and nearly all a gate reads:
+// [-]D{1,10}[.D{1,8}]. Parsed in 64-bit arithmetic (ten whole digits times
+// the scale stay far below 2^63); anything else - longer, rounded, or not a
+// decimal at all - returns false and takes the general path, which gives
+// the same value or the error.
+bool parse_plain(std::string_view text, std::int64_t& units) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  const bool negative = p != end && *p == '-';
+  if (negative) ++p;
+  const char* const whole_begin = p;
+  std::uint64_t whole = 0;
+  while (p != end && static_cast<unsigned char>(*p - '0') < 10 && p - whole_begin < 10) {
+    whole = whole * 10 + static_cast<unsigned>(*p - '0');
+    ++p;
+  }
+  if (p == whole_begin) return false;
+  std::uint64_t frac = 0;
+  if (p != end) {
+    if (*p != '.') return false;
+    ++p;
+    const char* const frac_begin = p;
+    while (p != end && static_cast<unsigned char>(*p - '0') < 10 && p - frac_begin < Decimal::kFractionDigits) {
+      frac = frac * 10 + static_cast<unsigned>(*p - '0');
+      ++p;
+    }
+    if (p == frac_begin || p != end) return false;
+    for (auto d = p - frac_begin; d < Decimal::kFractionDigits; ++d) frac *= 10;
+  }
+  const auto magnitude = static_cast<std::int64_t>(whole * Decimal::kScale + frac);
+  units = negative ? -magnitude : magnitude;
+  return true;
+}
+
+// Unsigned decimal digits of v, written backwards ending at `end`; returns
+// the first digit.
+char* digits_backwards(std::uint64_t v, char* end) {
+  do {
+    *--end = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  return end;
+}
+
 }  // namespace
 
 Int128 divide_rounded(Int128 num, Int128 den, Rounding mode) {
@@ -118,6 +162,7 @@ Int128 divide_by_scale_rounded(Int128 num, Rounding mode) {
 }
 
 Result<Decimal> Decimal::parse_rounded(std::string_view text, Rounding mode) {
+  if (std::int64_t units = 0; parse_plain(text, units)) return Decimal(units);
   if (text.empty()) return make_error("empty decimal");
   if (text.size() > kTextLengthMax) {
     return make_error("decimal " + quote(text) + " is longer than " +
@@ -178,6 +223,7 @@ Result<Decimal> Decimal::parse_rounded(std::string_view text, Rounding mode) {
 }
 
 Result<Decimal> Decimal::parse(std::string_view text) {
+  if (std::int64_t units = 0; parse_plain(text, units)) return Decimal(units);
   const auto point = text.find('.');
   if (point != std::string_view::npos && text.size() - point - 1 > static_cast<std::size_t>(kFractionDigits)) {
     return make_error("decimal " + quote(text) + " has more than " + std::to_string(kFractionDigits) +
@@ -212,25 +258,30 @@ Result<Decimal> Decimal::from_double(double value, Rounding mode) {
 }
 
 std::string Decimal::to_string() const {
+  // Built in a buffer and copied once: "-", at most 11 whole digits, ".",
+  // at most 8 fractional digits.
+  char buf[kTextLengthMax];
+  char* const end = buf + sizeof buf;
   const bool negative = units_ < 0;
-  const unsigned long long magnitude =
-      negative ? static_cast<unsigned long long>(-(units_ + 1)) + 1 : static_cast<unsigned long long>(units_);
-  const unsigned long long whole = magnitude / kScale;
-  unsigned long long frac = magnitude % kScale;
-  std::string out = negative ? "-" : "";
-  out += std::to_string(whole);
+  const std::uint64_t magnitude =
+      negative ? static_cast<std::uint64_t>(-(units_ + 1)) + 1 : static_cast<std::uint64_t>(units_);
+  std::uint64_t frac = magnitude % kScale;
+  char* first = end;
   if (frac != 0) {
-    char digits[kFractionDigits + 1];
-    for (int d = kFractionDigits - 1; d >= 0; --d) {
-      digits[d] = static_cast<char>('0' + frac % 10);
+    int len = kFractionDigits;
+    while (frac % 10 == 0) {
+      frac /= 10;
+      --len;
+    }
+    for (int d = 0; d < len; ++d) {
+      *--first = static_cast<char>('0' + frac % 10);
       frac /= 10;
     }
-    int len = kFractionDigits;
-    while (len > 0 && digits[len - 1] == '0') --len;
-    out += '.';
-    out.append(digits, static_cast<std::size_t>(len));
+    *--first = '.';
   }
-  return out;
+  first = digits_backwards(magnitude / kScale, first);
+  if (negative) *--first = '-';
+  return std::string(first, end);
 }
 
 std::string Decimal::to_string_fixed(int fraction_digits, Rounding mode) const {
