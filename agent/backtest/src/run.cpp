@@ -565,8 +565,8 @@ class Book {
     for (const agent::Intent& intent : intents) {
       ipc::OrderIntent& message = message_;
       agent::to_order_intent(intent, message);
-      const auto outcome = gate::decide(state_, message, ctx);
-      const ipc::Decision& decision = compat::decision_of(outcome);
+      gate::decide(state_, message, ctx, outcome_);  // reused: no allocation per decision
+      const ipc::Decision& decision = outcome_.decision;
       if (auto st = state_.record_decision(message, decision); !st) return st;
       count_decision(decision);
       if (decision.replayed() || decision.reason() == ipc::DENY_REASON_DUPLICATE_ID_CONFLICT) {
@@ -575,7 +575,7 @@ class Book {
       if (decision.accepted()) {
         if (auto st = submit(decision.order_id(), now); !st) return st;
       }
-      if (compat::rule_halt_of(outcome)) {
+      if (outcome_.rule_halt) {
         auto change = state_.apply_halt_event(gate::HaltEvent::kRuleHalt, now);
         if (!change) return change.error();
         if (auto st = on_halt(*change, now); !st) return st;
@@ -711,6 +711,7 @@ class Book {
   int held_products_ = 0;
   agent::FillEvent fill_event_;
   ipc::OrderIntent message_;  // reused: its strings keep their storage
+  gate::DecideResult outcome_;  // likewise
   ipc::Fill fill_;
   agent::OrderEvent update_event_;
   BookResult result_;

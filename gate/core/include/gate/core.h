@@ -356,6 +356,10 @@ class GateState {
 
 // The pure decision. Never throws; every outcome is a Decision.
 DecideResult decide(const GateState& state, const ipc::OrderIntent& intent, const DecisionContext& ctx);
+// The same into an existing result, which is cleared first and keeps the
+// storage of its message: a caller that decides intent after intent
+// (replays, the backtester) allocates nothing per decision once warm.
+void decide(const GateState& state, const ipc::OrderIntent& intent, const DecisionContext& ctx, DecideResult& out);
 
 // The facts stage 7 would give the rules for this intent in this state
 // (decided with an empty rule set), or nullopt when the intent does not
