@@ -32,7 +32,9 @@ bool has_marker(const ipc::Decision& d, std::string_view name) {
 }  // namespace
 
 GateState::GateState(SafetyLimits limits, Ledger ledger, GateStateBounds bounds)
-    : limits_(std::move(limits)), bounds_(bounds), ledger_(std::move(ledger)) {}
+    : limits_(std::move(limits)), bounds_(bounds), ledger_(std::move(ledger)) {
+  market_stats_.resize(limits_.products.size());
+}
 
 std::string GateState::next_order_id() const { return "o-" + std::to_string(next_order_number_); }
 
@@ -54,6 +56,7 @@ const RememberedIntent* GateState::find_intent(std::string_view intent_id) const
 }
 
 void GateState::remember(const std::string& intent_id, std::uint64_t fingerprint, const ipc::Decision& decision) {
+  if (bounds_.remembered_intents_max == 0) return;  // no memory (see GateStateBounds)
   if (intent_order_.size() >= bounds_.remembered_intents_max) {
     intents_.erase(intent_order_.front());
     intent_order_.pop_front();
@@ -221,15 +224,16 @@ const PendingHold* GateState::find_hold(std::string_view intent_id) const {
 }
 
 const MarketStats* GateState::market_stats(std::string_view product) const {
-  auto it = market_stats_.find(product);
-  return it == market_stats_.end() ? nullptr : &it->second;
+  const ProductLimits* p = limits_.find(product);
+  if (p == nullptr) return nullptr;
+  const MarketStats& m = market_stats_[static_cast<std::size_t>(p - limits_.products.data())];
+  return m.empty() ? nullptr : &m;
 }
 
 MarketStats* GateState::market_stats_for(std::string_view product) {
-  if (limits_.find(product) == nullptr) return nullptr;
-  auto it = market_stats_.find(product);
-  if (it == market_stats_.end()) it = market_stats_.emplace(std::string(product), MarketStats{}).first;
-  return &it->second;
+  const ProductLimits* p = limits_.find(product);
+  if (p == nullptr) return nullptr;
+  return &market_stats_[static_cast<std::size_t>(p - limits_.products.data())];
 }
 
 Status GateState::apply_bar(const Bar& bar) {

@@ -623,6 +623,34 @@ TEST(Decide, DenialsAreRememberedFromTheHaltStageOn) {
   EXPECT_FALSE(fresh.replayed());
 }
 
+TEST(Decide, IdempotencyMemoryBoundAtZeroOneAndTwo) {
+  // The memory keeps the latest remembered_intents_max decisions; zero
+  // keeps none (for replays whose ids cannot repeat), so a retry is then
+  // decided afresh.
+  for (const std::size_t bound : {std::size_t{0}, std::size_t{1}, std::size_t{2}}) {
+    World w;
+    GateStateBounds b;
+    b.remembered_intents_max = bound;
+    GateState s(w.limits, Ledger(w.limits.starting_cash, kT0), b);
+    s.set_ready(true);
+    ASSERT_TRUE(s.apply_mark("BTC-USD", w.btc_ref, kT0).ok());
+    const ipc::OrderIntent first = intent("i-1", ipc::SIDE_BUY, ipc::ORDER_TYPE_LIMIT, "0.01", "10000", "", "9900");
+    const ipc::OrderIntent second = intent("i-2", ipc::SIDE_BUY, ipc::ORDER_TYPE_LIMIT, "0.01", "10000", "", "9900");
+    for (const ipc::OrderIntent* i : {&first, &second}) {
+      const ipc::Decision d = decide(s, *i, w.ctx()).decision;
+      ASSERT_TRUE(d.accepted()) << bound << ": " << d.detail();
+      ASSERT_TRUE(s.record_decision(*i, d).ok()) << bound;
+    }
+    EXPECT_EQ(s.find_intent("i-2") != nullptr, bound >= 1) << bound;
+    EXPECT_EQ(s.find_intent("i-1") != nullptr, bound >= 2) << bound;
+    const ipc::Decision retry = decide(s, first, w.ctx()).decision;
+    EXPECT_EQ(retry.replayed(), bound >= 2) << bound;
+    if (bound < 2) {
+      EXPECT_EQ(retry.order_id(), "o-3") << bound;  // decided afresh: a new order
+    }
+  }
+}
+
 TEST(Decide, FingerprintCoversEveryField) {
   const ipc::OrderIntent base = buy("0.01");
   const std::uint64_t h = intent_fingerprint(base);
@@ -646,6 +674,24 @@ TEST(Decide, FingerprintCoversEveryField) {
     EXPECT_NE(intent_fingerprint(e), h) << k;
   }
   EXPECT_EQ(intent_fingerprint(buy("0.01")), h);
+}
+
+TEST(Decide, FingerprintTellsLongIdsApartByAnyOneCharacter) {
+  // The hash takes eight bytes at a time; a change in any position of the
+  // 64-character maximum, full words and the tail alike, must show.
+  ipc::OrderIntent a = buy("0.01");
+  a.set_intent_id(std::string(kIntentIdLengthMax, 'a'));
+  const std::uint64_t h = intent_fingerprint(a);
+  for (std::size_t k = 0; k < kIntentIdLengthMax; ++k) {
+    ipc::OrderIntent b = a;
+    std::string id = a.intent_id();
+    id[k] = 'b';
+    b.set_intent_id(id);
+    EXPECT_NE(intent_fingerprint(b), h) << k;
+  }
+  ipc::OrderIntent shorter = a;
+  shorter.set_intent_id(std::string(kIntentIdLengthMax - 1, 'a'));
+  EXPECT_NE(intent_fingerprint(shorter), h);
 }
 
 // ------------------------------------------------------ state after decisions
