@@ -186,7 +186,9 @@ std::uint64_t hash_bytes(std::string_view bytes) {
     h = step(h, w);
   }
   std::uint64_t tail = 0;
-  std::memcpy(&tail, bytes.data() + i, bytes.size() - i);
+  // An empty file maps to no bytes at all (data() may be null, which
+  // memcpy must not get even for a length of zero).
+  if (i < bytes.size()) std::memcpy(&tail, bytes.data() + i, bytes.size() - i);
   h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
   return h ^ (h >> 32);
 }
