@@ -18,6 +18,12 @@
 
 namespace {
 
+// stdio buffer of the log file. Every decision is logged at info; with
+// stdio's default 4 KiB a busy gate made one write(2) per ~15 decisions.
+// Lines are still flushed every 100 ms by the housekeeping timer, at once
+// from warn up, and at exit.
+constexpr std::size_t kLogFileBufferBytes = 64 * 1024;
+
 int setup_logging(const std::string& level_name, const std::string& file) {
   const auto level = spdlog::level::from_str(level_name);
   if (level == spdlog::level::off && level_name != "off") {
@@ -30,7 +36,12 @@ int setup_logging(const std::string& level_name, const std::string& file) {
     logger = std::make_shared<spdlog::logger>("gate", std::make_shared<spdlog::sinks::stderr_sink_st>());
   } else {
     try {
-      logger = std::make_shared<spdlog::logger>("gate", std::make_shared<spdlog::sinks::basic_file_sink_st>(file));
+      spdlog::file_event_handlers handlers;
+      handlers.after_open = [](const spdlog::filename_t&, std::FILE* f) {
+        std::setvbuf(f, nullptr, _IOFBF, kLogFileBufferBytes);
+      };
+      logger = std::make_shared<spdlog::logger>(
+          "gate", std::make_shared<spdlog::sinks::basic_file_sink_st>(file, false, handlers));
     } catch (const std::exception& e) {
       std::fprintf(stderr, "trading-gate: cannot open log file %s: %s\n", file.c_str(), e.what());
       return 1;

@@ -55,23 +55,37 @@ std::string decode_segment_header(const char* p, SegmentHeader& out) {
   return {};
 }
 
-Hash encode_record(Sha256& sha, const Hash& prev, std::uint64_t seq, std::int64_t ts_ns, std::uint16_t type,
-                   std::string_view payload, std::string& out) {
+void place_record(std::uint64_t seq, std::int64_t ts_ns, std::uint16_t type, std::string_view payload,
+                  std::string& out) {
   const std::size_t at = out.size();
   out.resize(at + kRecordHeaderBytes);
   out.append(payload.data(), payload.size());
   char* h = out.data() + at;
+  put_u32(h, 0);
   put_u32(h + kRecPayloadBytesAt, static_cast<std::uint32_t>(payload.size()));
   put_u64(h + kRecSeqAt, seq);
   put_u64(h + kRecTsAt, static_cast<std::uint64_t>(ts_ns));
   put_u16(h + kRecTypeAt, type);
   put_u16(h + kRecFlagsAt, 0);
+  put_u32(h + kRecPayloadCrcAt, 0);
+  std::memset(h + kRecHashAt, 0, sizeof(Hash));
+}
+
+Hash seal_record(Sha256& sha, const Hash& prev, char* h) {
+  const std::string_view payload(h + kRecordHeaderBytes, get_u32(h + kRecPayloadBytesAt));
   put_u32(h + kRecPayloadCrcAt, crc32c(payload.data(), payload.size()));
   const Hash hash = sha.digest({reinterpret_cast<const char*>(prev.data()), prev.size()},
                                {h + kRecPayloadBytesAt, kRecHashAt - kRecPayloadBytesAt}, payload);
   std::memcpy(h + kRecHashAt, hash.data(), hash.size());
   put_u32(h, crc32c(h + 4, kRecordHeaderBytes - 4));
   return hash;
+}
+
+Hash encode_record(Sha256& sha, const Hash& prev, std::uint64_t seq, std::int64_t ts_ns, std::uint16_t type,
+                   std::string_view payload, std::string& out) {
+  const std::size_t at = out.size();
+  place_record(seq, ts_ns, type, payload, out);
+  return seal_record(sha, prev, out.data() + at);
 }
 
 bool parse_segment_file_name(std::string_view name, std::uint64_t& first_seq) {

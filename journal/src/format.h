@@ -92,8 +92,17 @@ void encode_segment_header(const SegmentHeader& header, char* out);
 std::string decode_segment_header(const char* p, SegmentHeader& out);
 
 // Appends one encoded record (header + payload) to `out`; returns its hash.
+// The same as place_record() followed by seal_record().
 Hash encode_record(Sha256& sha, const Hash& prev, std::uint64_t seq, std::int64_t ts_ns,
                    std::uint16_t type, std::string_view payload, std::string& out);
+// Appends a record's header fields and payload to `out`, leaving its
+// checksums and hash zero: the group-commit appender does only this, and
+// the flusher seals the records later, in order.
+void place_record(std::uint64_t seq, std::int64_t ts_ns, std::uint16_t type, std::string_view payload,
+                  std::string& out);
+// Fills in the payload checksum, the hash chained from `prev` and the header
+// checksum of the placed record at `record`; returns its hash.
+Hash seal_record(Sha256& sha, const Hash& prev, char* record);
 
 // Parses a "journal-<20 digits>.seg" name; false when it is not one.
 bool parse_segment_file_name(std::string_view name, std::uint64_t& first_seq);

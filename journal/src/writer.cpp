@@ -3,8 +3,12 @@
 // Locks: `mu_` guards the sequence, the chain, the pending group and the
 // durable/failed state; `io_mu_` guards the open segment and is held by
 // whoever does file I/O (the appending thread in per-record mode, the
-// flusher thread in group mode). Records are encoded and hashed under `mu_`
-// in sequence order, so the chain is built once, by the appender.
+// flusher thread in group mode). In per-record mode the appender encodes
+// and hashes each record under `mu_`. In group mode the appender only places
+// the record (header fields and payload, in sequence order under `mu_`); the
+// flusher seals each group (checksums and the hash chain, continuing from
+// the last record written) just before writing it, so the hashing is done
+// off the appending thread, once per record, in order.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -159,25 +163,31 @@ struct Writer::Impl {
   int seg_fd = -1;
   std::uint64_t seg_bytes = 0;  // bytes written to the open segment
   Hash io_last_hash{};          // hash of the last record written
+  detail::Sha256 io_sha;        // group mode: seals records before writing
 
   // Guarded by mu.
   mutable std::mutex mu;
   std::condition_variable cv_flusher;
   std::condition_variable cv_space;
   mutable std::condition_variable cv_durable;
+  std::condition_variable cv_role;
   detail::Sha256 sha;
   std::uint64_t next_seq = 1;
-  Hash chain{};
+  Hash chain{};  // per-record mode: hash of the last record encoded
   std::uint64_t durable_seq = 0;
   bool failed = false;
   bool closed = false;
   bool stop = false;
   bool flush_requested = false;
+  bool window_started = false;  // the flusher attends to the pending group
+  // Group mode: a thread (the flusher, or one in sync()) is writing a group.
+  // Only the holder writes, so groups reach the disk in sequence order.
+  bool writing_active = false;
   std::string error;
   Batch pending;
   std::string scratch;  // per-record mode encode buffer (under io_mu)
 
-  Batch writing;  // flusher thread only
+  Batch writing;  // the holder of the writer role only
   std::thread flusher;
 
   ~Impl() {
@@ -195,6 +205,7 @@ struct Writer::Impl {
     cv_durable.notify_all();
     cv_space.notify_all();
     cv_flusher.notify_all();
+    cv_role.notify_all();
   }
 
   std::string refusal_locked() const {
@@ -300,15 +311,19 @@ struct Writer::Impl {
     });
     if (failed || closed) return make_error(refusal_locked());
     const std::uint64_t seq = next_seq++;
-    chain = detail::encode_record(sha, chain, seq, ts_ns, type, payload, pending.bytes);
+    detail::place_record(seq, ts_ns, type, payload, pending.bytes);
     pending.sizes.push_back(static_cast<std::uint32_t>(size));
     bool wake = false;
     if (pending.count() == 1) {
       pending.first_seq = seq;
       pending.first_enqueued = std::chrono::steady_clock::now();
-      wake = true;
-    } else if (pending.count() >= options.group_commit_records_max ||
-               pending.bytes.size() >= options.group_commit_bytes_max) {
+      if (options.wake_on_first_append) {
+        window_started = true;
+        wake = true;
+      }
+    }
+    if (pending.count() >= options.group_commit_records_max ||
+        pending.bytes.size() >= options.group_commit_bytes_max) {
       wake = true;
     }
     // Woken after the lock is released, so the flusher does not wake only
@@ -323,39 +338,69 @@ struct Writer::Impl {
            pending.bytes.size() >= options.group_commit_bytes_max;
   }
 
+  // Seals the placed records of a group in order, chaining from the last
+  // record written. io_mu held.
+  void seal(Batch& batch) {
+    Hash prev = io_last_hash;
+    std::size_t at = 0;
+    for (const std::uint32_t size : batch.sizes) {
+      prev = detail::seal_record(io_sha, prev, batch.bytes.data() + at);
+      at += size;
+    }
+  }
+
+  // Writes and syncs the pending group on the calling thread, which holds
+  // the writer role (writing_active) and `lk`. Returns with `lk` locked.
+  Status write_pending_locked(std::unique_lock<std::mutex>& lk) {
+    std::swap(pending, writing);
+    pending.clear();
+    flush_requested = false;
+    window_started = false;
+    cv_space.notify_all();
+    lk.unlock();
+    Status st;
+    {
+      std::lock_guard io(io_mu);
+      seal(writing);
+      st = write_records(writing.bytes.data(), writing.sizes, writing.first_seq);
+    }
+    const std::uint64_t first = writing.first_seq;
+    const std::uint64_t last = first + writing.count() - 1;
+    writing.clear();
+    lk.lock();
+    if (!st) {
+      set_failed_locked("seqs " + std::to_string(first) + ".." + std::to_string(last) + ": " + st.error().message);
+      return st;
+    }
+    durable_seq = last;
+    cv_durable.notify_all();
+    return {};
+  }
+
   void flusher_loop() {
     std::unique_lock lk(mu);
     for (;;) {
-      cv_flusher.wait(lk, [&] { return stop || failed || pending.count() > 0; });
+      cv_flusher.wait(lk, [&] {
+        return stop || failed || (pending.count() > 0 && (window_started || group_ready_locked()));
+      });
       if (failed) return;
       if (pending.count() == 0) return;  // stop with nothing pending
       const auto deadline = pending.first_enqueued + std::chrono::microseconds(options.group_commit_window_us);
-      cv_flusher.wait_until(lk, deadline, [&] { return group_ready_locked(); });
-      std::swap(pending, writing);
-      pending.clear();
-      flush_requested = false;
-      cv_space.notify_all();
-      lk.unlock();
-      Status st;
-      {
-        std::lock_guard io(io_mu);
-        st = write_records(writing.bytes.data(), writing.sizes, writing.first_seq);
-      }
-      const std::uint64_t last = writing.first_seq + writing.count() - 1;
-      lk.lock();
-      if (!st) {
-        set_failed_locked("seqs " + std::to_string(writing.first_seq) + ".." + std::to_string(last) + ": " +
-                          st.error().message);
-        return;
-      }
-      durable_seq = last;
-      cv_durable.notify_all();
-      if (options.on_durable) {
+      cv_flusher.wait_until(lk, deadline, [&] { return group_ready_locked() || pending.count() == 0; });
+      cv_role.wait(lk, [&] { return !writing_active || failed; });
+      if (failed) return;
+      if (pending.count() == 0) continue;  // a sync() wrote the group
+      writing_active = true;
+      const std::uint64_t last = pending.first_seq + pending.count() - 1;
+      const Status st = write_pending_locked(lk);
+      if (st && options.on_durable) {
         lk.unlock();
         options.on_durable(last);
         lk.lock();
       }
-      writing.clear();
+      writing_active = false;
+      cv_role.notify_all();
+      if (!st) return;
     }
   }
 };
@@ -437,6 +482,32 @@ void Writer::request_flush() {
     std::lock_guard lk(impl_->mu);
     if (!impl_->group() || impl_->pending.count() == 0 || impl_->flush_requested) return;
     impl_->flush_requested = true;
+  }
+  impl_->cv_flusher.notify_one();
+}
+
+Result<std::uint64_t> Writer::sync() {
+  std::unique_lock lk(impl_->mu);
+  if (!impl_->group()) {
+    if (impl_->failed) return make_error(impl_->refusal_locked());
+    return impl_->durable_seq;
+  }
+  impl_->cv_role.wait(lk, [&] { return !impl_->writing_active || impl_->failed; });
+  if (impl_->failed) return make_error(impl_->refusal_locked());
+  if (impl_->pending.count() == 0) return impl_->durable_seq;
+  impl_->writing_active = true;
+  const Status st = impl_->write_pending_locked(lk);
+  impl_->writing_active = false;
+  impl_->cv_role.notify_all();
+  if (!st) return make_error(impl_->refusal_locked());
+  return impl_->durable_seq;
+}
+
+void Writer::start_window() {
+  {
+    std::lock_guard lk(impl_->mu);
+    if (!impl_->group() || impl_->pending.count() == 0 || impl_->window_started) return;
+    impl_->window_started = true;
   }
   impl_->cv_flusher.notify_one();
 }

@@ -33,6 +33,29 @@ namespace {
 
 __extension__ typedef unsigned __int128 UInt128;
 
+// Whether a quotient q with remainder r != 0 of a division by den rounds
+// away from zero, for a result of the given sign.
+template <class U>
+bool rounds_away(U q, U r, U den, bool negative, Rounding mode) {
+  switch (mode) {
+    case Rounding::kTowardZero:
+      return false;
+    case Rounding::kAwayFromZero:
+      return true;
+    case Rounding::kFloor:
+      return negative;
+    case Rounding::kCeiling:
+      return !negative;
+    case Rounding::kHalfEven: {
+      // 2r > den, or 2r == den and q odd; written without 2r, which could
+      // overflow U.
+      const U rest = den - r;
+      return r > rest || (r == rest && (q & 1) != 0);
+    }
+  }
+  return false;
+}
+
 // The rounded quotient of magnitudes, for a result of the given sign. One
 // template for both widths, so the 64-bit fast path below cannot differ
 // from the general one in anything but speed.
@@ -41,29 +64,73 @@ UInt128 rounded_magnitude(U abs_num, U abs_den, bool negative, Rounding mode) {
   const U q = abs_num / abs_den;
   const U r = abs_num % abs_den;
   if (r == 0) return q;
-  bool away = false;
-  switch (mode) {
-    case Rounding::kTowardZero:
-      away = false;
-      break;
-    case Rounding::kAwayFromZero:
-      away = true;
-      break;
-    case Rounding::kFloor:
-      away = negative;
-      break;
-    case Rounding::kCeiling:
-      away = !negative;
-      break;
-    case Rounding::kHalfEven: {
-      // 2r > den, or 2r == den and q odd; written without 2r, which could
-      // overflow U.
-      const U rest = abs_den - r;
-      away = r > rest || (r == rest && (q & 1) != 0);
-      break;
-    }
+  return UInt128{q} + (rounds_away<U>(q, r, abs_den, negative, mode) ? 1 : 0);
+}
+
+UInt128 magnitude(Int128 v) { return v < 0 ? UInt128{0} - static_cast<UInt128>(v) : static_cast<UInt128>(v); }
+Int128 with_sign(UInt128 m, bool negative) { return negative ? static_cast<Int128>(UInt128{0} - m) : static_cast<Int128>(m); }
+
+// a / kScale and a % kScale for a < 2^127 without a 128-bit division: long
+// division in 32-bit digits, where every step divides a 64-bit number by
+// the constant (which the compiler turns into a multiplication).
+void divide_by_scale(UInt128 a, UInt128& q, std::uint64_t& r) {
+  constexpr std::uint64_t kDen = Decimal::kScale;
+  static_assert(kDen < (std::uint64_t{1} << 32), "each step's remainder must fit in 32 bits");
+  const std::uint64_t hi = static_cast<std::uint64_t>(a >> 64);
+  const std::uint64_t lo = static_cast<std::uint64_t>(a);
+  const std::uint64_t q_hi = hi / kDen;
+  std::uint64_t rem = hi % kDen;
+  const std::uint64_t d1 = (rem << 32) | (lo >> 32);
+  const std::uint64_t q1 = d1 / kDen;
+  rem = d1 % kDen;
+  const std::uint64_t d0 = (rem << 32) | (lo & 0xffff'ffffu);
+  const std::uint64_t q0 = d0 / kDen;
+  r = d0 % kDen;
+  q = (UInt128{q_hi} << 64) + (UInt128{q1} << 32) + q0;
+}
+
+// The text every Decimal prints as, and nearly all a gate reads:
+// [-]D{1,10}[.D{1,8}]. Parsed in 64-bit arithmetic (ten whole digits times
+// the scale stay far below 2^63); anything else - longer, rounded, or not a
+// decimal at all - returns false and takes the general path, which gives
+// the same value or the error.
+bool parse_plain(std::string_view text, std::int64_t& units) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  const bool negative = p != end && *p == '-';
+  if (negative) ++p;
+  const char* const whole_begin = p;
+  std::uint64_t whole = 0;
+  while (p != end && static_cast<unsigned char>(*p - '0') < 10 && p - whole_begin < 10) {
+    whole = whole * 10 + static_cast<unsigned>(*p - '0');
+    ++p;
   }
-  return UInt128{q} + (away ? 1 : 0);
+  if (p == whole_begin) return false;
+  std::uint64_t frac = 0;
+  if (p != end) {
+    if (*p != '.') return false;
+    ++p;
+    const char* const frac_begin = p;
+    while (p != end && static_cast<unsigned char>(*p - '0') < 10 && p - frac_begin < Decimal::kFractionDigits) {
+      frac = frac * 10 + static_cast<unsigned>(*p - '0');
+      ++p;
+    }
+    if (p == frac_begin || p != end) return false;
+    for (auto d = p - frac_begin; d < Decimal::kFractionDigits; ++d) frac *= 10;
+  }
+  const auto magnitude = static_cast<std::int64_t>(whole * Decimal::kScale + frac);
+  units = negative ? -magnitude : magnitude;
+  return true;
+}
+
+// Unsigned decimal digits of v, written backwards ending at `end`; returns
+// the first digit.
+char* digits_backwards(std::uint64_t v, char* end) {
+  do {
+    *--end = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  return end;
 }
 
 }  // namespace
@@ -71,8 +138,8 @@ UInt128 rounded_magnitude(U abs_num, U abs_den, bool negative, Rounding mode) {
 Int128 divide_rounded(Int128 num, Int128 den, Rounding mode) {
   const bool negative = (num < 0) != (den < 0);
   // Magnitudes as unsigned, so the most negative value needs no special case.
-  const UInt128 abs_num = num < 0 ? UInt128{0} - static_cast<UInt128>(num) : static_cast<UInt128>(num);
-  const UInt128 abs_den = den < 0 ? UInt128{0} - static_cast<UInt128>(den) : static_cast<UInt128>(den);
+  const UInt128 abs_num = magnitude(num);
+  const UInt128 abs_den = magnitude(den);
   // Most divisions in the gate (returns, fractions, prices) have both sides
   // within 64 bits: one hardware division instead of a 128-bit library call.
   constexpr UInt128 k64 = UInt128{1} << 64;
@@ -80,10 +147,22 @@ Int128 divide_rounded(Int128 num, Int128 den, Rounding mode) {
                         ? rounded_magnitude<std::uint64_t>(static_cast<std::uint64_t>(abs_num),
                                                            static_cast<std::uint64_t>(abs_den), negative, mode)
                         : rounded_magnitude<UInt128>(abs_num, abs_den, negative, mode);
-  return negative ? static_cast<Int128>(UInt128{0} - q) : static_cast<Int128>(q);
+  return with_sign(q, negative);
+}
+
+Int128 divide_by_scale_rounded(Int128 num, Rounding mode) {
+  const bool negative = num < 0;
+  const UInt128 abs_num = magnitude(num);
+  if (abs_num >> 127 != 0) return divide_rounded(num, Decimal::kScale, mode);  // only -2^127
+  UInt128 q = 0;
+  std::uint64_t r = 0;
+  divide_by_scale(abs_num, q, r);
+  if (r != 0 && rounds_away<std::uint64_t>(static_cast<std::uint64_t>(q), r, Decimal::kScale, negative, mode)) ++q;
+  return with_sign(q, negative);
 }
 
 Result<Decimal> Decimal::parse_rounded(std::string_view text, Rounding mode) {
+  if (std::int64_t units = 0; parse_plain(text, units)) return Decimal(units);
   if (text.empty()) return make_error("empty decimal");
   if (text.size() > kTextLengthMax) {
     return make_error("decimal " + quote(text) + " is longer than " +
@@ -144,6 +223,7 @@ Result<Decimal> Decimal::parse_rounded(std::string_view text, Rounding mode) {
 }
 
 Result<Decimal> Decimal::parse(std::string_view text) {
+  if (std::int64_t units = 0; parse_plain(text, units)) return Decimal(units);
   const auto point = text.find('.');
   if (point != std::string_view::npos && text.size() - point - 1 > static_cast<std::size_t>(kFractionDigits)) {
     return make_error("decimal " + quote(text) + " has more than " + std::to_string(kFractionDigits) +
@@ -182,34 +262,30 @@ Result<Decimal> Decimal::from_double(double value, Rounding mode) {
 }
 
 std::string Decimal::to_string() const {
-  // Written right to left into one buffer, then copied into the string once
-  // (no intermediate strings: prices are converted on every bar).
-  const bool negative = units_ < 0;
-  const unsigned long long magnitude =
-      negative ? static_cast<unsigned long long>(-(units_ + 1)) + 1 : static_cast<unsigned long long>(units_);
-  unsigned long long whole = magnitude / kScale;
-  unsigned long long frac = magnitude % kScale;
+  // Built in a buffer and copied once: "-", at most 11 whole digits, ".",
+  // at most 8 fractional digits.
   char buf[kTextLengthMax];
-  char* end = buf + sizeof buf;
-  char* p = end;
+  char* const end = buf + sizeof buf;
+  const bool negative = units_ < 0;
+  const std::uint64_t magnitude =
+      negative ? static_cast<std::uint64_t>(-(units_ + 1)) + 1 : static_cast<std::uint64_t>(units_);
+  std::uint64_t frac = magnitude % kScale;
+  char* first = end;
   if (frac != 0) {
     int len = kFractionDigits;
-    while (frac % 10 == 0) {  // trailing zeros are not written
+    while (frac % 10 == 0) {
       frac /= 10;
       --len;
     }
     for (int d = 0; d < len; ++d) {
-      *--p = static_cast<char>('0' + frac % 10);
+      *--first = static_cast<char>('0' + frac % 10);
       frac /= 10;
     }
-    *--p = '.';
+    *--first = '.';
   }
-  do {
-    *--p = static_cast<char>('0' + whole % 10);
-    whole /= 10;
-  } while (whole != 0);
-  if (negative) *--p = '-';
-  return std::string(p, static_cast<std::size_t>(end - p));
+  first = digits_backwards(magnitude / kScale, first);
+  if (negative) *--first = '-';
+  return std::string(first, end);
 }
 
 std::string Decimal::to_string_fixed(int fraction_digits, Rounding mode) const {
@@ -233,17 +309,11 @@ std::string Decimal::to_string_fixed(int fraction_digits, Rounding mode) const {
   return out;
 }
 
-Result<Decimal> Decimal::add(Decimal other) const {
-  return fit(static_cast<Int128>(units_) + other.units_, "add");
-}
-
-Result<Decimal> Decimal::sub(Decimal other) const {
-  return fit(static_cast<Int128>(units_) - other.units_, "sub");
-}
+Error Decimal::overflow(const char* what) { return make_error(std::string("decimal overflow in ") + what); }
 
 Result<Decimal> Decimal::mul(Decimal other, Rounding mode) const {
   const Int128 product = static_cast<Int128>(units_) * other.units_;
-  return fit(divide_rounded(product, kScale, mode), "mul");
+  return fit(divide_by_scale_rounded(product, mode), "mul");
 }
 
 Result<Decimal> Decimal::div(Decimal other, Rounding mode) const {

@@ -3,9 +3,17 @@
 //
 //   reader   - reads into a fixed chunk, feeds the FrameDecoder, hands each
 //              frame to on_frame; pauses while the outbound queue is at the
-//              pause threshold (backpressure).
-//   writer   - gathers queued frames into one write_some; waits on a signal
-//              timer when the queue is empty.
+//              pause threshold (backpressure). While bytes keep arriving it
+//              reads again at once, without a trip through the event loop
+//              (at most kReadsPerTurnMax reads in a row, then it yields).
+//   writer   - writes what the owner could not write at once; waits on a
+//              signal timer while nothing is pending.
+//
+// Outbound frames are encoded straight into one byte buffer. Replies made
+// while a batch of received frames is handed out are "corked": they leave
+// together in one send when the batch ends (or every kWriteBatchFramesMax
+// frames), so a burst of requests costs one write, not one per reply. A
+// frame sent outside a batch is written at once when nothing is ahead of it.
 //   watchdog - one timer for all deadlines (read idle, write progress, close
 //              flush). Reads and writes only move time points; the timer is
 //              re-armed only when a deadline moves earlier than its expiry,
@@ -36,6 +44,15 @@ using asio::awaitable;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 Clock::duration ms(std::int64_t v) { return std::chrono::milliseconds(v); }
+
+// Reads done at once, without waiting on the event loop, before the reader
+// yields to it. Each read takes up to kReadChunkBytes, so a peer that keeps
+// the socket full gets at most 16 reads (1 MiB) per turn; other connections
+// and timers then run.
+constexpr std::size_t kReadsPerTurnMax = 16;
+// Written bytes are dropped from the front of the outbound buffer once they
+// are at least this many and half of it (when all of it is written, at once).
+constexpr std::size_t kCompactBytes = 64 * 1024;
 
 }  // namespace
 
@@ -75,38 +92,20 @@ class FramedConnection::Impl : public std::enable_shared_from_this<Impl> {
     asio::co_spawn(io_, watchdog_loop(self), asio::detached);
   }
 
-  // Writes `frame` at once when nothing is ahead of it, otherwise (or for
-  // what did not fit) copies it into the queue for the writer.
-  Status enqueue(std::string_view frame) {
-    if (closing_) return make_error("connection is closed");
-    if (queue_.size() >= limits_.outbound_queue_max) {
-      close(CloseReason::kOutboundQueueFull,
-            "outbound queue holds " + std::to_string(queue_.size()) + " frames (outbound_queue_max " +
-                std::to_string(limits_.outbound_queue_max) + "); the peer is not draining",
-            false);
-      return make_error("outbound queue full; connection closed");
-    }
-    if (started_ && queue_.empty() && !writing_) {
-      // Nothing ahead of this frame: try to write it now rather than wake the
-      // writer, which saves a trip through the event loop per reply.
-      boost::system::error_code ec;
-      const std::size_t n = socket_.write_some(asio::buffer(frame), ec);
-      if (!ec && n == frame.size()) return {};
-      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-        write_failed(ec);
-        return make_error("write failed: " + ec.message());
-      }
-      if (!ec) front_offset_ = n;
-    }
-    queue_.emplace_back(frame);
-    write_signal_.cancel();
-    return {};
+  // Encodes `message` as one frame at the end of the outbound bytes.
+  Status send(const google::protobuf::MessageLite& message) {
+    if (auto st = admit(); !st) return st;
+    std::string& buf = append_target();
+    const std::size_t before = buf.size();
+    if (auto st = encode_frame(message, buf, limits_.frame_size_max); !st) return st;
+    return queued_frame(buf.size() - before);
   }
 
-  // Reused for every send() so encoding does not allocate.
-  std::string& encode_buffer() {
-    encode_buf_.clear();
-    return encode_buf_;
+  // Queues an already encoded frame.
+  Status send_frame(std::string_view frame) {
+    if (auto st = admit(); !st) return st;
+    append_target().append(frame);
+    return queued_frame(frame.size());
   }
 
   void close(CloseReason reason, std::string detail, bool flush) {
@@ -117,7 +116,7 @@ class FramedConnection::Impl : public std::enable_shared_from_this<Impl> {
       detail_ = std::move(detail);
       closing_ = true;
     }
-    if (flush && started_ && !queue_.empty()) {
+    if (flush && started_ && has_output()) {
       flush_deadline_ = Clock::now() + ms(limits_.close_flush_timeout_ms);
       poke_watchdog(flush_deadline_);
       resume_signal_.cancel();  // a paused reader sees closing_ and ends
@@ -145,11 +144,60 @@ class FramedConnection::Impl : public std::enable_shared_from_this<Impl> {
 
   bool open() const { return !closing_; }
   std::uint32_t frame_size_max() const { return limits_.frame_size_max; }
-  std::size_t queued() const { return queue_.size(); }
+  std::size_t queued() const { return frame_ends_.size(); }
   bool paused() const { return paused_; }
 
  private:
   std::size_t pause_threshold() const { return read_pause_threshold(limits_.outbound_queue_max); }
+
+  bool has_output() const { return written_ < appended_; }
+
+  // Refuses a frame when closing, or when the queue is already at its cap
+  // (which closes the connection).
+  Status admit() {
+    if (closing_) return make_error("connection is closed");
+    if (frame_ends_.size() >= limits_.outbound_queue_max) {
+      close(CloseReason::kOutboundQueueFull,
+            "outbound queue holds " + std::to_string(frame_ends_.size()) + " frames (outbound_queue_max " +
+                std::to_string(limits_.outbound_queue_max) + "); the peer is not draining",
+            false);
+      return make_error("outbound queue full; connection closed");
+    }
+    return {};
+  }
+
+  // Where new frames go: out_, unless a write from out_ is in flight (its
+  // bytes must not move), then spill_, which joins out_ when it completes.
+  std::string& append_target() { return writing_ ? spill_ : out_; }
+
+  Status queued_frame(std::size_t bytes) {
+    appended_ += bytes;
+    frame_ends_.push_back(appended_);
+    if (!corked_) return write_now();
+    return {};
+  }
+
+  // Writes pending bytes now, without blocking, unless the writer has a write
+  // in flight; hands what does not fit to the writer.
+  Status write_now() {
+    if (!started_ || writing_ || closed_ || !has_output()) return {};
+    boost::system::error_code ec;
+    const std::size_t at = static_cast<std::size_t>(written_ - out_base_);
+    const std::size_t n = socket_.write_some(asio::buffer(out_.data() + at, out_.size() - at), ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      write_failed(ec);
+      return make_error("write failed: " + ec.message());
+    }
+    if (!ec) consume(n);
+    if (has_output()) write_signal_.cancel();
+    return {};
+  }
+
+  // Ends a batch of received frames: what its replies queued leaves now.
+  void uncork() {
+    corked_ = false;
+    if (!detached_) static_cast<void>(write_now());
+  }
 
   void finish_close() {
     if (closed_) return;
@@ -185,15 +233,25 @@ class FramedConnection::Impl : public std::enable_shared_from_this<Impl> {
   static awaitable<void> watchdog_loop(std::shared_ptr<Impl> self) { co_await self->watchdog_body(); }
 
   awaitable<void> read_body() {
+    std::size_t reads_in_turn = 0;
     for (;;) {
       // Hand out every complete frame already buffered, pausing while the
-      // peer's replies are piling up.
+      // peer's replies are piling up. Replies are corked meanwhile.
+      corked_ = true;
+      std::size_t batch = 0;
       for (;;) {
-        if (closing_) co_return;
-        if (queue_.size() >= pause_threshold()) {
-          paused_ = true;
-          resume_signal_.expires_at(Clock::time_point::max());
-          co_await resume_signal_.async_wait(kNoThrow);
+        if (closing_) {
+          uncork();
+          co_return;
+        }
+        if (frame_ends_.size() >= pause_threshold()) {
+          uncork();
+          if (frame_ends_.size() >= pause_threshold()) {
+            paused_ = true;
+            resume_signal_.expires_at(Clock::time_point::max());
+            co_await resume_signal_.async_wait(kNoThrow);
+          }
+          corked_ = true;
           continue;
         }
         if (paused_) {
@@ -204,13 +262,45 @@ class FramedConnection::Impl : public std::enable_shared_from_this<Impl> {
         auto next = decoder_.next();
         if (next.status == FrameDecoder::Status::kNeedMore) break;
         if (next.status == FrameDecoder::Status::kError) {
+          uncork();
           if (callbacks_.on_stream_error && !detached_) callbacks_.on_stream_error(next.error);
           close(CloseReason::kFrameOversize, next.error, true);
           co_return;
         }
         if (callbacks_.on_frame && !detached_) callbacks_.on_frame(next.payload);
+        if (++batch >= kWriteBatchFramesMax) {
+          uncork();
+          corked_ = true;
+          batch = 0;
+        }
       }
-      auto [ec, n] = co_await socket_.async_read_some(asio::buffer(read_buf_), kNoThrow);
+      uncork();
+      if (closing_) co_return;
+      // More bytes: read again at once while the peer keeps sending; wait
+      // for the socket to become readable only when it has nothing. After
+      // kReadsPerTurnMax reads in a row the read goes through the event
+      // loop, so other connections and timers get their turn.
+      boost::system::error_code ec;
+      std::size_t n = 0;
+      if (reads_in_turn >= kReadsPerTurnMax) {
+        reads_in_turn = 0;
+        auto [rec, rn] = co_await socket_.async_read_some(asio::buffer(read_buf_), kNoThrow);
+        ec = rec;
+        n = rn;
+      } else {
+        ++reads_in_turn;
+        n = socket_.read_some(asio::buffer(read_buf_), ec);
+        while (ec == asio::error::would_block || ec == asio::error::try_again) {
+          reads_in_turn = 0;
+          auto [wec] = co_await socket_.async_wait(asio::socket_base::wait_read, kNoThrow);
+          if (closing_) co_return;
+          if (wec) {
+            ec = wec;
+            break;
+          }
+          n = socket_.read_some(asio::buffer(read_buf_), ec);
+        }
+      }
       if (closing_) co_return;
       if (ec == asio::error::eof) {
         if (decoder_.buffered() > 0) {
@@ -234,11 +324,9 @@ class FramedConnection::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   awaitable<void> write_body() {
-    std::vector<asio::const_buffer> buffers;
-    buffers.reserve(kWriteBatchFramesMax);
     for (;;) {
       if (closed_) co_return;
-      if (queue_.empty()) {
+      if (!has_output()) {
         if (closing_) {
           finish_close();  // flush complete
           co_return;
@@ -247,16 +335,11 @@ class FramedConnection::Impl : public std::enable_shared_from_this<Impl> {
         co_await write_signal_.async_wait(kNoThrow);
         continue;
       }
-      buffers.clear();
-      for (std::size_t i = 0; i < queue_.size() && i < kWriteBatchFramesMax; ++i) {
-        const std::string& f = queue_[i];
-        const std::size_t skip = i == 0 ? front_offset_ : 0;
-        buffers.emplace_back(f.data() + skip, f.size() - skip);
-      }
+      const std::size_t at = static_cast<std::size_t>(written_ - out_base_);
       writing_ = true;
       write_deadline_ = Clock::now() + ms(limits_.write_timeout_ms);
       poke_watchdog(write_deadline_);
-      auto [ec, n] = co_await socket_.async_write_some(buffers, kNoThrow);
+      auto [ec, n] = co_await socket_.async_write_some(asio::buffer(out_.data() + at, out_.size() - at), kNoThrow);
       writing_ = false;
       if (closed_) co_return;
       if (ec) {
@@ -264,7 +347,11 @@ class FramedConnection::Impl : public std::enable_shared_from_this<Impl> {
         co_return;
       }
       consume(n);
-      if (paused_ && queue_.size() < pause_threshold()) resume_signal_.cancel();
+      if (!spill_.empty()) {  // queued during the write; follows out_ in the stream
+        out_.append(spill_);
+        spill_.clear();
+      }
+      if (paused_ && frame_ends_.size() < pause_threshold()) resume_signal_.cancel();
     }
   }
 
@@ -278,17 +365,18 @@ class FramedConnection::Impl : public std::enable_shared_from_this<Impl> {
     close(CloseReason::kWriteError, "write failed: " + ec.message(), false);
   }
 
-  // Drops `n` written bytes from the front of the queue.
+  // Marks `n` more bytes of out_ written: frames that have fully left are
+  // no longer queued, and written bytes are dropped from out_.
   void consume(std::size_t n) {
-    while (n > 0 && !queue_.empty()) {
-      const std::size_t left = queue_.front().size() - front_offset_;
-      if (n < left) {
-        front_offset_ += n;
-        return;
-      }
-      n -= left;
-      queue_.pop_front();
-      front_offset_ = 0;
+    written_ += n;
+    while (!frame_ends_.empty() && frame_ends_.front() <= written_) frame_ends_.pop_front();
+    const std::size_t done = static_cast<std::size_t>(written_ - out_base_);
+    if (done == out_.size()) {
+      out_.clear();
+      out_base_ = written_;
+    } else if (done >= kCompactBytes && done >= out_.size() / 2) {
+      out_.erase(0, done);
+      out_base_ = written_;
     }
   }
 
@@ -324,17 +412,24 @@ class FramedConnection::Impl : public std::enable_shared_from_this<Impl> {
   Callbacks callbacks_;
   FrameDecoder decoder_;
   std::vector<char> read_buf_;
-  std::deque<std::string> queue_;  // encoded frames; deque keeps their addresses stable
-  std::size_t front_offset_ = 0;   // bytes of queue_.front() already written
+  // Outbound bytes, as one stream: out_ holds stream offsets [out_base_,
+  // out_base_ + out_.size()), of which everything before written_ has been
+  // written; spill_ follows out_ while a write from out_ is in flight.
+  std::string out_;
+  std::string spill_;
+  std::uint64_t out_base_ = 0;
+  std::uint64_t written_ = 0;
+  std::uint64_t appended_ = 0;
+  std::deque<std::uint64_t> frame_ends_;  // stream offset where each waiting frame ends
   std::string assign_error_;
-  std::string encode_buf_;
 
   Clock::time_point read_deadline_ = Clock::time_point::max();
   Clock::time_point write_deadline_ = Clock::time_point::max();
   Clock::time_point flush_deadline_ = Clock::time_point::max();
 
   bool started_ = false;
-  bool writing_ = false;
+  bool writing_ = false;   // an asynchronous write from out_ is in flight
+  bool corked_ = false;    // a batch of received frames is being handed out
   bool paused_ = false;
   bool closing_ = false;  // no more reading or sending; may still flush
   bool closed_ = false;   // socket closed
@@ -351,19 +446,14 @@ FramedConnection::~FramedConnection() { impl_->detach(); }
 
 void FramedConnection::start() { impl_->start(); }
 
-Status FramedConnection::send(const google::protobuf::MessageLite& message) {
-  if (!impl_->open()) return make_error("connection is closed");
-  std::string& frame = impl_->encode_buffer();
-  if (auto st = encode_frame(message, frame, impl_->frame_size_max()); !st) return st;
-  return impl_->enqueue(frame);
-}
+Status FramedConnection::send(const google::protobuf::MessageLite& message) { return impl_->send(message); }
 
 Status FramedConnection::send_frame(std::string_view frame) {
   if (frame.size() < kFrameHeaderBytes || frame.size() - kFrameHeaderBytes > impl_->frame_size_max()) {
     return make_error("frame of " + std::to_string(frame.size()) + " bytes does not fit frame_size_max " +
                       std::to_string(impl_->frame_size_max()));
   }
-  return impl_->enqueue(frame);
+  return impl_->send_frame(frame);
 }
 
 void FramedConnection::close(CloseReason reason, std::string detail, bool flush) {

@@ -6,7 +6,9 @@
 //
 //   bare         a socketpair ping-pong of the same byte counts as the
 //                intent and denial frames, both threads in this process
-//                (--cpu-client / --cpu-gate): the kernel's floor
+//                (--cpu-client / --cpu-gate): the kernel's floor; also
+//                between two processes (a forked echo), which costs the
+//                same here, so the address-space switch is not the gap
 //   denied       intent -> Decision round trip for an intent the gate
 //                denies (PRODUCT_NOT_ALLOWED): decided and journaled, but
 //                answered without waiting for the disk ("non-durable ack")
@@ -14,20 +16,35 @@
 //                accepts: answered only once its record is fdatasync'd
 //   fdatasync    a 512-byte pwrite + fdatasync on a file in --dir after
 //                each accepted round trip: the disk's floor for "accepted",
-//                measured under the same disk conditions
-//   throughput   intents pipelined (--window in flight) for --throughput
-//                intents; most are denied by the rate limit once it is
-//                reached, every one is decided and journaled
+//                measured under the same disk conditions; the medians are
+//                compared, and so is each round trip with the sync right
+//                after it ("paired"), which the disk's drift disturbs less
+//   throughput   intents pipelined (--window in flight, written up to
+//                --send-batch per send) for --throughput intents; most are
+//                denied by the rate limit once it is reached, every one is
+//                decided and journaled
 //   session      a SIM trading day first: 1440 bars in lockstep, a market
 //                order every fifth bar
 //   VmRSS        of the gate process after start, after the SIM day, after
 //                the latency runs and after the throughput run
 //
-// Prints percentiles in microseconds. Not a test: it asserts nothing.
+// Prints percentiles in microseconds, and CPU time per round trip or intent
+// (the client thread's, and the gate's over all its threads, from
+// /proc/PID/task/*/schedstat). The client reads whatever the socket holds
+// and takes frames from its buffer, as the agent's own connection does, so
+// a reply costs it one recv. Not a test: it asserts nothing.
 //
 //   bench_gate_daemon --gate PATH [--dir DIR] [--iterations N] [--warmup N]
-//                     [--throughput N] [--window N] [--cpu-client C]
+//                     [--throughput N] [--window N] [--send-batch N] [--cpu-client C]
 //                     [--cpu-gate G] [--log-level LEVEL] [--log-file PATH]
+//                     [--cases session,denied,accepted,throughput]
+//                     [--gate-wrapper "valgrind --tool=callgrind"]
+//
+// --cases picks which measurements run (default: all), so one case can be
+// repeated or profiled alone (the gate's pid is printed for perf -p).
+// --gate-wrapper runs the gate under another program (space-separated
+// words before the gate's own command line), e.g. callgrind, to count the
+// instructions each intent costs independently of the machine's load.
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -59,7 +76,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using ta::bench::pin;
-using ta::bench::read_all;
 using ta::bench::Stats;
 using ta::bench::summarize;
 using ta::bench::write_all;
@@ -71,10 +87,14 @@ struct Args {
   int warmup = 2000;
   int throughput = 200000;
   int window = 256;
+  int send_batch = 64;
   int cpu_client = 0;
   int cpu_gate = 1;
   std::string log_level = "info";
   std::string log_file;  // default: DIR/gate.log
+  std::string cases = "session,denied,accepted,throughput";
+  std::string gate_wrapper;
+  bool has(const char* c) const { return ("," + cases + ",").find("," + std::string(c) + ",") != std::string::npos; }
 };
 
 Args parse(int argc, char** argv) {
@@ -88,10 +108,13 @@ Args parse(int argc, char** argv) {
     else if (k == "--warmup") a.warmup = std::atoi(v.c_str());
     else if (k == "--throughput") a.throughput = std::atoi(v.c_str());
     else if (k == "--window") a.window = std::atoi(v.c_str());
+    else if (k == "--send-batch") a.send_batch = std::atoi(v.c_str());
     else if (k == "--cpu-client") a.cpu_client = std::atoi(v.c_str());
     else if (k == "--cpu-gate") a.cpu_gate = std::atoi(v.c_str());
     else if (k == "--log-level") a.log_level = v;
     else if (k == "--log-file") a.log_file = v;
+    else if (k == "--cases") a.cases = v;
+    else if (k == "--gate-wrapper") a.gate_wrapper = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -162,11 +185,48 @@ pid_t start_gate(const Args& a) {
     ::dup2(devnull, 2);
     const std::string config = a.dir + "/gate.yaml";
     const std::string log = a.log_file.empty() ? a.dir + "/gate.log" : a.log_file;
-    ::execl(a.gate.c_str(), a.gate.c_str(), "--config", config.c_str(), "--log-file", log.c_str(), "--log-level",
-            a.log_level.c_str(), static_cast<char*>(nullptr));
+    std::vector<std::string> words;
+    std::istringstream wrapper(a.gate_wrapper);
+    for (std::string w; wrapper >> w;) words.push_back(w);
+    for (const char* w : {a.gate.c_str(), "--config", config.c_str(), "--log-file", log.c_str(), "--log-level",
+                          a.log_level.c_str()}) {
+      words.emplace_back(w);
+    }
+    std::vector<char*> argv;
+    for (std::string& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
   return pid;
+}
+
+// CPU time used so far by every thread of process `pid` (the first field of
+// each /proc/PID/task/TID/schedstat, in nanoseconds): what the gate spends,
+// whichever of its threads spends it.
+double process_cpu_us(pid_t pid) {
+  double ns = 0;
+  std::error_code ec;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(t.path() / "schedstat");
+    double v = 0;
+    if (in >> v) ns += v;
+  }
+  return ns / 1000.0;
+}
+
+// CPU time of the calling thread.
+double thread_cpu_us() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+// CPU time of this whole process.
+double self_cpu_us() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
 }
 
 long rss_kib(pid_t pid) {
@@ -182,7 +242,7 @@ long rss_kib(pid_t pid) {
 class Client {
  public:
   bool connect(const std::string& path) {
-    for (int i = 0; i < 2000; ++i) {
+    for (int i = 0; i < 12000; ++i) {  // up to a minute: the gate may run under valgrind
       auto fd = ta::proto::connect_unix(path);
       if (fd.ok()) {
         fd_ = std::move(fd).value();
@@ -207,16 +267,33 @@ class Client {
     return write_all(fd_.get(), out_.data(), out_.size());
   }
   bool send_frame(const std::string& frame) { return write_all(fd_.get(), frame.data(), frame.size()); }
+  // Reads one frame. Like the agent's own connection, it reads whatever the
+  // socket holds into a buffer and takes frames from there, so a reply
+  // costs one recv, as in the bare ping-pong.
   bool read(ta::ipc::Envelope& e) {
-    char header[4];
-    if (!read_all(fd_.get(), header, 4)) return false;
-    const std::uint32_t n = static_cast<std::uint8_t>(header[0]) | (static_cast<std::uint8_t>(header[1]) << 8) |
-                            (static_cast<std::uint8_t>(header[2]) << 16) |
-                            (static_cast<std::uint32_t>(static_cast<std::uint8_t>(header[3])) << 24);
-    in_.resize(n);
-    if (!read_all(fd_.get(), in_.data(), n)) return false;
-    last_frame_bytes_ = 4 + n;
-    return e.ParseFromString(in_);
+    for (;;) {
+      const std::size_t have = in_end_ - in_at_;
+      if (have >= 4) {
+        const auto* h = reinterpret_cast<const std::uint8_t*>(in_.data() + in_at_);
+        const std::uint32_t n = h[0] | (h[1] << 8) | (h[2] << 16) | (static_cast<std::uint32_t>(h[3]) << 24);
+        if (n > ta::proto::kFrameSizeMaxDefault) return false;
+        if (have >= 4 + n) {
+          const bool ok = e.ParseFromArray(in_.data() + in_at_ + 4, static_cast<int>(n));
+          in_at_ += 4 + n;
+          last_frame_bytes_ = 4 + n;
+          return ok;
+        }
+      }
+      if (in_at_ > 0) {  // keep the partial frame at the front
+        std::memmove(in_.data(), in_.data() + in_at_, have);
+        in_at_ = 0;
+        in_end_ = have;
+      }
+      if (in_.size() - in_end_ < 64 * 1024) in_.resize(in_end_ + 64 * 1024);
+      const ssize_t r = ::recv(fd_.get(), in_.data() + in_end_, in_.size() - in_end_, 0);
+      if (r <= 0) return false;
+      in_end_ += static_cast<std::size_t>(r);
+    }
   }
   // Reads until the reply to `request_id`; pushes in between are skipped.
   bool reply(std::uint64_t request_id, ta::ipc::Envelope& e) {
@@ -232,7 +309,9 @@ class Client {
  private:
   ta::proto::UniqueFd fd_;
   std::string out_;
-  std::string in_;
+  std::vector<char> in_;
+  std::size_t in_at_ = 0;   // first unread byte in in_
+  std::size_t in_end_ = 0;  // end of the received bytes in in_
   std::uint64_t next_id_ = 1;
   std::size_t last_frame_bytes_ = 0;
 };
@@ -382,15 +461,23 @@ double throughput(Client& c, const Args& a) {
       if (e.has_decision()) answered.fetch_add(1, std::memory_order_release);
     }
   });
+  // The writer sends the intents it has room for in one send, up to
+  // --send-batch of them, as a pipelining client's framed connection
+  // gathers its queued frames into one write.
   std::string batch;
   const auto t0 = Clock::now();
-  for (int i = 0; i < n; ++i) {
+  for (int i = 0; i < n;) {
     while (i - answered.load(std::memory_order_acquire) >= a.window) std::this_thread::yield();
-    ta::ipc::Envelope e;
-    e.set_request_id(c.next_id());
-    *e.mutable_order_intent() = intent("t-" + std::to_string(i), "BTC-USD", ta::ipc::SIDE_BUY);
+    const int room = a.window - (i - answered.load(std::memory_order_acquire));
+    const int count = std::min({room, a.send_batch, n - i});
     batch.clear();
-    if (!ta::proto::encode_frame(e, batch).ok() || !c.send_frame(batch)) std::exit(1);
+    for (int k = 0; k < count; ++k, ++i) {
+      ta::ipc::Envelope e;
+      e.set_request_id(c.next_id());
+      *e.mutable_order_intent() = intent("t-" + std::to_string(i), "BTC-USD", ta::ipc::SIDE_BUY);
+      if (!ta::proto::encode_frame(e, batch).ok()) std::exit(1);
+    }
+    if (!c.send_frame(batch)) std::exit(1);
   }
   reader.join();
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -413,41 +500,78 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::printf("gate pid %d\n", static_cast<int>(gate));
   const long rss_start = rss_kib(gate);
-  const int session_intents = session(c);
+  int session_intents = 0;
+  if (a.has("session")) session_intents = session(c);
   const long rss_session = rss_kib(gate);
 
   std::size_t intent_bytes = 0;
   std::size_t decision_bytes = 0;
-  const Stats denied = summarize(round_trips(c, a, false, intent_bytes, decision_bytes));
-  const Stats floor =
-      summarize(ta::bench::bare_ping_pong(a.warmup, a.iterations, a.cpu_client, a.cpu_gate, intent_bytes, decision_bytes));
-  std::printf("frames: intent %zu bytes, denial %zu bytes\n", intent_bytes, decision_bytes);
-  std::vector<double> sync_us;
-  Stats accepted;
-  {
-    SyncProbe probe(a.dir);
-    accepted = summarize(round_trips(c, a, true, intent_bytes, decision_bytes, &probe, &sync_us));
+  if (a.has("denied")) {
+    const double total = a.warmup + a.iterations;
+    const double gate0 = process_cpu_us(gate);
+    const double client0 = thread_cpu_us();
+    const Stats denied = summarize(round_trips(c, a, false, intent_bytes, decision_bytes));
+    const double client_cpu = (thread_cpu_us() - client0) / total;
+    const double gate_cpu = (process_cpu_us(gate) - gate0) / total;
+    const double bare0 = self_cpu_us();
+    const Stats floor = summarize(
+        ta::bench::bare_ping_pong(a.warmup, a.iterations, a.cpu_client, a.cpu_gate, intent_bytes, decision_bytes));
+    const double bare_cpu = (self_cpu_us() - bare0) / total;
+    const Stats floor_processes = summarize(ta::bench::bare_ping_pong_processes(
+        a.warmup, a.iterations, a.cpu_client, a.cpu_gate, intent_bytes, decision_bytes));
+    std::printf("frames: intent %zu bytes, denial %zu bytes\n", intent_bytes, decision_bytes);
+    print_row("bare unix ping-pong", floor);
+    print_row("bare ping-pong, two processes", floor_processes);
+    print_row("gate: denied (non-durable ack)", denied);
+    std::printf("ratio denied/bare p50 %.2fx; against two processes %.2fx\n", denied.p50 / floor.p50,
+                denied.p50 / floor_processes.p50);
+    std::printf("cpu per round trip: bare %.2f us (both sides); denied: client %.2f us, gate %.2f us (all threads)\n",
+                bare_cpu, client_cpu, gate_cpu);
   }
-  const Stats sync = summarize(sync_us);
-  bar(c);  // fill what the accepted run left open
+  if (a.has("accepted")) {
+    std::vector<double> sync_us;
+    Stats accepted;
+    const double gate0 = process_cpu_us(gate);
+    std::vector<double> accepted_us;
+    {
+      SyncProbe probe(a.dir);
+      accepted_us = round_trips(c, a, true, intent_bytes, decision_bytes, &probe, &sync_us);
+      accepted = summarize(accepted_us);
+    }
+    const double gate_cpu = (process_cpu_us(gate) - gate0) / (a.warmup + a.iterations);
+    const Stats sync = summarize(sync_us);
+    // Each round trip less the fdatasync measured right after it: the disk's
+    // speed drifts over seconds, so pairs taken together compare like with
+    // like better than two separate medians do.
+    std::vector<double> paired;
+    for (std::size_t i = 0; i < accepted_us.size() && i < sync_us.size(); ++i) {
+      paired.push_back(accepted_us[i] - sync_us[i]);
+    }
+    const Stats over = summarize(paired);
+    bar(c);  // fill what the accepted run left open
+    print_row("gate: accepted (durable)", accepted);
+    print_row("pwrite 512 B + fdatasync", sync);
+    print_row("accepted - its fdatasync, paired", over);
+    std::printf("accepted - fdatasync p50 %+.1f us; paired p50 %+.1f us; gate cpu per accepted intent %.2f us (all "
+                "threads, with the bar every 40)\n",
+                accepted.p50 - sync.p50, over.p50, gate_cpu);
+  }
   const long rss_steady = rss_kib(gate);
 
-  print_row("bare unix ping-pong", floor);
-  print_row("gate: denied (non-durable ack)", denied);
-  print_row("gate: accepted (durable)", accepted);
-  print_row("pwrite 512 B + fdatasync", sync);
-  std::printf("ratio denied/bare p50 %.2fx; accepted - fdatasync p50 %+.1f us\n", denied.p50 / floor.p50,
-              accepted.p50 - sync.p50);
-
-  const double rate = throughput(c, a);
-  std::printf("throughput: %d intents, window %d: %.0f intents/s\n", a.throughput, a.window, rate);
+  if (a.has("throughput")) {
+    const double gate0 = process_cpu_us(gate);
+    const double rate = throughput(c, a);
+    const double gate_cpu = (process_cpu_us(gate) - gate0) / a.throughput;
+    std::printf("throughput: %d intents, window %d, up to %d per send: %.0f intents/s; gate cpu %.2f us per intent\n",
+                a.throughput, a.window, a.send_batch, rate, gate_cpu);
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const long rss_after = rss_kib(gate);
   std::printf("gate VmRSS: after start %ld KiB, after a SIM day (1440 bars, %d orders) %ld KiB, after the latency "
-              "runs (%d intents) %ld KiB, after throughput (%d more) %ld KiB\n",
-              rss_start, session_intents, rss_session, 2 * (a.warmup + a.iterations), rss_steady, a.throughput,
-              rss_after);
+              "runs %ld KiB, after throughput %ld KiB\n",
+              rss_start, session_intents, rss_session, rss_steady, rss_after);
 
   ::kill(gate, SIGTERM);
   ::waitpid(gate, nullptr, 0);

@@ -26,6 +26,7 @@
 #include <string>
 
 #include "journal/journal.h"
+#include "record_decoder.h"
 #include "journal_records.pb.h"
 
 namespace {
@@ -240,7 +241,7 @@ const fs::path& mark_journal() {
   return *dir;
 }
 
-enum class Decode { kNone, kReused, kArena };
+enum class Decode { kNone, kReused, kArena, kGateDecoder };
 
 // Parses `payload` as a GateRecord: into one reused message, or into
 // arena-allocated messages with the arena reset every 4096 records (how a
@@ -267,6 +268,11 @@ class Decoder {
         benchmark::DoNotOptimize(m);
         return ok;
       }
+      case Decode::kGateDecoder: {
+        const bool ok = gate_decoder_.decode(payload);
+        benchmark::DoNotOptimize(gate_decoder_);
+        return ok;
+      }
     }
     return false;
   }
@@ -274,6 +280,7 @@ class Decoder {
  private:
   Decode mode_;
   ta::ipc::GateRecord reused_;
+  ta::gate::daemon::GateRecordDecoder gate_decoder_;
   google::protobuf::Arena arena_;
   int in_arena_ = 0;
 };
@@ -306,17 +313,24 @@ void BM_ReplayVerifyDecodeGateRecord(benchmark::State& state) { replay(state, De
 void BM_ReplayVerifyDecodeGateRecordArena(benchmark::State& state) {
   replay(state, Decode::kArena, replay_journal());
 }
+// The gate's own replay decoder (gate/daemon/src/record_decoder.h): the
+// intent and decision parsed into messages kept across records.
+void BM_ReplayVerifyDecodeGateDecoder(benchmark::State& state) {
+  replay(state, Decode::kGateDecoder, replay_journal());
+}
 void BM_ReplayVerifyOnly(benchmark::State& state) { replay(state, Decode::kNone, replay_journal()); }
 void BM_ReplayVerifyDecodeMarkPrice(benchmark::State& state) { replay(state, Decode::kReused, mark_journal()); }
 BENCHMARK(BM_ReplayVerifyDecodeGateRecord)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReplayVerifyDecodeGateRecordArena)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ReplayVerifyDecodeGateDecoder)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReplayVerifyOnly)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReplayVerifyDecodeMarkPrice)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Replay on several threads: the reader (checksums and chain) runs on the
 // benchmark thread and hands batches of verified payloads to
 // state.range(0) decoding threads through a queue of at most
-// kQueueBatchesMax batches.
+// kQueueBatchesMax batches. The decoding threads use the gate's replay
+// decoder.
 void BM_ReplayVerifyDecodeThreaded(benchmark::State& state) {
   const auto decoders = static_cast<int>(state.range(0));
   constexpr std::size_t kBatchRecords = 1024;
@@ -334,7 +348,7 @@ void BM_ReplayVerifyDecodeThreaded(benchmark::State& state) {
     std::atomic<std::uint64_t> decoded{0};
     std::atomic<bool> bad{false};
     auto consume = [&] {
-      Decoder decoder(Decode::kArena);
+      Decoder decoder(Decode::kGateDecoder);
       for (;;) {
         Batch b;
         {

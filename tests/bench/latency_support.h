@@ -5,7 +5,10 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -90,6 +93,44 @@ inline std::vector<double> bare_ping_pong(int warmup, int iterations, int cpu_cl
   server.join();
   ::close(sv[0]);
   ::close(sv[1]);
+  return us;
+}
+
+// The same ping-pong between two processes: the echoing side is a forked
+// child pinned to cpu_server. A round trip between the agent and the gate
+// crosses address spaces, so every switch also changes the page tables; a
+// pair of threads in one process does not pay that.
+inline std::vector<double> bare_ping_pong_processes(int warmup, int iterations, int cpu_client, int cpu_server,
+                                                    std::size_t out_bytes, std::size_t in_bytes) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) std::exit(1);
+  const int total = warmup + iterations;
+  const pid_t child = ::fork();
+  if (child < 0) std::exit(1);
+  if (child == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    pin(cpu_server);
+    ::close(sv[0]);
+    std::vector<char> in(out_bytes), out(in_bytes, 'd');
+    for (int i = 0; i < total; ++i) {
+      if (!read_all(sv[1], in.data(), in.size())) ::_exit(1);
+      if (!write_all(sv[1], out.data(), out.size())) ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  ::close(sv[1]);
+  std::vector<double> us;
+  us.reserve(static_cast<std::size_t>(iterations));
+  pin(cpu_client);
+  std::vector<char> out(out_bytes, 'i'), in(in_bytes);
+  for (int i = 0; i < total; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!write_all(sv[0], out.data(), out.size()) || !read_all(sv[0], in.data(), in.size())) std::exit(1);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (i >= warmup) us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+  }
+  ::close(sv[0]);
+  ::waitpid(child, nullptr, 0);
   return us;
 }
 

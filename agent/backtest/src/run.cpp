@@ -64,8 +64,9 @@ class Book {
       : config_(config),
         products_(products),
         reference_(reference),
+        market_facts_(reference || config.rules_enabled),
         engine_(std::move(engine)),
-        state_(limits_for(config, setup), gate::Ledger(setup.capital, start_ts_ns), bounds()),
+        state_(limits_for(config, setup), gate::Ledger(setup.capital, start_ts_ns), bounds(reference)),
         venue_(venue_config(config), config.gate.gate.products) {
     state_.set_ready(true);
     deferred_.resize(products.ids.size());
@@ -98,7 +99,12 @@ class Book {
   //   cannot fire; the day roll they would make gives the same figures
   //   later). The deferred mark is applied before the product's next fill,
   //   before any decision of this bar (with the loss check and tick, which
-  //   must then change nothing) and at the end of the run.
+  //   must then change nothing) and at the end of the run;
+  // * the market facts (GateState::apply_bar) are kept only when rules are
+  //   evaluated: decide() reads them in the rule stage alone, and orders
+  //   held for approval come only from rules, so with rules off nothing
+  //   reads them (and the bars were checked when loaded, so applying them
+  //   could not fail either).
   Status on_bar(std::size_t p, const agent::Bar& bar, const gate::Bar& gbar) {
     const std::int64_t now = bar.close_ts_s() * gate::kNanosPerSecond;
     current_p_ = p;
@@ -110,7 +116,7 @@ class Book {
     const bool ledger_idle = venue_idle && quantity_[p].is_zero() && !cooldown_running() &&
                              !state_.flatten_in_force() && !compat::has_pending_holds(state_);
     if (ledger_idle) {
-      if (auto st = compat::apply_bar(state_, gbar); !st) return st;
+      if (auto st = market_facts(gbar); !st) return st;
       deferred_[p] = DeferredMark{true, gbar.close, now};
       gate_current_ = false;
     } else {
@@ -123,7 +129,7 @@ class Book {
     if (!gate_current_) {
       if (auto st = catch_up(p, now); !st) return st;
     }
-    return decide_intents(intents, now);
+    return decide_intents(intents, bar, now);
   }
 
   // G1..G4 for a bar the gate must process.
@@ -139,7 +145,7 @@ class Book {
       }
     }
     // G2: the gate's own prices.
-    if (auto st = compat::apply_bar(state_, gbar); !st) return st;
+    if (auto st = market_facts(gbar); !st) return st;
     if (auto st = state_.apply_mark(gbar.product, gbar.close, now); !st) return st;
     // G3: protections.
     if (auto change = state_.check_loss_limit(now)) {
@@ -156,6 +162,11 @@ class Book {
     if (auto st = expire_holds(now); !st) return st;
     // G4: the position snapshot, when it changed.
     return send_position(now);
+  }
+
+  Status market_facts(const gate::Bar& gbar) {
+    if (!market_facts_) return {};
+    return compat::apply_bar(state_, gbar);
   }
 
   // Orders held for approval whose time ran out: their denials are recorded
@@ -266,17 +277,21 @@ class Book {
   }
   // The gate's idempotency memory answers retries of an intent id. In a
   // replay no id repeats: the engine names each intent after its strategy,
-  // product and signal bar, and bars strictly increase per product. So the
-  // memory never answers; the gate's 200,000 entries would only cost
-  // memory and cache misses. Its size could change a result only through
-  // the forgotten-intent rule (INTENT_TOO_OLD for an intent created no
-  // later than one already forgotten), which needs more than this many
-  // intents created at one bar close; a replayed, conflicting or too-old
-  // decision is treated as a bug (decide_intents), so that never passes
-  // silently.
-  static gate::GateStateBounds bounds() {
+  // product and signal bar (strategy/engine.h), emits at most one per
+  // strategy, product and bar, and bars strictly increase per product
+  // (decide_intents() checks the intents against that). So the memory
+  // never answers; the gate's 200,000 entries would only cost memory and
+  // cache misses in the direct path, which keeps kRememberedIntentsInReplay.
+  // Its size could change a result only through the forgotten-intent rule
+  // (INTENT_TOO_OLD for an intent created no later than one already
+  // forgotten), which needs more than that many intents created at one bar
+  // close; a replayed, conflicting or too-old decision is treated as a bug
+  // (decide_intents), so that never passes silently. The reference path
+  // keeps the daemon's memory, as a SIM gate does, and the tests compare
+  // the two.
+  static gate::GateStateBounds bounds(bool reference) {
     gate::GateStateBounds b;
-    b.remembered_intents_max = kRememberedIntentsInReplay;
+    if (!reference) b.remembered_intents_max = kRememberedIntentsInReplay;
     return b;
   }
   static gate::SimVenueConfig venue_config(const BacktestConfig& config) {
@@ -534,7 +549,22 @@ class Book {
 
   // ---------------------------------------------------------- agent side
 
-  Status decide_intents(std::span<const agent::Intent> intents, std::int64_t now) {
+  // The engine's intents of `bar` are unique ids among all intents of the
+  // run: each is for this bar (whose product's bars strictly increase) and
+  // from a strategy with no other intent in it. That is what lets the gate
+  // run with a small idempotency memory (bounds()); a failure is a bug.
+  static Status check_unique(std::span<const agent::Intent> intents, const agent::Bar& bar) {
+    for (std::size_t i = 0; i < intents.size(); ++i) {
+      const agent::Intent& in = intents[i];
+      bool unique = in.signal_bar_open_ts_s == bar.open_ts_s && in.product == bar.product;
+      for (std::size_t j = 0; j < i && unique; ++j) unique = intents[j].strategy != in.strategy;
+      if (!unique) return make_error("internal: intent id " + in.intent_id + " may repeat (backtester bug)");
+    }
+    return {};
+  }
+
+  Status decide_intents(std::span<const agent::Intent> intents, const agent::Bar& bar, std::int64_t now) {
+    if (auto st = check_unique(intents, bar); !st) return st;
     decisions_.clear();
     gate::DecisionContext ctx;
     ctx.now_ns = now;
@@ -544,8 +574,8 @@ class Book {
     for (const agent::Intent& intent : intents) {
       ipc::OrderIntent& message = message_;
       agent::to_order_intent(intent, message);
-      const auto outcome = gate::decide(state_, message, ctx);
-      const ipc::Decision& decision = compat::decision_of(outcome);
+      gate::decide(state_, message, ctx, outcome_);  // reused: no allocation per decision
+      const ipc::Decision& decision = outcome_.decision;
       if (auto st = state_.record_decision(message, decision); !st) return st;
       count_decision(decision);
       if (decision.replayed() || decision.reason() == ipc::DENY_REASON_DUPLICATE_ID_CONFLICT ||
@@ -555,7 +585,7 @@ class Book {
       if (decision.accepted()) {
         if (auto st = submit(decision.order_id(), now); !st) return st;
       }
-      if (compat::rule_halt_of(outcome)) {
+      if (outcome_.rule_halt) {
         auto change = state_.apply_halt_event(gate::HaltEvent::kRuleHalt, now);
         if (!change) return change.error();
         if (auto st = on_halt(*change, now); !st) return st;
@@ -661,6 +691,7 @@ class Book {
   const BacktestConfig& config_;
   const RunProducts& products_;
   const bool reference_;
+  const bool market_facts_;  // GateState::apply_bar() on every bar (see on_bar)
   agent::AgentEngine engine_;
   gate::GateState state_;
   gate::SimVenue venue_;
@@ -690,6 +721,7 @@ class Book {
   int held_products_ = 0;
   agent::FillEvent fill_event_;
   ipc::OrderIntent message_;  // reused: its strings keep their storage
+  gate::DecideResult outcome_;  // likewise
   ipc::Fill fill_;
   agent::OrderEvent update_event_;
   BookResult result_;

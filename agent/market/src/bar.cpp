@@ -44,9 +44,9 @@ std::string_view ProductId::view() const {
 BarDefect check_bar(const Bar& bar) {
   if (bar.open_ts_s < 0 || bar.open_ts_s > kTimestampMax_s) return BarDefect::kTimestampOutOfRange;
   if (bar.open_ts_s % kBarSeconds != 0) return BarDefect::kTimestampNotMinute;
-  const double values[] = {bar.open, bar.high, bar.low, bar.close, bar.volume};
-  for (double v : values) {
-    if (!std::isfinite(v)) return BarDefect::kNotFinite;
+  if (!(std::isfinite(bar.open) && std::isfinite(bar.high) && std::isfinite(bar.low) && std::isfinite(bar.close) &&
+        std::isfinite(bar.volume))) {
+    return BarDefect::kNotFinite;
   }
   if (!(bar.open > 0 && bar.high > 0 && bar.low > 0 && bar.close > 0)) {
     return BarDefect::kPriceNotPositive;

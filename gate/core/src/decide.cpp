@@ -8,6 +8,7 @@
 // people (observed rounded up, allowed rounded down).
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <initializer_list>
 
 #include "exposure.h"
@@ -641,15 +642,31 @@ void to_decision(const ipc::OrderIntent& intent, const DecisionContext& ctx, con
   out.set_decided_ts_ns(ctx.now_ns);
 }
 
-// FNV-1a, 64 bit.
+// Eight bytes per step: h = mix(h ^ word), where mix (a multiplication by
+// an odd constant, then an xor-shift) is a bijection. Two inputs that
+// differ in one word therefore always hash differently, and the length
+// goes first, so field boundaries count. (FNV-1a, one multiplication per
+// byte, was most of the cost of remembering an intent.) Fingerprints live
+// only in memory, never in the journal, so the function may change.
 struct Hasher {
-  std::uint64_t h = 14695981039346656037ull;
-  void bytes(std::string_view s) {
-    number(s.size());  // length first, so field boundaries count
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  }
+  std::uint64_t h = 0x9e3779b97f4a7c15ull;
   void number(std::uint64_t v) {
-    for (int i = 0; i < 8; ++i) h = (h ^ ((v >> (8 * i)) & 0xff)) * 1099511628211ull;
+    h = (h ^ v) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  void bytes(std::string_view s) {
+    number(s.size());
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+      std::uint64_t w = 0;
+      std::memcpy(&w, s.data() + i, 8);
+      number(w);
+    }
+    if (i < s.size()) {
+      std::uint64_t w = 0;
+      std::memcpy(&w, s.data() + i, s.size() - i);
+      number(w);
+    }
   }
 };
 
@@ -709,11 +726,11 @@ std::string warnings_text(const Evaluation& ev) {
   return out;
 }
 
-DecideResult finish_denial(const Evaluation& ev, const Denial& d) {
-  DecideResult r;
+// The functions that finish a result fill `r`, which is fresh or cleared.
+void finish_denial(const Evaluation& ev, const Denial& d, DecideResult& r) {
   to_decision(ev.intent, ev.ctx, d, r.decision);
   add_rules_fired(r.decision, ev);
-  if (!ev.rule) return r;
+  if (!ev.rule) return;
   const RuleStage& stage = *ev.rule;
   if (stage.held_now) {
     // What the approver sees and what a release may at most send.
@@ -726,12 +743,10 @@ DecideResult finish_denial(const Evaluation& ev, const Denial& d) {
   }
   r.rule_halt = stage.rule_halt;
   r.rule_facts.emplace(stage.facts);
-  return r;
 }
 
 // Only after stage 7, so ev.rule is there.
-DecideResult finish_accepted(const Evaluation& ev) {
-  DecideResult r;
+void finish_accepted(const Evaluation& ev, DecideResult& r) {
   ipc::Decision& out = r.decision;
   out.set_intent_id(ev.intent.intent_id());
   out.set_accepted(true);
@@ -752,36 +767,39 @@ DecideResult finish_accepted(const Evaluation& ev) {
     add_rules_fired(out, ev);
     r.rule_facts.emplace(stage.facts);
   }
-  return r;
 }
 
-// The remembered decision again, marked replayed. (A function of its own
-// so the result is built in place: moving a protobuf message costs a
-// construction and a swap.)
-DecideResult replay_of(const RememberedIntent& seen) {
-  DecideResult r{seen.decision, std::nullopt, false};
+// The remembered decision again, marked replayed.
+void replay_of(const ipc::Decision& seen, DecideResult& r) {
+  r.decision = seen;
   r.decision.set_replayed(true);
-  return r;
 }
 
 // Stages 5 to 8 on a parsed intent.
-DecideResult run_stages(Evaluation& ev) {
+void run_stages(Evaluation& ev, DecideResult& r) {
   gather(ev);
   for (Stage stage : kStages) {
-    if (auto d = stage(ev)) return finish_denial(ev, *d);
+    if (auto d = stage(ev)) return finish_denial(ev, *d, r);
   }
-  return finish_accepted(ev);
+  finish_accepted(ev, r);
 }
 
 }  // namespace
 
 DecideResult decide(const GateState& state, const ipc::OrderIntent& intent, const DecisionContext& ctx) {
+  DecideResult r;
+  decide(state, intent, ctx, r);
+  return r;
+}
+
+void decide(const GateState& state, const ipc::OrderIntent& intent, const DecisionContext& ctx, DecideResult& out) {
+  // Cleared, not replaced: the message keeps its strings and field
+  // objects for the next decision.
+  out.decision.Clear();
+  out.rule_facts.reset();
+  out.rule_halt = false;
   Evaluation ev(state, intent, ctx);
-  const auto denied = [&](const Denial& d) {
-    DecideResult r;
-    to_decision(intent, ctx, d, r.decision);
-    return r;
-  };
+  const auto denied = [&](const Denial& d) { to_decision(intent, ctx, d, out.decision); };
   if (auto d = check_fields(ev)) return denied(*d);     // 1
   if (auto d = check_peer(ev)) return denied(*d);       // 2
   if (auto d = check_readiness(ev)) return denied(*d);  // 3
@@ -791,7 +809,7 @@ DecideResult decide(const GateState& state, const ipc::OrderIntent& intent, cons
       return denied(deny(ipc::DENY_REASON_DUPLICATE_ID_CONFLICT,
                          "intent_id was decided before with different content; use a new id"));
     }
-    return replay_of(*seen);
+    return replay_of(seen->decision, out);
   }
   if (const PendingHold* hold = state.find_hold(intent.intent_id())) {
     // Still held, though forgotten by the bounded idempotency memory.
@@ -799,7 +817,7 @@ DecideResult decide(const GateState& state, const ipc::OrderIntent& intent, cons
       return denied(deny(ipc::DENY_REASON_DUPLICATE_ID_CONFLICT,
                          "intent_id is held for approval with different content; use a new id"));
     }
-    return replay_of(RememberedIntent{0, hold->decision});
+    return replay_of(hold->decision, out);
   }
   // Unknown id, but the memory has forgotten intents created as late as
   // this one: it may be a retry of one of them, and deciding it afresh
@@ -812,7 +830,7 @@ DecideResult decide(const GateState& state, const ipc::OrderIntent& intent, cons
                        "this intent's; epoch seconds)",
                        seconds(*horizon), seconds(intent.created_ts_ns()), {}));
   }
-  return run_stages(ev);  // 5..8
+  run_stages(ev, out);  // 5..8
 }
 
 std::optional<FactsSnapshot> rule_facts_for(const GateState& state, const ipc::OrderIntent& intent,
@@ -864,7 +882,7 @@ Result<HoldDecision> approve_hold(const GateState& state, std::string_view inten
   } else if (auto r = check_readiness(ev)) {
     to_decision(out.intent, with_rules, *r, out.result.decision);
   } else {
-    out.result = run_stages(ev);
+    run_stages(ev, out.result);
   }
   ipc::Decision& d = out.result.decision;
   add_field(d, kFieldHoldReleased, "1");

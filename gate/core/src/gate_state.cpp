@@ -33,7 +33,9 @@ bool has_marker(const ipc::Decision& d, std::string_view name) {
 }  // namespace
 
 GateState::GateState(SafetyLimits limits, Ledger ledger, GateStateBounds bounds)
-    : limits_(std::move(limits)), bounds_(bounds), ledger_(std::move(ledger)), intents_(bounds.remembered_intents_max) {}
+    : limits_(std::move(limits)), bounds_(bounds), ledger_(std::move(ledger)), intents_(bounds.remembered_intents_max) {
+  market_stats_.resize(limits_.products.size());
+}
 
 std::string GateState::next_order_id() const { return "o-" + std::to_string(next_order_number_); }
 
@@ -287,15 +289,16 @@ const PendingHold* GateState::find_hold(std::string_view intent_id) const {
 }
 
 const MarketStats* GateState::market_stats(std::string_view product) const {
-  auto it = market_stats_.find(product);
-  return it == market_stats_.end() ? nullptr : &it->second;
+  const ProductLimits* p = limits_.find(product);
+  if (p == nullptr) return nullptr;
+  const MarketStats& m = market_stats_[static_cast<std::size_t>(p - limits_.products.data())];
+  return m.empty() ? nullptr : &m;
 }
 
 MarketStats* GateState::market_stats_for(std::string_view product) {
-  if (limits_.find(product) == nullptr) return nullptr;
-  auto it = market_stats_.find(product);
-  if (it == market_stats_.end()) it = market_stats_.emplace(std::string(product), MarketStats{}).first;
-  return &it->second;
+  const ProductLimits* p = limits_.find(product);
+  if (p == nullptr) return nullptr;
+  return &market_stats_[static_cast<std::size_t>(p - limits_.products.data())];
 }
 
 Status GateState::apply_bar(const Bar& bar) {

@@ -73,6 +73,7 @@ void Ledger::roll_day(std::int64_t now_ns) {
 Result<Notional> Ledger::compute_equity() const {
   Notional equity = cash_;
   for (const auto& p : positions_) {
+    if (p.quantity.is_zero()) continue;  // a flat position is worth zero at any mark
     auto mv = p.quantity.mul(p.mark_price, Rounding::kHalfEven);
     if (!mv) return make_error("market value of " + p.product + ": " + mv.error().message);
     auto sum = equity.add(*mv);
@@ -91,7 +92,7 @@ void Ledger::after_change() {
     realized += p.realized_pnl.units();
     fees += p.fees.units();
     basis += p.cost_basis.units();
-    value += p.market_value().units();
+    if (!p.quantity.is_zero()) value += p.market_value().units();  // flat: zero at any mark
     TA_GATE_INVARIANT(!p.quantity.is_zero() || p.cost_basis.is_zero());
     TA_GATE_INVARIANT(p.cost_basis.is_zero() || p.cost_basis.is_negative() == p.quantity.is_negative());
     TA_GATE_INVARIANT(!p.fees.is_negative());
@@ -164,12 +165,19 @@ Status Ledger::apply_mark(std::string_view product, Price price, std::int64_t ts
   // A mark happens on every bar, so it works in place rather than on a copy
   // of the ledger: everything that can fail is computed first, and only then
   // does anything change. The result is the same as applying it to a copy.
-  const Position* marked = find(product);
+  Position* marked = nullptr;
+  for (auto& p : positions_) {
+    if (p.product == product) {
+      marked = &p;
+      break;
+    }
+  }
   if (marked == nullptr && positions_.size() >= kLedgerPositionsMax) {
     return make_error("more than " + std::to_string(kLedgerPositionsMax) + " products");
   }
   Notional equity = cash_;
   for (const auto& p : positions_) {
+    if (p.quantity.is_zero()) continue;  // a flat position is worth zero at any mark
     auto mv = p.quantity.mul(&p == marked ? price : p.mark_price, Rounding::kHalfEven);
     if (!mv) return make_error("market value of " + p.product + ": " + mv.error().message);
     auto sum = equity.add(*mv);
@@ -177,7 +185,8 @@ Status Ledger::apply_mark(std::string_view product, Price price, std::int64_t ts
     equity = *sum;
   }
   roll_day(ts_ns);
-  find_or_add(product)->mark_price = price;  // a new product is flat: its value is zero
+  if (marked == nullptr) marked = find_or_add(product);  // a new product is flat: its value is zero
+  marked->mark_price = price;
   equity_ = equity;
   after_change();
   return {};

@@ -43,12 +43,20 @@ std::int64_t integer_sqrt(Int128 v) {
   return s > static_cast<U>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(s);
 }
 
-void MarketStats::Window::add(const Entry& e, int sign) {
-  volume += sign * Int128{e.volume_units};
+void MarketStats::Window::add(const Entry& e) {
+  volume += e.volume_units;
   if (!e.has_return) return;
-  returns += sign;
-  sum += sign * Int128{e.return_units};
-  sum_squares += sign * Int128{e.return_units} * e.return_units;
+  ++returns;
+  sum += e.return_units;
+  sum_squares += Int128{e.return_units} * e.return_units;
+}
+
+void MarketStats::Window::remove(const Entry& e) {
+  volume -= e.volume_units;
+  if (!e.has_return) return;
+  --returns;
+  sum -= e.return_units;
+  sum_squares -= Int128{e.return_units} * e.return_units;
 }
 
 Decimal MarketStats::Window::volatility() const {
@@ -61,26 +69,26 @@ Decimal MarketStats::Window::volatility() const {
 }
 
 void MarketStats::evict(std::int64_t latest_open_ts_ns) {
-  while (!bars_.empty() &&
-         (bars_.front().open_ts_ns <= latest_open_ts_ns - kMarketWindowLongNs || bars_.size() > kMarketBarsMax)) {
-    long_.add(bars_.front(), -1);
+  while (count_ > 0 && (at(0).open_ts_ns <= latest_open_ts_ns - kMarketWindowLongNs || count_ > kMarketBarsMax)) {
+    long_.remove(at(0));
     if (short_begin_ == 0) {
-      short_.add(bars_.front(), -1);
+      short_.remove(at(0));
     } else {
       --short_begin_;
     }
-    bars_.pop_front();
+    head_ = head_ + 1 == ring_.size() ? 0 : head_ + 1;
+    --count_;
   }
-  while (short_begin_ < bars_.size() && bars_[short_begin_].open_ts_ns <= latest_open_ts_ns - kMarketWindowShortNs) {
-    short_.add(bars_[short_begin_], -1);
+  while (short_begin_ < count_ && at(short_begin_).open_ts_ns <= latest_open_ts_ns - kMarketWindowShortNs) {
+    short_.remove(at(short_begin_));
     ++short_begin_;
   }
 }
 
 Status MarketStats::add_bar(const Bar& bar) {
-  if (!bars_.empty() && bar.open_ts_ns <= bars_.back().open_ts_ns) {
+  if (count_ > 0 && bar.open_ts_ns <= last_bar_open_ts_ns_) {
     return make_error("bar for " + bar.product + " at " + std::to_string(bar.open_ts_ns) +
-                      " ns does not follow the previous bar at " + std::to_string(bars_.back().open_ts_ns) + " ns");
+                      " ns does not follow the previous bar at " + std::to_string(last_bar_open_ts_ns_) + " ns");
   }
   if (!bar.close.is_positive() || bar.volume.is_negative()) {
     return make_error("bar for " + bar.product + " has a non-positive close or a negative volume");
@@ -98,9 +106,12 @@ Status MarketStats::add_bar(const Bar& bar) {
     e.has_return = true;
   }
   last_close_ = bar.close;
-  bars_.push_back(e);
-  short_.add(e, 1);
-  long_.add(e, 1);
+  if (ring_.empty()) ring_.resize(kMarketBarsMax + 1);
+  const std::size_t tail = head_ + count_;
+  ring_[tail < ring_.size() ? tail : tail - ring_.size()] = e;
+  ++count_;
+  short_.add(e);
+  long_.add(e);
   evict(bar.open_ts_ns);
   last_bar_open_ts_ns_ = bar.open_ts_ns;
   return {};
@@ -128,6 +139,7 @@ Status MarketStats::set_quote(Price bid, Price ask, std::int64_t ts_ns) {
   const Int128 denominator = Int128{ask.units()} + bid.units();
   spread_ = saturate_units(divide_rounded(numerator, denominator, Rounding::kCeiling));
   quote_ts_ns_ = ts_ns;
+  quoted_ = true;
   return {};
 }
 

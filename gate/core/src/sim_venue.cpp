@@ -351,13 +351,11 @@ Result<std::vector<VenueEvent>> SimVenue::on_bar(const Bar& bar) {
   const Int128 inc = s->base_increment.units();
   const Book before = *book;  // the spread known before this bar
   BarWork w{bar, *s, before, saturate(cap / inc * inc), out};
-  std::vector<bool> done(orders_.size(), false);
-  for (std::size_t i = 0; i < orders_.size(); ++i) {
-    if (orders_[i].order.product == bar.product) done[i] = work(orders_[i], w);
-  }
+  // Orders are worked in submission order (they share the bar's fill cap)
+  // and finished ones leave the book in the same pass.
   std::size_t kept = 0;
   for (std::size_t i = 0; i < orders_.size(); ++i) {
-    if (done[i]) continue;
+    if (orders_[i].order.product == bar.product && work(orders_[i], w)) continue;
     if (kept != i) orders_[kept] = std::move(orders_[i]);
     ++kept;
   }
@@ -368,7 +366,10 @@ Result<std::vector<VenueEvent>> SimVenue::on_bar(const Bar& bar) {
     book->bid = bar.bid;
     book->ask = bar.ask;
   }
-  std::stable_sort(out.begin(), out.end(), [](const VenueEvent& a, const VenueEvent& b) { return a.ts_ns < b.ts_ns; });
+  if (out.size() > 1) {
+    std::stable_sort(out.begin(), out.end(),
+                     [](const VenueEvent& a, const VenueEvent& b) { return a.ts_ns < b.ts_ns; });
+  }
   return out;
 }
 

@@ -200,13 +200,12 @@ Status GateApp::Impl::open_journal() {
   o.group_commit_window_us = static_cast<std::uint32_t>(gate_cfg_.journal.group_commit_window_ms * 1000);
   o.segment_bytes_max = gate_cfg_.journal.segment_bytes_max;
   o.file_ops = options_.journal_file_ops;
-  // Runs on the flusher thread: hand the number to the io thread.
-  std::weak_ptr<char> alive = alive_;
-  o.on_durable = [this, alive](std::uint64_t seq) {
-    boost::asio::post(io_, [this, alive, seq] {
-      if (alive.lock()) on_durable(seq);
-    });
-  };
+  // Records nobody waits for (denials, marks) wait for the window, which
+  // sync_journal() starts after every event-loop turn that appended some;
+  // records somebody waits for are synced by the io thread itself
+  // (sync_journal), so no record needs to wake the flusher on its own, and
+  // the flusher never has to tell the io thread anything.
+  o.wake_on_first_append = false;
   auto writer = journal::Writer::open(gate_cfg_.journal_dir, std::move(o));
   if (!writer) return make_error(writer.error().message);
   writer_ = std::move(writer).value();
@@ -451,7 +450,23 @@ void GateApp::Impl::enqueue(Effect effect) {
   effects_.push_back(std::move(effect));
 }
 
+bool GateApp::Impl::send_agent_now(SessionId session, const ipc::Envelope& message, std::uint64_t barrier) {
+  if (!effects_.empty() || barrier > durable_seq_) return false;
+  deliver_agent(session, message);
+  return true;
+}
+
+void GateApp::Impl::deliver_agent(SessionId session, const ipc::Envelope& message) {
+  if (!server_) return;
+  if (session == 0) {
+    server_->broadcast(message);
+  } else if (auto st = server_->send(session, message); !st) {
+    log_->debug("send session={} error={}", session, st.error().message);
+  }
+}
+
 void GateApp::Impl::send_agent(SessionId session, ipc::Envelope message, std::uint64_t barrier) {
+  if (send_agent_now(session, message, barrier)) return;
   Effect e;
   e.kind = Effect::Kind::kSendAgent;
   e.barrier = barrier;
@@ -471,14 +486,6 @@ void GateApp::Impl::send_admin(SessionId session, ipc::AdminEnvelope message, st
 
 void GateApp::Impl::run_effects() {
   if (running_effects_) return;  // the outer call keeps going
-  // Someone waits for a record: sync now rather than at the end of the
-  // group-commit window. Asked here, once the message that made the records
-  // has appended all of them, so they share one sync. Records nobody waits
-  // for (denials, marks) wait for the window.
-  if (writer_ && !journal_failed_ && waited_seq_ > durable_seq_ && waited_seq_ > flush_requested_seq_) {
-    writer_->request_flush();
-    flush_requested_seq_ = last_seq_;
-  }
   running_effects_ = true;
   while (!effects_.empty() && effects_.front().barrier <= durable_seq_) {
     Effect e = std::move(effects_.front());
@@ -490,20 +497,43 @@ void GateApp::Impl::run_effects() {
     run_effect(e);
   }
   running_effects_ = false;
+  sync_journal();
+}
+
+void GateApp::Impl::sync_journal() {
+  if (!writer_ || journal_failed_ || last_seq_ <= durable_seq_) return;
+  if (waited_seq_ > durable_seq_) {
+    // Once per event-loop turn, after the handlers of everything already
+    // read (a batch of frames) have appended their records.
+    if (sync_posted_) return;
+    sync_posted_ = true;
+    boost::asio::post(io_, [this, alive = std::weak_ptr<char>(alive_)] {
+      if (!alive.lock()) return;
+      sync_posted_ = false;
+      sync_now();
+    });
+  } else if (last_seq_ > window_seq_) {
+    writer_->start_window();
+    window_seq_ = last_seq_;
+  }
+}
+
+void GateApp::Impl::sync_now() {
+  if (!writer_ || journal_failed_ || stopping_) return;
+  auto durable = writer_->sync();
+  if (!durable) {
+    journal_failed(durable.error().message);
+    return;
+  }
+  window_seq_ = std::max(window_seq_, *durable);
+  on_durable(*durable);
 }
 
 void GateApp::Impl::run_effect(Effect& e) {
   switch (e.kind) {
-    case Effect::Kind::kSendAgent: {
-      if (!server_) return;
-      const auto& message = std::get<ipc::Envelope>(e.payload);
-      if (e.session == 0) {
-        server_->broadcast(message);
-      } else if (auto st = server_->send(e.session, message); !st) {
-        log_->debug("send session={} error={}", e.session, st.error().message);
-      }
+    case Effect::Kind::kSendAgent:
+      deliver_agent(e.session, std::get<ipc::Envelope>(e.payload));
       return;
-    }
     case Effect::Kind::kSendAdmin:
       if (!server_) return;
       if (auto st = server_->send_admin(e.session, std::get<ipc::AdminEnvelope>(e.payload)); !st) {
@@ -545,11 +575,8 @@ void GateApp::Impl::run_effect(Effect& e) {
       use.barrier = last_seq_;
       use.payload = std::move(e.payload);
       effects_.push_front(std::move(use));
+      // run_effects() ends in sync_journal(), which syncs what is waited for.
       waited_seq_ = std::max(waited_seq_, last_seq_);
-      if (writer_ && flush_requested_seq_ < last_seq_) {
-        writer_->request_flush();
-        flush_requested_seq_ = last_seq_;
-      }
       return;
     }
     case Effect::Kind::kRulesUse: {
@@ -653,7 +680,8 @@ GateAppStatus GateApp::Impl::status() const {
   }
   s.halt_reason = halt_reason_;
   s.journal_last_seq = last_seq_;
-  s.journal_durable_seq = durable_seq_;
+  // The flusher's windows do not report to the io thread; ask the writer.
+  s.journal_durable_seq = writer_ ? std::max(durable_seq_, writer_->durable_sequence()) : durable_seq_;
   s.pending_effects = effects_.size();
   s.agent_sessions = agent_sessions_.size();
   return s;

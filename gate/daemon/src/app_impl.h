@@ -87,6 +87,26 @@ struct Effect {
       payload;
 };
 
+// Lends `value` to a protobuf message field for as long as the Lend lives
+// (set with `set`, taken back with `release`), so the message can be
+// serialized without copying `value` and never frees it. The message must
+// be heap-allocated (no arena) and outlive the Lend.
+template <typename Message, typename Field>
+class Lend {
+ public:
+  Lend(Message* message, void (Message::*set)(Field*), Field* (Message::*release)(), const Field& value)
+      : message_(message), release_(release) {
+    (message_->*set)(const_cast<Field*>(&value));
+  }
+  ~Lend() { static_cast<void>((message_->*release_)()); }
+  Lend(const Lend&) = delete;
+  Lend& operator=(const Lend&) = delete;
+
+ private:
+  Message* message_;
+  Field* (Message::*release_)();
+};
+
 class GateApp::Impl final : public IpcHandler {
  public:
   Impl(boost::asio::io_context& io, GateAppOptions options);
@@ -178,11 +198,29 @@ class GateApp::Impl final : public IpcHandler {
   std::uint64_t bar_reply_barrier() const;
 
   void enqueue(Effect effect);
+  // Sends a message to the agent (session 0: to every agent) once the
+  // journal is durable up to `barrier`, after everything queued before it.
   void send_agent(SessionId session, ipc::Envelope message, std::uint64_t barrier);
+  // The same, at once, when nothing is queued ahead of the message and the
+  // barrier is already durable: true when sent (or dropped for want of a
+  // server), false when it must be queued with send_agent.
+  bool send_agent_now(SessionId session, const ipc::Envelope& message, std::uint64_t barrier);
+  void deliver_agent(SessionId session, const ipc::Envelope& message);
   void broadcast(ipc::Envelope message) { send_agent(0, std::move(message), last_seq_); }
   void send_admin(SessionId session, ipc::AdminEnvelope message, std::uint64_t barrier);
+  // Runs the queued effects whose records are durable, in order, then
+  // sync_journal(). Called at the end of every entry point that may have
+  // appended records or queued effects.
   void run_effects();
   void run_effect(Effect& effect);
+  // Tells the journal what the records appended so far need. When a queued
+  // effect waits for one of them: a sync by this thread (sync_now) at the
+  // end of the event-loop turn, so all the records the turn's messages made
+  // share it and no thread hand-off lies between the disk and the reply.
+  // Otherwise (denials, marks: nobody waits) the flusher's group-commit
+  // window; the writer runs with wake_on_first_append off, so this starts it.
+  void sync_journal();
+  void sync_now();
   void finish_stop();
 
   // ---------------------------------------------------- app_trading.cpp
@@ -299,7 +337,7 @@ class GateApp::Impl final : public IpcHandler {
   std::map<SessionId, proto::PeerCredentials> admin_peers_;
   std::unique_ptr<journal::Writer> writer_;
   std::unique_ptr<IpcServer> server_;
-  // Posted durability callbacks check this before touching the app.
+  // Handlers posted to the io_context check this before touching the app.
   std::shared_ptr<char> alive_ = std::make_shared<char>(0);
 
   // Journal.
@@ -307,12 +345,17 @@ class GateApp::Impl final : public IpcHandler {
   std::uint64_t last_seq_ = 0;     // last appended
   std::uint64_t bar_barrier_seq_ = 0;  // last appended that a bar's answer waits for
   std::uint64_t durable_seq_ = 0;  // last reported durable, as seen here
-  std::uint64_t flush_requested_seq_ = 0;  // a sync was asked for up to here
   std::uint64_t waited_seq_ = 0;           // the highest record an effect waits for
+  std::uint64_t window_seq_ = 0;           // the window was started with records up to here
+  bool sync_posted_ = false;               // a sync_now() is posted
   bool journal_failed_ = false;
   std::string journal_error_;
   std::string scratch_;
   ipc::GateRecord pending_marks_;  // marks not journaled yet (append_marks)
+  // Reused by record(): the IntentDecided record and the Decision reply,
+  // which borrow the intent and the decision (see Lend).
+  ipc::GateRecord decided_record_;
+  ipc::Envelope reply_scratch_;
 
   // Effects waiting for durability, in the order they were made.
   std::deque<Effect> effects_;

@@ -181,22 +181,33 @@ bool GateApp::Impl::record(SessionId session, std::uint64_t request_id, const ip
     internal_error("record_decision for intent " + intent.intent_id() + ": " + st.error().message);
     return false;
   }
-  ipc::GateRecord r;
-  ipc::IntentDecided* rec = r.mutable_intent_decided();
-  *rec->mutable_intent() = intent;
-  *rec->mutable_decision() = decision;
-  if (rule_facts != nullptr) *rec->mutable_rule_facts() = to_proto(rule_facts->facts());
-  if (!append(r)) return false;
+  {
+    // The record and the reply borrow the intent and the decision for their
+    // serialization instead of copying them.
+    ipc::IntentDecided* rec = decided_record_.mutable_intent_decided();
+    Lend lend_intent(rec, &ipc::IntentDecided::unsafe_arena_set_allocated_intent,
+                     &ipc::IntentDecided::unsafe_arena_release_intent, intent);
+    Lend lend_decision(rec, &ipc::IntentDecided::unsafe_arena_set_allocated_decision,
+                       &ipc::IntentDecided::unsafe_arena_release_decision, decision);
+    if (rule_facts != nullptr) {
+      *rec->mutable_rule_facts() = to_proto(rule_facts->facts());
+    } else {
+      rec->clear_rule_facts();
+    }
+    if (!append(decided_record_)) return false;
+  }
   log_decision(intent, decision);
   if (session != 0) {
-    ipc::Envelope reply;
+    ipc::Envelope& reply = reply_scratch_;
     reply.set_request_id(request_id);
-    *reply.mutable_decision() = decision;
+    Lend lend(&reply, &ipc::Envelope::unsafe_arena_set_allocated_decision,
+              &ipc::Envelope::unsafe_arena_release_decision, decision);
     // An acceptance (an order) and a hold (a pending hold an operator may
     // release) are told only once durable, so a crash cannot take back what
     // the agent heard. Other denials create nothing; they go out in order
     // but without waiting for the disk.
-    send_agent(session, std::move(reply), denial_creates_nothing(decision) ? 0 : last_seq_);
+    const std::uint64_t barrier = denial_creates_nothing(decision) ? 0 : last_seq_;
+    if (!send_agent_now(session, reply, barrier)) send_agent(session, reply, barrier);
   }
   if (!decision.accepted()) return true;
   if (!order_event(decision.order_id(), OrderEvent::kSubmit, now(), "")) return false;
@@ -208,14 +219,37 @@ bool GateApp::Impl::record(SessionId session, std::uint64_t request_id, const ip
   return true;
 }
 
+// One info line per decision (docs/operations.md), built by hand: it is
+// written for every intent, so it skips the format-string parsing.
 void GateApp::Impl::log_decision(const ipc::OrderIntent& i, const ipc::Decision& d) const {
-  log_->info(
-      "decision intent_id={} strategy={} product={} side={} type={} quantity={} limit_price={} accepted={} "
-      "order_id={} reason={} detail={} replayed={} ts_ns={}",
-      log_text(i.intent_id()), log_text(i.strategy()), log_text(i.product()), daemon::side_name(i.side()),
-      daemon::type_name(i.type()), log_text(i.quantity()), log_text(i.limit_price()), d.accepted(), d.order_id(),
-      d.accepted() ? std::string_view("NONE") : daemon::reason_name(d.reason()), log_text(d.detail()), d.replayed(),
-      d.decided_ts_ns());
+  if (!log_->should_log(spdlog::level::info)) return;
+  using daemon::append_quoted;
+  using daemon::append_text;
+  fmt::memory_buffer line;
+  append_text(line, "decision intent_id=");
+  append_quoted(line, i.intent_id());
+  append_text(line, " strategy=");
+  append_quoted(line, i.strategy());
+  append_text(line, " product=");
+  append_quoted(line, i.product());
+  append_text(line, " side=");
+  append_text(line, daemon::side_name(i.side()));
+  append_text(line, " type=");
+  append_text(line, daemon::type_name(i.type()));
+  append_text(line, " quantity=");
+  append_quoted(line, i.quantity());
+  append_text(line, " limit_price=");
+  append_quoted(line, i.limit_price());
+  append_text(line, d.accepted() ? " accepted=true order_id=" : " accepted=false order_id=");
+  append_text(line, d.order_id());
+  append_text(line, " reason=");
+  append_text(line, d.accepted() ? std::string_view("NONE") : daemon::reason_name(d.reason()));
+  append_text(line, " detail=");
+  append_quoted(line, d.detail());
+  append_text(line, d.replayed() ? " replayed=true ts_ns=" : " replayed=false ts_ns=");
+  const fmt::format_int ts(d.decided_ts_ns());
+  append_text(line, std::string_view(ts.data(), ts.size()));
+  log_->log(spdlog::level::info, std::string_view(line.data(), line.size()));
 }
 
 // ---------------------------------------------------------------- cancels

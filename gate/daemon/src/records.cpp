@@ -341,25 +341,33 @@ std::string_view reason_name(ipc::DenyReason reason) {
   return name;
 }
 
-std::string log_text(std::string_view text) {
-  std::string out = "\"";
-  std::size_t n = 0;
-  for (char c : text) {
-    if (++n > kLogQuoteLengthMax) {
-      out += "...";
-      break;
-    }
-    if (c == '"' || c == '\\') {
+void append_quoted(fmt::memory_buffer& out, std::string_view text) {
+  out.push_back('"');
+  const std::size_t n = std::min(text.size(), kLogQuoteLengthMax);
+  std::size_t run = 0;  // start of the characters copied as they are
+  for (std::size_t i = 0; i < n; ++i) {
+    const char c = text[i];
+    const bool escape = c == '"' || c == '\\';
+    const bool replace = static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    if (!escape && !replace) continue;
+    append_text(out, text.substr(run, i - run));
+    if (escape) {
       out.push_back('\\');
       out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      out.push_back('?');
     } else {
-      out.push_back(c);
+      out.push_back('?');
     }
+    run = i + 1;
   }
+  append_text(out, text.substr(run, n - run));
+  if (text.size() > kLogQuoteLengthMax) append_text(out, "...");
   out.push_back('"');
-  return out;
+}
+
+std::string log_text(std::string_view text) {
+  fmt::memory_buffer out;
+  append_quoted(out, text);
+  return std::string(out.data(), out.size());
 }
 
 }  // namespace ta::gate::daemon

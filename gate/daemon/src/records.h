@@ -74,4 +74,11 @@ std::string_view reason_name(ipc::DenyReason reason);
 inline constexpr std::size_t kLogQuoteLengthMax = 200;
 std::string log_text(std::string_view text);
 
+// Appends `text` to `out`, quoted as log_text() does, without a temporary
+// string.
+void append_quoted(fmt::memory_buffer& out, std::string_view text);
+inline void append_text(fmt::memory_buffer& out, std::string_view text) {
+  out.append(text.data(), text.data() + text.size());
+}
+
 }  // namespace ta::gate::daemon

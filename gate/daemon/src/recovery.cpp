@@ -1,6 +1,7 @@
 #include "recovery.h"
 
 #include "journal/journal.h"
+#include "record_decoder.h"
 #include "records.h"
 
 namespace ta::gate::daemon {
@@ -158,25 +159,26 @@ Result<Replayed> replay_journal(const std::filesystem::path& dir, const Config& 
   out.starting_cash = config.safety.starting_cash;
   out.ledger_start_ts_ns = ledger_start_ts_ns;
   std::optional<Replayer> replayer;
-  ipc::GateRecord record;
+  GateRecordDecoder decoder;
   for (;;) {
     auto next = (*reader)->next();
     if (!next) return make_error("journal " + dir.string() + ": " + next.error().message);
     if (!next->has_value()) break;
     const journal::Record& raw = **next;
-    const std::string where = "journal " + dir.string() + " seq " + std::to_string(raw.seq) + ": ";
+    // Built only for a message: replay reads every record the gate wrote.
+    auto where = [&] { return "journal " + dir.string() + " seq " + std::to_string(raw.seq) + ": "; };
     if (raw.type != kGateRecordType) {
-      return make_error(where + "record type " + std::to_string(raw.type) + " is not a gate record");
+      return make_error(where() + "record type " + std::to_string(raw.type) + " is not a gate record");
     }
-    if (!record.ParseFromArray(raw.payload.data(), static_cast<int>(raw.payload.size()))) {
-      return make_error(where + "payload does not parse as a GateRecord");
-    }
+    if (!decoder.decode(raw.payload)) return make_error(where() + "payload does not parse as a GateRecord");
+    const bool decided = decoder.body() == ipc::GateRecord::kIntentDecided && decoder.fast_path();
     if (!out.state) {
       // The first record fixes the account: a journal always begins with
       // GateStarted, whose starting cash later starts copy.
-      if (record.has_started() && !record.started().starting_cash().empty()) {
+      const ipc::GateRecord& record = decoder.record();
+      if (!decided && record.has_started() && !record.started().starting_cash().empty()) {
         auto cash = Decimal::parse(record.started().starting_cash());
-        if (!cash || !cash->is_positive()) return make_error(where + "GateStarted has no usable starting_cash");
+        if (!cash || !cash->is_positive()) return make_error(where() + "GateStarted has no usable starting_cash");
         out.starting_cash = *cash;
         out.ledger_start_ts_ns = record.started().ledger_start_ts_ns();
       }
@@ -184,8 +186,12 @@ Result<Replayed> replay_journal(const std::filesystem::path& dir, const Config& 
       replayer.emplace(config, out);
       out.new_journal = false;
     }
-    if (auto st = replayer->apply(record); !st) {
-      return make_error(where + body_name(record) + ": " + st.error().message);
+    if (decided) {
+      if (auto st = out.state->record_decision(decoder.intent(), decoder.decision()); !st) {
+        return make_error(where() + "intent_decided: " + st.error().message);
+      }
+    } else if (auto st = replayer->apply(decoder.record()); !st) {
+      return make_error(where() + body_name(decoder.record()) + ": " + st.error().message);
     }
     ++out.records;
     out.last_seq = raw.seq;

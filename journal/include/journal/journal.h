@@ -247,9 +247,17 @@ struct Options {
   std::uint32_t group_commit_window_us = kGroupCommitWindowUsDefault;
   std::uint32_t group_commit_records_max = kGroupCommitRecordsMaxDefault;
   std::uint64_t group_commit_bytes_max = kGroupCommitBytesMaxDefault;
+  // Group commit only. true: the first record of a group wakes the flusher,
+  // which then waits out the window. false: an append wakes it only when
+  // the group is full; the caller starts the window with start_window(), or
+  // asks for a sync with request_flush(), after its appends (an event loop
+  // does it once per turn). That saves a thread wake-up, and on a busy CPU
+  // two context switches, for a group the caller is about to flush anyway.
+  bool wake_on_first_append = true;
   // Called with the highest durable sequence number each time it advances,
   // with strictly increasing values and never concurrently with itself. In
-  // group mode it runs on the flusher thread; in per-record mode inside
+  // group mode it runs on the flusher thread, for the groups the flusher
+  // writes (not for those sync() writes); in per-record mode inside
   // append() on the caller's thread, after the sync and before append()
   // returns. It must be short (post to an event loop) and must not call
   // back into the Writer (append, wait_durable, flush, close: deadlock).
@@ -304,6 +312,20 @@ class Writer {
   // waiting for a record: records nobody waits for still share the window.
   // Per-record mode: nothing to do.
   void request_flush();
+  // Group mode: writes and syncs everything appended so far on the calling
+  // thread, now, and returns the durable sequence number (everything
+  // appended before the call is durable). For an event loop that needs a
+  // record durable before it can answer: it skips the hand-off to the
+  // flusher thread and back. Waits while the flusher is writing a group
+  // (groups reach the disk in order). Does not call on_durable: the result
+  // says it. Fails when the writer has failed (or fails now).
+  // Per-record mode: returns durable_sequence().
+  Result<std::uint64_t> sync();
+  // Group mode: makes sure the window of the pending group is running
+  // (wakes the flusher for it unless it already is), and returns at once.
+  // Needed after appends only with Options::wake_on_first_append = false;
+  // harmless otherwise. Per-record mode: nothing to do.
+  void start_window();
   // Flushes, stops the flusher thread and closes the files. Later appends
   // fail. Idempotent; returns the writer's error if it had failed.
   Status close();

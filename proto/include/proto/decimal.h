@@ -73,9 +73,18 @@ class Decimal {
   constexpr bool is_negative() const { return units_ < 0; }
   constexpr bool is_positive() const { return units_ > 0; }
 
-  // Checked arithmetic: an error on overflow or division by zero.
-  Result<Decimal> add(Decimal other) const;
-  Result<Decimal> sub(Decimal other) const;
+  // Checked arithmetic: an error on overflow or division by zero. (add and
+  // sub are here, inline: the gate and the ledgers add on every bar.)
+  Result<Decimal> add(Decimal other) const {
+    std::int64_t r = 0;
+    if (__builtin_add_overflow(units_, other.units_, &r) || r == kUnitsMin) return overflow("add");
+    return Decimal(r);
+  }
+  Result<Decimal> sub(Decimal other) const {
+    std::int64_t r = 0;
+    if (__builtin_sub_overflow(units_, other.units_, &r) || r == kUnitsMin) return overflow("sub");
+    return Decimal(r);
+  }
   Result<Decimal> mul(Decimal other, Rounding mode) const;
   Result<Decimal> div(Decimal other, Rounding mode) const;
   Result<Decimal> negate() const;
@@ -90,6 +99,12 @@ class Decimal {
   friend constexpr auto operator<=>(Decimal, Decimal) = default;
 
  private:
+  // The most negative int64 is never a Decimal, so abs() and negate()
+  // cannot overflow.
+  static constexpr std::int64_t kUnitsMin = INT64_MIN;
+  // "decimal overflow in <what>"; out of line, off the fast path.
+  [[gnu::cold]] static Error overflow(const char* what);
+
   explicit constexpr Decimal(std::int64_t units) : units_(units) {}
   std::int64_t units_ = 0;
 };
@@ -101,5 +116,8 @@ using Notional = Decimal;
 // Divides a 128-bit numerator by a positive or negative denominator with the
 // given rounding. Exposed for tests; `den` must not be zero.
 Int128 divide_rounded(Int128 num, Int128 den, Rounding mode);
+// divide_rounded(num, Decimal::kScale, mode), the division of every
+// product of two decimals, without a 128-bit division.
+Int128 divide_by_scale_rounded(Int128 num, Rounding mode);
 
 }  // namespace ta

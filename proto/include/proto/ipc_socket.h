@@ -228,7 +228,10 @@ inline constexpr std::size_t kOutboundQueueMaxDefault = 1024;
 inline constexpr std::int64_t kCloseFlushTimeoutMsDefault = 1'000;
 // Bytes read from the socket per read call.
 inline constexpr std::size_t kReadChunkBytes = 64 * 1024;
-// Frames gathered into one write call.
+// Replies to received frames are held back while a batch of them is handed
+// out and written together in one call (see FramedConnection); at most this
+// many received frames make one batch, so the first reply of a long burst
+// waits for no more than 64 handler calls.
 inline constexpr std::size_t kWriteBatchFramesMax = 64;
 
 struct ConnectionLimits {
@@ -282,14 +285,18 @@ class FramedConnection {
   // Starts reading, writing and the deadlines. Call once.
   void start();
 
-  // Encodes and queues one message. Fails when the connection is closing or
-  // closed, when the message exceeds frame_size_max (the connection stays
-  // open), or when the queue already holds outbound_queue_max frames (the
-  // connection is then closed with kOutboundQueueFull).
+  // Encodes one message into the outbound buffer. It is written at once when
+  // nothing is ahead of it; a send made while this connection hands out a
+  // batch of received frames (from inside its on_frame) leaves with the
+  // batch's other replies when the batch ends. Fails when the connection is
+  // closing or closed, when the message exceeds frame_size_max (the
+  // connection stays open), or when the queue already holds
+  // outbound_queue_max frames (the connection is then closed with
+  // kOutboundQueueFull).
   [[nodiscard]] Status send(const google::protobuf::MessageLite& message);
   // Queues an already encoded frame (header + payload), e.g. one broadcast to
-  // many peers or a stored request sent again. The bytes are copied only if
-  // they cannot be written at once. Same failures as send().
+  // many peers or a stored request sent again; the bytes are copied into the
+  // outbound buffer. Same failures and timing as send().
   [[nodiscard]] Status send_frame(std::string_view frame);
 
   // Closes the connection. With flush, reading stops at once but queued

@@ -648,6 +648,24 @@ TEST(Decide, FingerprintCoversEveryField) {
   EXPECT_EQ(intent_fingerprint(buy("0.01")), h);
 }
 
+TEST(Decide, FingerprintTellsLongIdsApartByAnyOneCharacter) {
+  // The hash takes eight bytes at a time; a change in any position of the
+  // 64-character maximum, full words and the tail alike, must show.
+  ipc::OrderIntent a = buy("0.01");
+  a.set_intent_id(std::string(kIntentIdLengthMax, 'a'));
+  const std::uint64_t h = intent_fingerprint(a);
+  for (std::size_t k = 0; k < kIntentIdLengthMax; ++k) {
+    ipc::OrderIntent b = a;
+    std::string id = a.intent_id();
+    id[k] = 'b';
+    b.set_intent_id(id);
+    EXPECT_NE(intent_fingerprint(b), h) << k;
+  }
+  ipc::OrderIntent shorter = a;
+  shorter.set_intent_id(std::string(kIntentIdLengthMax - 1, 'a'));
+  EXPECT_NE(intent_fingerprint(shorter), h);
+}
+
 // ------------------------------------------------------ state after decisions
 
 TEST(GateState, OrderLifecycleUpdatesLedgerAndCounts) {

@@ -1,6 +1,7 @@
 // FramedConnection on a real socketpair: framing limits, deadlines, the
 // outbound queue cap, backpressure and close semantics.
 #include <gtest/gtest.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <boost/asio/io_context.hpp>
@@ -93,6 +94,50 @@ TEST(FramedConnection, RoundTripInAnySplit) {
   EXPECT_EQ(back[0], "re:one");
   EXPECT_EQ(back[2], "re:" + std::string(5000, 'x'));
   EXPECT_FALSE(p.closed.has_value());
+}
+
+// Bytes the raw peer could read now.
+int readable_bytes(const RawPeer& peer) {
+  int n = -1;
+  EXPECT_EQ(::ioctl(peer.fd(), FIONREAD, &n), 0);
+  return n;
+}
+
+// Replies made while a batch of received frames is handed out leave
+// together when the batch ends, in order; a long burst is cut into batches
+// of kWriteBatchFramesMax frames.
+TEST(FramedConnection, RepliesToABatchLeaveTogetherInOrder) {
+  Pair p;
+  constexpr int kFrames = static_cast<int>(kWriteBatchFramesMax) + 10;
+  std::vector<int> readable_at;  // what the peer could read when frame i arrived
+  p.on_frame = [&](std::string_view payload) {
+    readable_at.push_back(readable_bytes(*p.peer));
+    ASSERT_TRUE(p.conn->send_frame(Pair::frame("re:" + std::string(payload))).ok());
+  };
+  std::string burst;
+  for (int i = 0; i < kFrames; ++i) burst += Pair::frame(std::to_string(i));
+  ASSERT_TRUE(p.peer->write_bytes(burst));
+  p.conn->start();
+  ASSERT_TRUE(run_until(p.io, [&] { return p.frames.size() == static_cast<std::size_t>(kFrames); }));
+  ASSERT_EQ(readable_at.size(), static_cast<std::size_t>(kFrames));
+  for (std::size_t i = 0; i < kWriteBatchFramesMax; ++i) EXPECT_EQ(readable_at[i], 0) << "frame " << i;
+  EXPECT_GT(readable_at[kWriteBatchFramesMax], 0) << "the first batch's replies left before the next batch";
+  std::vector<std::string> back;
+  ASSERT_TRUE(run_until(p.io, [&] {
+    std::string f;
+    while (p.peer->poll_frame(f)) back.push_back(f);
+    return back.size() == static_cast<std::size_t>(kFrames);
+  }));
+  for (int i = 0; i < kFrames; ++i) EXPECT_EQ(back[static_cast<std::size_t>(i)], "re:" + std::to_string(i));
+}
+
+// Outside a batch a frame is written at once, without a turn of the loop.
+TEST(FramedConnection, SendOutsideABatchIsWrittenAtOnce) {
+  Pair p;
+  p.conn->start();
+  ASSERT_TRUE(p.conn->send_frame(Pair::frame("now")).ok());
+  EXPECT_EQ(readable_bytes(*p.peer), 4 + 3);
+  EXPECT_EQ(p.conn->queued(), 0u);
 }
 
 TEST(FramedConnection, FrameSizeMaxAtBelowAndAbove) {

@@ -430,6 +430,105 @@ TEST(Journal, RequestFlushSyncsBeforeTheWindowEnds) {
   EXPECT_GE(std::chrono::steady_clock::now() - t1, std::chrono::microseconds(kGroupCommitWindowUsMax));
 }
 
+TEST(Journal, WithoutWakeOnFirstAppendTheWindowStartsWhenAsked) {
+  // wake_on_first_append off: a record waits (here far longer than the
+  // window) until start_window() is called, and then the window bounds the
+  // wait as usual.
+  TempDir tmp;
+  Options o;
+  o.durability = Durability::kGroupCommit;
+  o.group_commit_window_us = 1000;
+  o.wake_on_first_append = false;
+  auto w = open_writer(tmp.path(), o);
+  ASSERT_TRUE(w);
+  w->start_window();  // nothing pending: nothing happens
+  auto r = w->append(1, 1, "waits");
+  ASSERT_TRUE(r.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_EQ(w->durable_sequence(), 0u) << "nothing started the window";
+  w->start_window();
+  w->start_window();  // a second call while it runs is harmless
+  ASSERT_TRUE(w->wait_durable(r.value()).ok());
+  EXPECT_EQ(w->durable_sequence(), 1u);
+  // request_flush() serves as well.
+  auto r2 = w->append(2, 1, "flushed");
+  ASSERT_TRUE(r2.ok());
+  w->request_flush();
+  ASSERT_TRUE(w->wait_durable(r2.value()).ok());
+  // A full group wakes the flusher by itself.
+  ASSERT_TRUE(w->close().ok());
+  Options full = o;
+  full.group_commit_records_max = 3;
+  auto w2 = open_writer(tmp.path(), full);
+  ASSERT_TRUE(w2);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(w2->append(10 + i, 1, "fills").ok());
+  ASSERT_TRUE(w2->wait_durable(5).ok());
+  // close() writes whatever is still pending.
+  ASSERT_TRUE(w2->append(20, 1, "at close").ok());
+  ASSERT_TRUE(w2->close().ok());
+  EXPECT_EQ(verify(tmp.path()).records, 6u);
+}
+
+TEST(Journal, SyncWritesOnTheCallingThread) {
+  // sync() makes everything appended durable before it returns, without
+  // the flusher (the window is the maximum and nothing starts it), and says
+  // up to where; on_durable is not called for what it wrote.
+  TempDir tmp;
+  Options o;
+  o.durability = Durability::kGroupCommit;
+  o.group_commit_window_us = kGroupCommitWindowUsMax;
+  o.wake_on_first_append = false;
+  std::atomic<int> reports{0};
+  o.on_durable = [&](std::uint64_t) { ++reports; };
+  auto w = open_writer(tmp.path(), o);
+  ASSERT_TRUE(w);
+  auto none = w->sync();
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none.value(), 0u) << "nothing appended yet";
+  append_range(*w, 1, 5);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto synced = w->sync();
+  ASSERT_TRUE(synced.ok()) << synced.error().message;
+  EXPECT_EQ(synced.value(), 5u);
+  EXPECT_EQ(w->durable_sequence(), 5u);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::microseconds(kGroupCommitWindowUsMax));
+  EXPECT_EQ(reports, 0);
+  auto again = w->sync();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.value(), 5u);
+  ASSERT_TRUE(w->close().ok());
+  expect_records(tmp.path(), 5);
+}
+
+TEST(Journal, SyncAndTheFlusherKeepGroupsInOrder) {
+  // One thread appends and syncs now and then while the flusher writes the
+  // other groups on its window: every record reaches the disk once, in
+  // order, and the chain verifies.
+  TempDir tmp;
+  Options o;
+  o.durability = Durability::kGroupCommit;
+  o.group_commit_window_us = 50;
+  o.group_commit_records_max = 16;
+  o.segment_bytes_max = 16 * 1024;  // rotations too
+  std::vector<std::uint64_t> reported;
+  o.on_durable = [&](std::uint64_t seq) { reported.push_back(seq); };
+  auto w = open_writer(tmp.path(), o);
+  ASSERT_TRUE(w);
+  constexpr std::uint64_t kRecords = 2000;
+  for (std::uint64_t seq = 1; seq <= kRecords; ++seq) {
+    auto r = w->append(ts_for(seq), type_for(seq), payload_for(seq));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    if (seq % 7 == 0) {
+      auto d = w->sync();
+      ASSERT_TRUE(d.ok()) << d.error().message;
+      EXPECT_GE(d.value(), seq);
+    }
+  }
+  ASSERT_TRUE(w->close().ok());
+  for (std::size_t i = 1; i < reported.size(); ++i) EXPECT_LT(reported[i - 1], reported[i]);
+  expect_records(tmp.path(), kRecords);
+}
+
 TEST(Journal, GroupCommitBackpressureAtBytesLimit) {
   TempDir tmp;
   Options o;
@@ -546,6 +645,28 @@ TEST(Journal, WriteFailureFailsTheWriterGroup) {
 }
 TEST(Journal, SyncFailureFailsTheWriterGroup) {
   check_failure_then_recovery(Durability::kGroupCommit, FailingOps::What::kDatasync, 10, kSegmentBytesMaxDefault);
+}
+
+TEST(Journal, SyncOnTheCallingThreadFailsTheWriter) {
+  // The new segment's header takes the one fdatasync allowed; the sync()
+  // of the first record fails, and the writer with it.
+  TempDir tmp;
+  FailingOps ops(FailingOps::What::kDatasync, 1);
+  Options o;
+  o.durability = Durability::kGroupCommit;
+  o.group_commit_window_us = kGroupCommitWindowUsMax;
+  o.wake_on_first_append = false;
+  o.file_ops = &ops;
+  auto w = open_writer(tmp.path(), o);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->append(1, 1, "lost").ok());
+  auto d = w->sync();
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.error().message.find("failed"), std::string::npos) << d.error().message;
+  EXPECT_TRUE(w->failed());
+  EXPECT_EQ(w->durable_sequence(), 0u);
+  EXPECT_FALSE(w->sync().ok());
+  EXPECT_FALSE(w->append(2, 1, "after").ok());
 }
 
 TEST(Journal, FailureOnFirstSegmentFailsOpen) {

@@ -267,6 +267,8 @@ struct StringHash {
 // Memory bounds of a GateState; the defaults are the constants above,
 // tests shrink them to exercise the edges.
 struct GateStateBounds {
+  // At least 1 (IntentMemory). The backtester, in which no intent id can
+  // repeat (it checks that it cannot), keeps 1,024; a daemon the default.
   std::size_t remembered_intents_max = kRememberedIntentsMax;
   std::size_t closed_orders_max = kClosedOrdersMax;
   std::size_t pending_holds_max = kPendingHoldsMax;
@@ -428,11 +430,17 @@ class GateState {
     Notional fees;
   };
   std::map<std::string, TradeStart, std::less<>> trade_starts_;
-  std::map<std::string, MarketStats, std::less<>> market_stats_;
+  // Per allowed product, in limits_.products order (so a bar costs one
+  // product lookup, not a map search by name).
+  std::vector<MarketStats> market_stats_;
 };
 
 // The pure decision. Never throws; every outcome is a Decision.
 DecideResult decide(const GateState& state, const ipc::OrderIntent& intent, const DecisionContext& ctx);
+// The same into an existing result, which is cleared first and keeps the
+// storage of its message: a caller that decides intent after intent
+// (replays, the backtester) allocates nothing per decision once warm.
+void decide(const GateState& state, const ipc::OrderIntent& intent, const DecisionContext& ctx, DecideResult& out);
 
 // The facts stage 7 would give the rules for this intent in this state
 // (decided with an empty rule set), or nullopt when the intent does not

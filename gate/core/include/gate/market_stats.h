@@ -31,7 +31,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <vector>
 
 #include "gate/sim_venue.h"
 #include "gate/time_units.h"
@@ -79,6 +79,8 @@ class MarketStats {
   // hundreds of thousands). Pure: the same bars and quotes give the same
   // snapshot whenever it is read.
   MarketSnapshot snapshot() const;
+  // Nothing added yet: no bar and no quote.
+  bool empty() const { return count_ == 0 && !quoted_; }
 
  private:
   struct Entry {
@@ -92,19 +94,31 @@ class MarketStats {
     Int128 sum = 0;         // S1, 1e-8 units
     Int128 sum_squares = 0; // S2, 1e-16 units
     Int128 volume = 0;      // 1e-8 units
-    void add(const Entry& e, int sign);
+    void add(const Entry& e);
+    void remove(const Entry& e);
     Decimal volatility() const;
   };
   void evict(std::int64_t latest_open_ts_ns);
+  // The i-th entry of the ring, oldest first (i < count_).
+  const Entry& at(std::size_t i) const {
+    const std::size_t k = head_ + i;
+    return ring_[k < ring_.size() ? k : k - ring_.size()];
+  }
 
-  std::deque<Entry> bars_;
-  std::size_t short_begin_ = 0;  // first entry of bars_ inside the 1 h window
+  // The bars inside the 24 h window, oldest first, in a ring of
+  // kMarketBarsMax + 1 entries (a bar is added before the oldest leaves),
+  // allocated with the first bar.
+  std::vector<Entry> ring_;
+  std::size_t head_ = 0;         // index in ring_ of the oldest entry
+  std::size_t count_ = 0;        // entries in the ring
+  std::size_t short_begin_ = 0;  // first entry (0..count_) inside the 1 h window
   Window short_;
   Window long_;
   Price last_close_;
   std::int64_t last_bar_open_ts_ns_ = 0;  // zero before the first bar
   Decimal spread_;                        // of the latest quote
   std::int64_t quote_ts_ns_ = 0;          // zero before the first quote
+  bool quoted_ = false;                   // a quote was set
 };
 
 // floor(sqrt(v)) for v >= 0 (negative v gives 0), exact; saturates at
