@@ -388,12 +388,15 @@ class AgentPeer {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     std::string payload;
     for (;;) {
+      // poll_closed() reads what arrived with the close: a frame sent just
+      // before it (a protocol error) is then decoded on the next pass.
+      const bool closed = peer_.poll_closed();
       if (peer_.poll_frame(payload)) {
         if (!out.ParseFromString(payload)) return false;
         seen.push_back(out);
         return true;
       }
-      if (peer_.poll_closed() || std::chrono::steady_clock::now() >= deadline) return false;
+      if (closed || std::chrono::steady_clock::now() >= deadline) return false;
       struct pollfd p = {peer_.fd(), POLLIN, 0};
       ::poll(&p, 1, 5);
     }
