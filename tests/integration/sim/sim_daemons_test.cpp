@@ -196,25 +196,39 @@ TEST(SimDaemons, CompleteRunAgreesWithTheGateJournalAndTradectl) {
               o.positions.account().equity().c_str());
 }
 
-TEST(SimDaemons, AgentKilledMidRunResumesToTheSameResult) {
-  const Outcome& ref = reference();
+// A step between 10% and 80% of the run, from the printed seed.
+std::uint64_t random_kill_step(const char* name) {
   const unsigned seed = ta::agent::test::test_seed();
   std::mt19937 rng(seed);
-  const std::uint64_t kill_after = kBars / 10 + rng() % (kBars * 7 / 10);
-  std::printf("kill_after_steps=%llu\n", static_cast<unsigned long long>(kill_after));
+  const std::uint64_t step = kBars / 10 + rng() % (kBars * 7 / 10);
+  std::printf("%s=%llu\n", name, static_cast<unsigned long long>(step));
+  return step;
+}
+
+// Waits while the agent runs until its journal holds `steps` steps.
+::testing::AssertionResult agent_reached(Workspace& ws, pid_t agent, std::uint64_t steps) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRunTimeoutMs);
+  for (;;) {
+    int status = 0;
+    if (::waitpid(agent, &status, WNOHANG) == agent) {
+      return ::testing::AssertionFailure() << "the agent ended before " << steps << " steps";
+    }
+    if (read_agent_journal(ws.agent_journal()).steps >= steps) return ::testing::AssertionSuccess();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return ::testing::AssertionFailure() << "the agent did not reach " << steps << " steps in time";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+TEST(SimDaemons, AgentKilledMidRunResumesToTheSameResult) {
+  const Outcome& ref = reference();
+  const std::uint64_t kill_after = random_kill_step("kill_after_steps");
 
   Workspace ws(demo_options());
   ASSERT_TRUE(ws.start_gate()) << ws.gate().log();
   const pid_t first = ws.spawn_agent();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRunTimeoutMs);
-  bool reached = false;
-  while (!reached && std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    ASSERT_NE(::waitpid(first, &status, WNOHANG), first) << "the agent ended before it was killed";
-    reached = read_agent_journal(ws.agent_journal()).steps >= kill_after;
-    if (!reached) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_TRUE(reached);
+  ASSERT_TRUE(agent_reached(ws, first, kill_after));
   ::kill(first, SIGKILL);
   ASSERT_EQ(wait_child(first, 30'000), 128 + SIGKILL);
   const std::uint64_t steps_at_kill = read_agent_journal(ws.agent_journal()).steps;
@@ -245,23 +259,12 @@ TEST(SimDaemons, AgentKilledMidRunResumesToTheSameResult) {
 
 TEST(SimDaemons, GateKilledMidRunResumesToTheSameResult) {
   const Outcome& ref = reference();
-  const unsigned seed = ta::agent::test::test_seed();
-  std::mt19937 rng(seed);
-  const std::uint64_t kill_after = kBars / 10 + rng() % (kBars * 7 / 10);
-  std::printf("gate_kill_after_steps=%llu\n", static_cast<unsigned long long>(kill_after));
+  const std::uint64_t kill_after = random_kill_step("gate_kill_after_steps");
 
   Workspace ws(demo_options());
   ASSERT_TRUE(ws.start_gate()) << ws.gate().log();
   const pid_t agent = ws.spawn_agent();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRunTimeoutMs);
-  bool reached = false;
-  while (!reached && std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    ASSERT_NE(::waitpid(agent, &status, WNOHANG), agent) << "the agent ended before the gate was killed";
-    reached = read_agent_journal(ws.agent_journal()).steps >= kill_after;
-    if (!reached) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_TRUE(reached);
+  ASSERT_TRUE(agent_reached(ws, agent, kill_after));
   ws.gate().signal(SIGKILL);
   ASSERT_EQ(ws.gate().wait_exit(30'000), 128 + SIGKILL);
   ASSERT_TRUE(ws.start_gate()) << ws.gate().log().substr(0, 6000);
