@@ -170,7 +170,8 @@ class Book {
   }
 
   // Orders held for approval whose time ran out: their denials are recorded
-  // and go to the engine (which has already treated the hold as a denial).
+  // and go to the engine, whose slot has kept the held intent pending
+  // (as trading-agent does until trading-gate pushes the settlement).
   Status expire_holds(std::int64_t now) {
     return compat::for_each_expired_hold(state_, now, [&](const ipc::OrderIntent& intent,
                                                           const ipc::Decision& decision) -> Status {

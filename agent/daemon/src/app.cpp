@@ -536,7 +536,14 @@ void AgentApp::Impl::apply_decision(const ta::ipc::Decision& decision) {
   if (it != intents_.end()) {
     it->second.decided = true;
     it->second.accepted = decision.accepted();
-    if (!decision.accepted()) intents_.erase(it);
+    if (decision.accepted() && it->second.held) {
+      // A held order an operator released: it goes to the venue now, not on
+      // the bar it was first meant for, so passing that bar settles nothing.
+      it->second.execute_bar_open_ts_s = 0;
+    }
+    it->second.held = decision.reason() == ta::ipc::DENY_REASON_HELD_FOR_APPROVAL;
+    // A held intent stays tracked until the gate sends its settlement.
+    if (!decision.accepted() && !it->second.held) intents_.erase(it);
   }
   if (decision.accepted()) {
     ++counters_.accepted;

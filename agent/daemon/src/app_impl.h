@@ -85,6 +85,7 @@ struct TrackedIntent {
   bool decided = false;
   bool accepted = false;
   bool journaled = false;  // its intent_sent record is in the journal
+  bool held = false;       // HELD_FOR_APPROVAL: waiting for the gate's settlement
 };
 
 class AgentApp::Impl final : public GateClientHandler, public FeedHandler {

@@ -112,6 +112,7 @@ std::string AgentApp::Impl::status_json() const {
       k["intents_entry"] = sc.intents_entry;
       k["intents_exit"] = sc.intents_exit;
       k["entries_denied"] = sc.entries_denied;
+      k["held_for_approval"] = sc.held_for_approval;
       k["exits_denied"] = sc.exits_denied;
       k["stops_hit"] = sc.stops_hit;
       k["max_holding_exits"] = sc.max_holding_exits;

@@ -337,6 +337,13 @@ struct AgentEngine::Impl {
       if (d.quantity.is_positive()) s->pending.quantity = d.quantity;
       return;
     }
+    if (d.deny_reason == kDenyReasonHeldForApproval) {
+      // Not an answer yet: the gate keeps the order until a person approves
+      // or rejects it or it expires, and then sends the final decision for
+      // the same id. The slot waits for it instead of signalling again.
+      ++s->counters.held_for_approval;
+      return;
+    }
     denied(*s);
   }
 

@@ -87,6 +87,7 @@ Result<DecisionEvent> decision_from_ipc(const ta::ipc::Decision& decision) {
   e.intent_id = decision.intent_id();
   e.accepted = decision.accepted();
   e.deny_reason = static_cast<std::int32_t>(decision.reason());
+  static_assert(kDenyReasonHeldForApproval == ta::ipc::DENY_REASON_HELD_FOR_APPROVAL);
   auto q = optional_field("quantity", decision.quantity());
   if (!q) return q.error();
   e.quantity = *q;

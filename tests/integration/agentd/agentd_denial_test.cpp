@@ -30,6 +30,7 @@ enum class Expect {
   kHalted,    // the gate is HALTED: every intent is held until ACTIVE
   kKilled,    // the gate is KILLED: every intent is held until ACTIVE
   kReducing,  // after an entry: the gate is REDUCING, entries are held until ACTIVE
+  kAwait,     // held for approval: the intent stays pending until the gate settles the hold
 };
 
 const char* name(Expect e) {
@@ -42,6 +43,8 @@ const char* name(Expect e) {
       return "hold all (KILLED)";
     case Expect::kReducing:
       return "hold entries (REDUCING)";
+    case Expect::kAwait:
+      return "await the settlement";
   }
   return "?";
 }
@@ -55,6 +58,8 @@ Expect expected(DenyReason r) {
       return Expect::kKilled;
     case ta::ipc::DENY_REASON_REDUCING_ONLY:
       return Expect::kReducing;
+    case ta::ipc::DENY_REASON_HELD_FOR_APPROVAL:
+      return Expect::kAwait;
     case ta::ipc::DENY_REASON_UNSPECIFIED:
     case ta::ipc::DENY_REASON_MALFORMED:
     case ta::ipc::DENY_REASON_FIELD_RANGE:
@@ -76,7 +81,6 @@ Expect expected(DenyReason r) {
     case ta::ipc::DENY_REASON_DAILY_LOSS_LIMIT:
     case ta::ipc::DENY_REASON_INSUFFICIENT_FUNDS:
     case ta::ipc::DENY_REASON_RULE:
-    case ta::ipc::DENY_REASON_HELD_FOR_APPROVAL:
     case ta::ipc::DENY_REASON_STOP_REQUIRED:
     case ta::ipc::DENY_REASON_DUPLICATE_ID_CONFLICT:
     case ta::ipc::DENY_REASON_INTENT_TOO_OLD:
@@ -105,6 +109,7 @@ struct Denied {
   std::string state_next_bar;          // the slot's lifecycle state on the next bar
   std::string pending_next_bar = "?";  // the slot's pending intent then
   std::uint64_t resume_at_bar = 0;     // ACTIVE pushed after this many bars (0: none)
+  std::uint64_t settle_at_bar = 0;     // the hold's expiry pushed after this many bars (0: none)
 };
 
 struct Outcome {
@@ -129,6 +134,7 @@ boost::json::object slot_status(const boost::json::object& status, const std::st
 ta::ipc::HaltState inferred(Expect e, const ta::ipc::OrderIntent& intent) {
   switch (e) {
     case Expect::kRetry:
+    case Expect::kAwait:
       return ta::ipc::HALT_STATE_ACTIVE;
     case Expect::kHalted:
       return ta::ipc::HALT_STATE_HALTED;
@@ -175,6 +181,7 @@ Outcome run_with(DenyReason reason) {
     den.intent = intent;
     den.at_bar = gate.bars_processed;
     if (inferred(e, intent) != ta::ipc::HALT_STATE_ACTIVE) den.resume_at_bar = gate.bars_processed + kHoldBars;
+    if (e == Expect::kAwait) den.settle_at_bar = gate.bars_processed + kHoldBars;
     out.denied.push_back(den);
     return reason;
   };
@@ -187,6 +194,7 @@ Outcome run_with(DenyReason reason) {
         den.pending_next_bar = std::string(slot.at("pending_intent_id").as_string());
       }
       if (n == den.resume_at_bar) gate.push_halt_state(inferred(e, den.intent), ta::ipc::HALT_STATE_ACTIVE);
+      if (n == den.settle_at_bar) gate.push_hold_expired(den.intent.intent_id());
     }
   };
   EXPECT_TRUE(gate.start().ok());
@@ -230,11 +238,26 @@ TEST(AgentdDenials, EveryReasonLeavesTheStrategyReadyAndRespectsHalts) {
                 static_cast<unsigned long long>(o.run.counters.intents_sent),
                 static_cast<unsigned long long>(o.run.counters.denied));
 
-    // Never stuck: back to LOOKING / MANAGING with nothing pending.
-    EXPECT_EQ(entry.state_next_bar, "LOOKING");
-    EXPECT_EQ(entry.pending_next_bar, "");
-    EXPECT_EQ(exit.state_next_bar, "MANAGING");
-    EXPECT_EQ(exit.pending_next_bar, "");
+    if (e == Expect::kAwait) {
+      // A held intent is not an answer: the slot keeps it pending and sends
+      // nothing more until the gate settles the hold; then it goes on.
+      EXPECT_EQ(entry.pending_next_bar, entry.intent.intent_id());
+      EXPECT_EQ(exit.pending_next_bar, exit.intent.intent_id());
+      for (const Denied& den : o.denied) {
+        for (const auto& a : o.arrivals) {
+          if (a.bars_processed <= den.at_bar || a.bars_processed >= den.settle_at_bar) continue;
+          EXPECT_NE(slot_of(a.intent.intent_id()), slot_of(den.intent.intent_id()))
+              << a.intent.intent_id() << " sent while " << den.intent.intent_id() << " waited for approval";
+        }
+      }
+      EXPECT_EQ(o.run.counters.denied_by_reason[ta::ipc::DENY_REASON_RULE], 2u) << "the two expiries";
+    } else {
+      // Never stuck: back to LOOKING / MANAGING with nothing pending.
+      EXPECT_EQ(entry.state_next_bar, "LOOKING");
+      EXPECT_EQ(entry.pending_next_bar, "");
+      EXPECT_EQ(exit.state_next_bar, "MANAGING");
+      EXPECT_EQ(exit.pending_next_bar, "");
+    }
     EXPECT_EQ(o.run.counters.denied_by_reason[static_cast<std::size_t>(reason)], 2u);
 
     // No retry storm: every id arrives once, never replayed; one intent per
@@ -243,7 +266,10 @@ TEST(AgentdDenials, EveryReasonLeavesTheStrategyReadyAndRespectsHalts) {
     EXPECT_TRUE(o.decisions_replayed.empty());
     for (const auto& [id, n] : o.journal.sent) {
       EXPECT_EQ(n, 1) << id;
-      EXPECT_EQ(o.journal.decisions.count(id), 1u) << id;
+      // A held intent's settlement is its second decision.
+      const bool held = e == Expect::kAwait && (id == entry.intent.intent_id() || id == exit.intent.intent_id());
+      const auto decided = o.journal.decisions.find(id);
+      EXPECT_EQ(decided == o.journal.decisions.end() ? 0 : decided->second, held ? 2 : 1) << id;
       EXPECT_EQ(id.substr(id.size() - 2), "-0") << id;
     }
 

@@ -111,6 +111,23 @@ class MiniGate final : public ta::gate::IpcHandler {
     server_.broadcast(push);
   }
 
+  // Pushes the settlement of an order held for approval that the gate's own
+  // state does not keep (force_denial made the hold): a RULE denial marked
+  // hold_expired, as trading-gate sends when nobody decided in time.
+  void push_hold_expired(const std::string& intent_id) {
+    ta::ipc::Envelope push;
+    ta::ipc::Decision* d = push.mutable_decision();
+    d->set_intent_id(intent_id);
+    d->set_accepted(false);
+    d->set_reason(ta::ipc::DENY_REASON_RULE);
+    d->set_detail("hold expired: nobody decided in time");
+    ta::ipc::DecisionField* f = d->add_fields();
+    f->set_name(std::string(ta::gate::kFieldHoldExpired));
+    f->set_value("1");
+    d->set_decided_ts_ns(market_now_ns_);
+    server_.broadcast(push);
+  }
+
   const ta::gate::GateState& state() const { return state_; }
   ta::ipc::PositionSnapshot snapshot() const { return state_.ledger().to_snapshot(market_now_ns_); }
 

@@ -131,6 +131,41 @@ TEST(Engine, DeniedEntryGoesBackToLookingAndRetriesWithANewId) {
   EXPECT_EQ(engine.counters().messages_unmatched, 1u);
 }
 
+TEST(Engine, HeldEntryStaysPendingUntilTheGateSettlesIt) {
+  auto engine = test::make_engine({always()}, {spot("BTC-USD")});
+  // Released: the held intent becomes an order and fills.
+  const Intent first = engine.on_bar(flat(kBtc, 0))[0];
+  DecisionEvent held = decision(first.intent_id, false);
+  held.deny_reason = kDenyReasonHeldForApproval;
+  engine.on_decision(held);
+  auto slot = engine.find_slot("always", kBtc).value();
+  EXPECT_EQ(slot.state, Lifecycle::kEntered);
+  EXPECT_EQ(slot.pending_intent_id, first.intent_id);
+  EXPECT_EQ(slot.counters->held_for_approval, 1u);
+  EXPECT_EQ(slot.counters->entries_denied, 0u);
+  for (int i = 1; i <= 5; ++i) EXPECT_TRUE(engine.on_bar(flat(kBtc, i)).empty()) << "nothing more while held";
+  engine.on_decision(decision(first.intent_id, true));  // an operator released it
+  engine.on_fill(fill_of(first, test::kT0 + 6 * 60));
+  EXPECT_EQ(engine.find_slot("always", kBtc)->state, Lifecycle::kManaging);
+  EXPECT_EQ(engine.counters().messages_unmatched, 0u);
+
+  // Expired: a denial after which the slot goes on with a new id.
+  auto other = test::make_engine({always()}, {spot("BTC-USD")});
+  const Intent second = other.on_bar(flat(kBtc, 0))[0];
+  held.intent_id = second.intent_id;
+  other.on_decision(held);
+  DecisionEvent expired = decision(second.intent_id, false);
+  expired.deny_reason = 24;  // DENY_REASON_RULE
+  other.on_decision(expired);
+  slot = other.find_slot("always", kBtc).value();
+  EXPECT_EQ(slot.state, Lifecycle::kLooking);
+  EXPECT_TRUE(slot.pending_intent_id.empty());
+  EXPECT_EQ(slot.counters->entries_denied, 1u);
+  const auto again = other.on_bar(flat(kBtc, 1));
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_NE(again[0].intent_id, second.intent_id);
+}
+
 TEST(Engine, OrderEndingUnfilledOrPartlyFilled) {
   // Cancelled with nothing filled: a denial.
   {

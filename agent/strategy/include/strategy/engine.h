@@ -89,6 +89,10 @@ struct Intent {
 
 // ---- messages from the gate, as plain values ------------------------------
 
+// ta::ipc::DENY_REASON_HELD_FOR_APPROVAL (gate.proto), which the engine
+// treats as "still pending" rather than as a denial.
+inline constexpr std::int32_t kDenyReasonHeldForApproval = 25;
+
 struct DecisionEvent {
   std::string intent_id;
   bool accepted = false;
@@ -158,6 +162,7 @@ struct SlotCounters {
   std::uint64_t capped_by_max_size = 0;
   std::uint64_t entries_denied = 0;          // decision denied or order ended unfilled
   std::uint64_t exits_denied = 0;
+  std::uint64_t held_for_approval = 0;       // intents a gate rule held for a person (pending until settled)
   std::uint64_t stops_hit = 0;
   std::uint64_t max_holding_exits = 0;
   std::uint64_t lifecycle_refused = 0;       // an event illegal in the current state
