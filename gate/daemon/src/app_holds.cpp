@@ -46,8 +46,7 @@ void GateApp::Impl::expire_held_orders() {
 
 ipc::HoldsListReply GateApp::Impl::holds_list() const {
   ipc::HoldsListReply reply;
-  const std::size_t budget =
-      std::min<std::size_t>(admin_frame_budget(), proto::kFrameSizeMaxDefault - kAdminReplyReserveBytes);
+  const std::size_t budget = admin_frame_budget();
   std::size_t size = 0;
   std::size_t listed = 0;
   const auto& holds = state_->pending_holds();

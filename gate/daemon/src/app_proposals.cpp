@@ -174,10 +174,7 @@ void GateApp::Impl::complete_installed_proposals() {
 
 ipc::ProposalsListReply GateApp::Impl::proposals_list(const ipc::ProposalsListRequest& request) const {
   ipc::ProposalsListReply reply;
-  // The reply must fit one frame on both ends (tradectl reads at most
-  // kFrameSizeMaxDefault), with room for the envelope around it.
-  const std::size_t budget =
-      std::min<std::size_t>(admin_frame_budget(), proto::kFrameSizeMaxDefault - kAdminReplyReserveBytes);
+  const std::size_t budget = admin_frame_budget();
   if (!request.proposal_id().empty()) {
     const Proposal* p = proposals_.find(request.proposal_id());
     if (p == nullptr) return reply;

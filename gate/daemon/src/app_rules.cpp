@@ -161,7 +161,11 @@ void GateApp::Impl::send_reload_reply(const RulesReplyTo& to, ipc::RulesReloadRe
 std::size_t GateApp::Impl::admin_frame_budget() const {
   // gate.yaml allows frames of at least 1024 bytes, so this stays positive.
   static_assert(kAdminReplyReserveBytes < 1024);
-  return gate_cfg_.frame_size_max_bytes - kAdminReplyReserveBytes;
+  // A reply must fit one frame on both ends: the gate's limit and the
+  // admin client's (tradectl and trading-dash read at most
+  // kFrameSizeMaxDefault), whichever is smaller.
+  const std::size_t frame = std::min<std::size_t>(gate_cfg_.frame_size_max_bytes, proto::kFrameSizeMaxDefault);
+  return frame - kAdminReplyReserveBytes;
 }
 
 ipc::RulesReloadReply GateApp::Impl::reload_reply(bool ok, const std::vector<rules::Diagnostic>& errors,

@@ -309,6 +309,38 @@ TEST_F(RulesReloadTest, HitCountersCountFiresAndSurviveReloadsAndRestartsForTheS
   EXPECT_EQ(hits(), 1);
 }
 
+// A gate configured with frames larger than tradectl reads (64 KiB) still
+// pages "rules list" in frames tradectl can read: 240 rules with 200-character
+// descriptions make about 90 KB of rule infos.
+TEST(RulesListPaging, PagesFitTheAdminClientWhenTheGateAllowsLargerFrames) {
+  TempDir dir;
+  GateTestConfig config;
+  config.gate_socket_extra = "  frame_size_max_bytes: 1048576\n";  // sockets.frame_size_max_bytes
+  write_gate_config(dir.path(), config);
+  std::filesystem::create_directories(dir.file("rules-active"));
+  const std::string description(200, 'd');
+  constexpr int kFiles = 4;
+  constexpr int kRulesPerFile = 60;
+  for (int f = 0; f < kFiles; ++f) {
+    std::ofstream out(dir.file("rules-active/many_" + std::to_string(f) + ".rule"));
+    for (int r = 0; r < kRulesPerFile; ++r) {
+      out << "rule many_" << f << "_" << r << "_" << std::string(40, 'x') << " v1 \"" << description << "\" {\n"
+          << "  from proposal \"p-many\"\n  when order.quantity > 1000\n  then warn \"never\"\n}\n";
+    }
+  }
+  GateProcess gate(dir.path());
+  ASSERT_TRUE(gate.start()) << gate.log();
+  CommandResult r = tradectl(gate.admin_socket(), {"rules", "list", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(r.out.size(), 64u * 1024u) << "the listing must need more than one client frame";
+  const boost::json::value v = boost::json::parse(r.out);
+  std::size_t many = 0;
+  for (const auto& rule : v.at("rules").as_array()) {
+    many += std::string(rule.at("id").as_string()).rfind("many_", 0) == 0 ? 1 : 0;
+  }
+  EXPECT_EQ(many, static_cast<std::size_t>(kFiles * kRulesPerFile));
+}
+
 // ------------------------------------------------------------------ tradectl
 
 class TradectlRulesTest : public RulesReloadTest {
