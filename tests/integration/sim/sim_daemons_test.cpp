@@ -196,6 +196,23 @@ TEST(SimDaemons, CompleteRunAgreesWithTheGateJournalAndTradectl) {
               o.positions.account().equity().c_str());
 }
 
+// The same intents, decisions, fills and money as the uninterrupted run.
+void expect_same_result(const Outcome& o, const Outcome& ref) {
+  std::set<std::string> ref_ids;
+  for (const auto& [id, n] : ref.gate.decided) ref_ids.insert(id);
+  std::set<std::string> ids;
+  for (const auto& [id, n] : o.gate.decided) ids.insert(id);
+  EXPECT_EQ(ids, ref_ids);
+  ASSERT_EQ(o.gate.fills.size(), ref.gate.fills.size());
+  for (std::size_t i = 0; i < o.gate.fills.size(); ++i) {
+    EXPECT_EQ(o.gate.fills[i].SerializeAsString(), ref.gate.fills[i].SerializeAsString()) << i;
+  }
+  EXPECT_EQ(o.positions.account().equity(), ref.positions.account().equity());
+  EXPECT_EQ(o.positions.account().fees_paid(), ref.positions.account().fees_paid());
+  EXPECT_EQ(text(positions_of(o.positions)), text(positions_of(ref.positions)));
+  EXPECT_EQ(o.summary.at("final_equity"), ref.summary.at("final_equity"));
+}
+
 // A step between 10% and 80% of the run, from the printed seed.
 std::uint64_t random_kill_step(const char* name) {
   const unsigned seed = ta::agent::test::test_seed();
@@ -241,20 +258,7 @@ TEST(SimDaemons, AgentKilledMidRunResumesToTheSameResult) {
 
   expect_agreement(o);
   EXPECT_EQ(o.agent.starts, 2u);
-  // The same intents, decisions, fills and money as without the kill.
-  std::set<std::string> ref_ids;
-  for (const auto& [id, n] : ref.gate.decided) ref_ids.insert(id);
-  std::set<std::string> ids;
-  for (const auto& [id, n] : o.gate.decided) ids.insert(id);
-  EXPECT_EQ(ids, ref_ids);
-  ASSERT_EQ(o.gate.fills.size(), ref.gate.fills.size());
-  for (std::size_t i = 0; i < o.gate.fills.size(); ++i) {
-    EXPECT_EQ(o.gate.fills[i].SerializeAsString(), ref.gate.fills[i].SerializeAsString()) << i;
-  }
-  EXPECT_EQ(o.positions.account().equity(), ref.positions.account().equity());
-  EXPECT_EQ(o.positions.account().fees_paid(), ref.positions.account().fees_paid());
-  EXPECT_EQ(text(positions_of(o.positions)), text(positions_of(ref.positions)));
-  EXPECT_EQ(o.summary.at("final_equity"), ref.summary.at("final_equity"));
+  expect_same_result(o, ref);
 }
 
 TEST(SimDaemons, GateKilledMidRunResumesToTheSameResult) {
@@ -293,19 +297,7 @@ TEST(SimDaemons, GateKilledMidRunResumesToTheSameResult) {
 
   expect_agreement(o);
   EXPECT_EQ(o.agent.starts, 1u);
-  std::set<std::string> ref_ids;
-  for (const auto& [id, n] : ref.gate.decided) ref_ids.insert(id);
-  std::set<std::string> ids;
-  for (const auto& [id, n] : o.gate.decided) ids.insert(id);
-  EXPECT_EQ(ids, ref_ids);
-  ASSERT_EQ(o.gate.fills.size(), ref.gate.fills.size());
-  for (std::size_t i = 0; i < o.gate.fills.size(); ++i) {
-    EXPECT_EQ(o.gate.fills[i].SerializeAsString(), ref.gate.fills[i].SerializeAsString()) << i;
-  }
-  EXPECT_EQ(o.positions.account().equity(), ref.positions.account().equity());
-  EXPECT_EQ(o.positions.account().fees_paid(), ref.positions.account().fees_paid());
-  EXPECT_EQ(text(positions_of(o.positions)), text(positions_of(ref.positions)));
-  EXPECT_EQ(o.summary.at("final_equity"), ref.summary.at("final_equity"));
+  expect_same_result(o, ref);
 }
 
 }  // namespace
