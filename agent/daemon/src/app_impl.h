@@ -132,6 +132,7 @@ class AgentApp::Impl final : public GateClientHandler, public FeedHandler {
   void apply_fill(const ta::ipc::Fill& fill);
   void apply_order_update(const ta::ipc::OrderUpdate& update);
   void apply_halt(ta::ipc::HaltState to);
+  void ask_about_holds();
   bool apply_parameter(const ta::ipc::ParameterChange& change, std::string& detail);
   void remember_parameter_answer(const ta::ipc::AgentParameterApplied& answer);
   void apply_reconciled(const ta::ipc::AgentReconciled& r);

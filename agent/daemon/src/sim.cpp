@@ -613,6 +613,26 @@ void AgentApp::Impl::on_connected(const ta::ipc::HelloAck& ack) {
   awaiting_connect_snapshot_ = true;
   log_->info("connected to the gate session={} mode={} halt={}", ack.session_id(), ta::ipc::Mode_Name(ack.mode()),
              ta::ipc::HaltState_Name(ack.halt_state()));
+  ask_about_holds();
+}
+
+// The gate pushes a hold's settlement once, to the agents connected then.
+// One settled while this agent was away (disconnected, or not running) is
+// found out here: every intent still held is sent again with its id, and
+// the gate answers a known id with its current decision (replayed) - still
+// held, or the settlement. In SIM the client keeps them back until the
+// bars the gate lacks are sent, like every request in flight.
+void AgentApp::Impl::ask_about_holds() {
+  for (const auto& [id, t] : intents_) {
+    if (!t.held || client_->inflight(id)) continue;
+    if (auto st = client_->submit_intent(t.message); !st) {
+      // A full in-flight table: the next connect asks again.
+      log_->warn("held intent not asked about intent_id={} error=\"{}\"", id, st.error().message);
+      continue;
+    }
+    ++counters_.holds_asked;
+    log_->info("held intent asked about again intent_id={}", id);
+  }
 }
 
 void AgentApp::Impl::on_disconnected(const std::string& reason) {

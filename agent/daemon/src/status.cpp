@@ -43,6 +43,7 @@ std::string AgentApp::Impl::status_json() const {
   counters["intents_sent"] = c.intents_sent;
   counters["intents_resent"] = c.intents_resent;
   counters["intents_held"] = c.intents_held;
+  counters["holds_asked"] = c.holds_asked;
   counters["accepted"] = c.accepted;
   counters["denied"] = c.denied;
   counters["fills"] = c.fills;

@@ -316,5 +316,64 @@ TEST(AgentdDenials, EveryReasonLeavesTheStrategyReadyAndRespectsHalts) {
   }
 }
 
+// A hold settled while the agent is not connected is pushed to nobody. The
+// agent must find it out when it connects again: it sends the held intent
+// again, with its id, and the gate's replayed answer (the settlement)
+// releases the slot. Without that the slot waits for a push that never
+// comes and the strategy never trades that product again.
+TEST(AgentdDenials, AHoldSettledWhileTheAgentWasAwayIsFoundOnReconnect) {
+  TempDir d;
+  const auto gcfg = gate_config(d.root);
+  boost::asio::io_context io;
+  ta::test::MiniGate gate(io, gcfg, (d.root / "gate.sock").string());
+  std::optional<Denied> held;
+  gate.force_denial = [&](const ta::ipc::OrderIntent& intent) -> std::optional<DenyReason> {
+    if (held || intent.reduce_only()) return std::nullopt;
+    held = Denied{};
+    held->intent = intent;
+    held->at_bar = gate.bars_processed;
+    held->settle_at_bar = gate.bars_processed + kHoldBars;
+    return ta::ipc::DENY_REASON_HELD_FOR_APPROVAL;
+  };
+  bool dropped = false;
+  gate.before_reply = [&] {
+    if (!held || dropped || gate.bars_processed < held->settle_at_bar) return;
+    // Settled by an operator while the connection is down: no push.
+    dropped = true;
+    gate.drop_agents("test: the connection died");
+    gate.settle_hold_unseen(held->intent.intent_id());
+  };
+  ASSERT_TRUE(gate.start().ok());
+  AgentSetup setup;
+  setup.bars_max = kBars;
+  setup.btc_csv = short_demo().first;
+  setup.eth_csv = short_demo().second;
+  setup.gate_extra = "  bars_in_flight_max: 0\n";
+  const RunResult run = run_agent(io, agent_config(d.root, setup));
+  gate.shutdown();
+  io.run_for(std::chrono::milliseconds(50));
+
+  ASSERT_EQ(run.exit_code, 0) << run.reason;
+  ASSERT_TRUE(held.has_value()) << "the run should have an entry to hold";
+  ASSERT_TRUE(dropped) << "the run should reach the settlement";
+  EXPECT_GE(gate.connects, 2u);
+  const std::string& id = held->intent.intent_id();
+  EXPECT_EQ(run.counters.holds_asked, 1u);
+  EXPECT_EQ(gate.decisions_replayed[id], 1) << "the held intent is asked about once, after the reconnect";
+  EXPECT_EQ(run.counters.denied_by_reason[ta::ipc::DENY_REASON_HELD_FOR_APPROVAL], 1u);
+  EXPECT_EQ(run.counters.denied_by_reason[ta::ipc::DENY_REASON_RULE], 1u) << "the expiry, learned from the replay";
+  // The slot is free again: it sends new intents after the settlement.
+  std::uint64_t after = 0;
+  for (const auto& a : gate.arrivals) {
+    if (a.bars_processed > held->settle_at_bar && slot_of(a.intent.intent_id()) == slot_of(id) &&
+        a.intent.intent_id() != id) {
+      ++after;
+    }
+  }
+  EXPECT_GT(after, 0u) << "the slot of " << id << " never traded again";
+  const auto slot = slot_status(run.status, slot_of(id));
+  EXPECT_NE(std::string(slot.at("pending_intent_id").as_string()), id);
+}
+
 }  // namespace
 }  // namespace ta::agentd_test

@@ -15,6 +15,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <optional>
@@ -116,16 +117,23 @@ class MiniGate final : public ta::gate::IpcHandler {
   // hold_expired, as trading-gate sends when nobody decided in time.
   void push_hold_expired(const std::string& intent_id) {
     ta::ipc::Envelope push;
-    ta::ipc::Decision* d = push.mutable_decision();
-    d->set_intent_id(intent_id);
-    d->set_accepted(false);
-    d->set_reason(ta::ipc::DENY_REASON_RULE);
-    d->set_detail("hold expired: nobody decided in time");
-    ta::ipc::DecisionField* f = d->add_fields();
-    f->set_name(std::string(ta::gate::kFieldHoldExpired));
-    f->set_value("1");
-    d->set_decided_ts_ns(market_now_ns_);
+    *push.mutable_decision() = hold_expired(intent_id);
+    if (auto it = forced_.find(intent_id); it != forced_.end()) it->second = push.decision();
     server_.broadcast(push);
+  }
+
+  // Settles a hold that force_denial made, as an expiry, without pushing it
+  // (as if the push found no agent connected): the gate's memory of the
+  // intent changes, so a resend of its id gets the expiry, replayed.
+  void settle_hold_unseen(const std::string& intent_id) {
+    auto it = forced_.find(intent_id);
+    if (it == forced_.end()) return;
+    it->second = hold_expired(intent_id);
+  }
+  // Closes every agent session, as if the connection died.
+  void drop_agents(const std::string& reason) {
+    for (ta::gate::SessionId s : sessions_) server_.close_session(s, reason);
+    sessions_.clear();
   }
 
   const ta::gate::GateState& state() const { return state_; }
@@ -135,6 +143,7 @@ class MiniGate final : public ta::gate::IpcHandler {
   void on_agent_connected(ta::gate::SessionId session, const ta::proto::PeerCredentials&, const ta::ipc::Hello&,
                           ta::ipc::HelloAck& ack) override {
     ++connects;
+    sessions_.push_back(session);
     ack.set_mode(ta::ipc::MODE_SIM);
     ack.set_gate_version("mini-gate");
     ack.set_halt_state(ta::gate::to_proto(state_.halt().state()));
@@ -170,7 +179,9 @@ class MiniGate final : public ta::gate::IpcHandler {
         return;
     }
   }
-  void on_agent_disconnected(ta::gate::SessionId, const ta::gate::SessionClose&) override {}
+  void on_agent_disconnected(ta::gate::SessionId session, const ta::gate::SessionClose&) override {
+    std::erase(sessions_, session);
+  }
   std::optional<ta::ipc::AdminEnvelope> on_admin_request(ta::gate::SessionId, const ta::ipc::AdminEnvelope&) override {
     return std::nullopt;
   }
@@ -236,6 +247,19 @@ class MiniGate final : public ta::gate::IpcHandler {
     }
     if (after_bar) after_bar(bars_processed);
     return true;
+  }
+
+  ta::ipc::Decision hold_expired(const std::string& intent_id) const {
+    ta::ipc::Decision d;
+    d.set_intent_id(intent_id);
+    d.set_accepted(false);
+    d.set_reason(ta::ipc::DENY_REASON_RULE);
+    d.set_detail("hold expired: nobody decided in time");
+    ta::ipc::DecisionField* f = d.add_fields();
+    f->set_name(std::string(ta::gate::kFieldHoldExpired));
+    f->set_value("1");
+    d.set_decided_ts_ns(market_now_ns_);
+    return d;
   }
 
   void reply_snapshot(ta::gate::SessionId session, std::uint64_t request_id) {
@@ -322,6 +346,18 @@ class MiniGate final : public ta::gate::IpcHandler {
     ctx.now_ns = market_now_ns_;
     ctx.peer_allowed = true;
     ctx.reference_prices = ref_view_;
+    if (auto known = forced_.find(m.order_intent().intent_id()); known != forced_.end()) {
+      // A forced decision is remembered like trading-gate remembers its
+      // own: the same id gets it again, replayed.
+      ++decisions_replayed[known->first];
+      arrivals.push_back({bars_processed, m.order_intent(), true});
+      ta::ipc::Envelope reply;
+      reply.set_request_id(m.request_id());
+      *reply.mutable_decision() = known->second;
+      reply.mutable_decision()->set_replayed(true);
+      (void)server_.send(session, reply);
+      return;
+    }
     ta::ipc::Decision d = ta::gate::decide(state_, m.order_intent(), ctx).decision;
     std::optional<ta::ipc::DenyReason> forced;
     if (!d.replayed() && force_denial) forced = force_denial(m.order_intent());
@@ -336,6 +372,7 @@ class MiniGate final : public ta::gate::IpcHandler {
       f->set_reason(*forced);
       f->set_detail("test: forced denial");
       f->set_decided_ts_ns(market_now_ns_);
+      forced_[f->intent_id()] = *f;
       (void)server_.send(session, reply);
       return;
     }
@@ -365,6 +402,8 @@ class MiniGate final : public ta::gate::IpcHandler {
   std::vector<ta::gate::ReferencePrice> ref_view_;
   std::int64_t market_now_ns_ = 0;
   bool silent_ = false;  // while processing a bar whose pushes are lost
+  std::map<std::string, ta::ipc::Decision> forced_;  // intent id -> the forced decision (a hold: its settlement)
+  std::vector<ta::gate::SessionId> sessions_;         // agent sessions open
 };
 
 }  // namespace ta::test

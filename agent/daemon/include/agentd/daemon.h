@@ -67,6 +67,7 @@ struct AgentCounters {
   std::uint64_t intents_sent = 0;      // submitted to the gate (resends of one intent count once)
   std::uint64_t intents_resent = 0;    // submitted again after a restart (journaled, undecided)
   std::uint64_t intents_held = 0;      // not sent: the gate's halt state forbids them
+  std::uint64_t holds_asked = 0;       // held-for-approval intents asked about again after a (re)connect
   std::uint64_t accepted = 0;
   std::uint64_t denied = 0;
   std::array<std::uint64_t, kDenyReasonSlots> denied_by_reason{};
