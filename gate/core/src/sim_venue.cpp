@@ -14,7 +14,9 @@ constexpr Int128 kScale = Decimal::kScale;
 constexpr Int128 kBpsDenominator = 10'000 * kScale;
 
 // SplitMix64: a tiny, fully specified generator, so the same seed gives the
-// same jitter on every platform and standard library.
+// same jitter on every platform and standard library. Each draw is seeded
+// from the venue's seed and the order id (FNV-1a), so it does not depend on
+// the draws before it.
 std::uint64_t splitmix64(std::uint64_t& state) {
   std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -30,6 +32,15 @@ std::uint64_t uniform(std::uint64_t& state, std::uint64_t bound) {
   std::uint64_t v = splitmix64(state);
   while (v >= limit) v = splitmix64(state);
   return v % n;
+}
+
+std::uint64_t fnv1a(std::string_view text) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (const char c : text) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
 }
 
 Result<Decimal> parse_price(const std::string& text, const char* name, bool required) {
@@ -131,7 +142,7 @@ SimOrder to_sim_order(const Order& o) {
 }
 
 SimVenue::SimVenue(SimVenueConfig config, std::vector<ProductSpec> products)
-    : config_(config), products_(std::move(products)), rng_state_(config.seed) {
+    : config_(config), products_(std::move(products)) {
   for (const auto& p : products_) books_.push_back(Book{p.product, -1, Price(), Price()});
 }
 
@@ -142,15 +153,39 @@ const ProductSpec* SimVenue::spec(std::string_view product) const {
   return nullptr;
 }
 
-std::int64_t SimVenue::latency_ns() {
+std::int64_t SimVenue::latency_ns(std::string_view order_id, std::uint64_t salt) const {
   std::int64_t ms = config_.ack_latency_ms;
   if (config_.ack_latency_jitter_ms > 0) {
-    ms += static_cast<std::int64_t>(uniform(rng_state_, static_cast<std::uint64_t>(config_.ack_latency_jitter_ms)));
+    std::uint64_t state = config_.seed ^ fnv1a(order_id) ^ (salt * 0x9e3779b97f4a7c15ull);
+    ms += static_cast<std::int64_t>(uniform(state, static_cast<std::uint64_t>(config_.ack_latency_jitter_ms)));
   }
   return ms * kNanosPerMs;
 }
 
-Status SimVenue::submit(const SimOrder& order) {
+SimVenue::Book* SimVenue::book_of(std::string_view product) {
+  auto it = std::find_if(books_.begin(), books_.end(), [&](const Book& b) { return b.product == product; });
+  return it == books_.end() ? nullptr : &*it;
+}
+
+Status SimVenue::restore(const Bar& bar) {
+  Book* book = book_of(bar.product);
+  if (book == nullptr) return make_error("bar for unknown product " + bar.product);
+  if (bar.open_ts_ns <= book->last_open_ts_ns) {
+    return make_error("bar for " + bar.product + " at " + std::to_string(bar.open_ts_ns) +
+                      " ns is not newer than the last one");
+  }
+  book->last_open_ts_ns = bar.open_ts_ns;
+  if (bar.bid.is_positive() && bar.ask.is_positive()) {
+    book->bid = bar.bid;
+    book->ask = bar.ask;
+  }
+  now_ns_ = std::max(now_ns_, bar.open_ts_ns + config_.bar_period_ms * kNanosPerMs);
+  return {};
+}
+
+Status SimVenue::submit(const SimOrder& order) { return submit_at(order, now_ns_); }
+
+Status SimVenue::submit_at(const SimOrder& order, std::int64_t submitted_ns) {
   for (const auto& r : orders_) {
     if (r.order.order_id == order.order_id) return make_error("order " + order.order_id + " is already at the venue");
   }
@@ -159,7 +194,7 @@ Status SimVenue::submit(const SimOrder& order) {
   }
   Resting r;
   r.order = order;
-  r.arrival_ns = now_ns_ + latency_ns();
+  r.arrival_ns = submitted_ns + latency_ns(order.order_id, 0);
   const ProductSpec* p = spec(order.product);
   const bool limit = order.type == ipc::ORDER_TYPE_LIMIT || order.type == ipc::ORDER_TYPE_STOP_LIMIT;
   if (p == nullptr) {
@@ -185,7 +220,7 @@ Status SimVenue::submit(const SimOrder& order) {
 Status SimVenue::cancel(std::string_view order_id) {
   for (auto& r : orders_) {
     if (r.order.order_id != order_id) continue;
-    if (r.cancel_arrival_ns < 0) r.cancel_arrival_ns = now_ns_ + latency_ns();
+    if (r.cancel_arrival_ns < 0) r.cancel_arrival_ns = now_ns_ + latency_ns(order_id, 1);
     return {};
   }
   return make_error("the venue holds no order " + std::string(order_id));

@@ -98,6 +98,12 @@ Status GateApp::Impl::start() {
   if (auto st = recover_journal(); !st) return st;
   if (auto st = open_journal(); !st) return st;
   venue_.emplace(gate_cfg_.sim, gate_cfg_.products);
+  // The venue of the last run saw these bars: its books (last bar time,
+  // bid/ask for the spread) and market time come back before any order.
+  for (const Bar& bar : replayed_.venue_bars) {
+    if (auto st = venue_->restore(bar); !st) return make_error("SimVenue: " + st.error().message);
+  }
+  replayed_.venue_bars.clear();
   if (auto st = start_server(); !st) return st;
   journal_start();
   complete_installed_proposals();
@@ -253,8 +259,17 @@ void GateApp::Impl::journal_start() {
 // reconcile event that matches the journal, and is handed to the new
 // SimVenue again (its acknowledgement is then expected and swallowed).
 void GateApp::Impl::reconcile() {
+  // In submission order (creation time, then the order number), as the
+  // venue held them: orders share a bar's fill cap in that order.
+  std::vector<std::pair<std::int64_t, std::string>> by_time;
+  for (const auto& [id, o] : state_->live_orders()) by_time.emplace_back(o.created_ts_ns, id);
+  std::sort(by_time.begin(), by_time.end(), [](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first < b.first;
+    if (a.second.size() != b.second.size()) return a.second.size() < b.second.size();
+    return a.second < b.second;
+  });
   std::vector<std::string> ids;
-  for (const auto& [id, o] : state_->live_orders()) ids.push_back(id);
+  for (auto& [ts, id] : by_time) ids.push_back(std::move(id));
   std::uint32_t resubmitted = 0;
   std::uint32_t settled = 0;
   std::uint32_t never_sent = 0;

@@ -378,7 +378,9 @@ void GateApp::Impl::venue_submit(const std::string& order_id) {
   }
   SimOrder s = to_sim_order(*o);
   s.quantity = o->remaining();
-  if (auto st = venue_->submit(s); !st) {
+  // An order handed back after a restart arrives when it first did.
+  const bool restored = awaiting_reack_.contains(order_id);
+  if (auto st = restored ? venue_->submit_at(s, o->created_ts_ns) : venue_->submit(s); !st) {
     venue_log_->error("submit refused order_id={} error={}", order_id, log_text(st.error().message));
     awaiting_reack_.erase(order_id);
     // An order the venue never took: rejected if it was on its way, or

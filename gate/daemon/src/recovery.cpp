@@ -116,6 +116,7 @@ class Replayer {
       // As when the bar arrived: a bar the statistics refuse (not later
       // than the last one) leaves them as they are.
       static_cast<void>(out_.state->apply_bar(*bar));
+      venue_bar(*bar);
     }
     if (m.ts_ns() > out_.market_now_ns) out_.market_now_ns = m.ts_ns();
     for (MarkSeen& seen : out_.marks) {
@@ -127,6 +128,22 @@ class Replayer {
     }
     out_.marks.push_back(MarkSeen{m.product(), *price, m.ts_ns()});
     return {};
+  }
+
+  void venue_bar(const Bar& bar) {
+    for (Bar& seen : out_.venue_bars) {
+      if (seen.product != bar.product) continue;
+      if (bar.open_ts_ns <= seen.open_ts_ns) return;
+      const Price bid = seen.bid;
+      const Price ask = seen.ask;
+      seen = bar;
+      if (!bar.bid.is_positive()) {
+        seen.bid = bid;
+        seen.ask = ask;
+      }
+      return;
+    }
+    out_.venue_bars.push_back(bar);
   }
 
   const Config& config_;

@@ -16,6 +16,7 @@
 #include "gate/config.h"
 #include "gate/core.h"
 #include "gate/proposals.h"
+#include "gate/sim_venue.h"
 #include "gate.pb.h"
 #include "journal_records.pb.h"
 #include "proto/result.h"
@@ -45,6 +46,9 @@ struct Replayed {
   bool last_stop_clean = true;   // the last start was followed by a GateStopped
   std::int64_t market_now_ns = 0;  // latest mark (SIM: the latest bar's close)
   std::vector<MarkSeen> marks;     // latest mark per product, in config order
+  // SIM: per product, the latest journaled bar, with the latest bid/ask
+  // any bar carried (SimVenue::restore() rebuilds the venue's books).
+  std::vector<Bar> venue_bars;
   std::deque<ipc::CancelIntent> cancels;  // accepted cancels, oldest first, bounded
   std::string halt_reason;
   // Every ProposalStateChanged and ParameterChangeAck applied in order:

@@ -416,6 +416,83 @@ TEST_F(GateDaemonTest, MarketStatisticsSurviveARestart) {
   }
 }
 
+// SimVenue lives in the gate's process and dies with it. After a SIGKILL
+// the restarted gate rebuilds it from the journal: the books (last bar,
+// bid/ask for the spread) and market time from the journaled bars, the
+// open orders handed back with their first submit time. So the fills are
+// the ones of a gate that never stopped. The latency (30 s + up to 59 s of
+// jitter) puts some arrivals before the next bar's open and some after it;
+// the bar after the kill carries no bid/ask, so the fills on the bar after
+// it use the spread of the last bar before the kill.
+TEST_F(GateDaemonTest, SimVenueAfterASigkillFillsAsIfTheGateNeverStopped) {
+  std::vector<ipc::Bar> bars = sample_bars(20);
+  for (std::size_t i = 0; i < bars.size(); ++i) {
+    if (i == 10) continue;
+    const Decimal close = *Decimal::parse(bars[i].close());
+    bars[i].set_bid(close.sub(*Decimal::parse("6"))->to_string());
+    bars[i].set_ask(close.add(*Decimal::parse("6"))->to_string());
+  }
+  const auto run = [&](bool crash) {
+    TempDir dir;
+    GateTestConfig config;
+    config.gate_extra =
+        "venue:\n"
+        "  sim:\n"
+        "    seed: 7\n"
+        "    ack_latency: 30s\n"
+        "    ack_latency_jitter: 59s\n";
+    write_gate_config(dir.path(), config);
+    GateProcess gate(dir.path());
+    EXPECT_TRUE(gate.start()) << gate.log();
+    const auto decide_ok = [&](AgentPeer& agent, const ipc::OrderIntent& intent) {
+      agent.send_intent(intent);
+      Decision d;
+      EXPECT_TRUE(agent.decision_for(intent.intent_id(), d)) << gate.log();
+      EXPECT_TRUE(d.accepted()) << d.DebugString();
+    };
+    const auto send_bar = [&](AgentPeer& agent, const ipc::Bar& b) {
+      Envelope reply;
+      EXPECT_TRUE(agent.reply_to(agent.send_bar(b), reply)) << gate.log();
+    };
+    const Decimal close = *Decimal::parse(bars[9].close());
+    const std::string stop = close.sub(*Decimal::parse("100"))->to_string();
+    {
+      AgentPeer agent;
+      EXPECT_TRUE(agent.connect(gate.gate_socket()));
+      for (std::size_t i = 0; i < 10; ++i) send_bar(agent, bars[i]);
+      for (const char* id : {"m-1", "m-2", "m-3"}) decide_ok(agent, market_intent(id, ipc::SIDE_BUY, "0.01", stop));
+      decide_ok(agent, limit_intent("l-1", ipc::SIDE_BUY, "0.01", close.add(*Decimal::parse("20"))->to_string(), stop));
+      decide_ok(agent, limit_intent("l-2", ipc::SIDE_BUY, "0.01", close.add(*Decimal::parse("25"))->to_string(), stop));
+    }
+    if (crash) {
+      gate.signal(SIGKILL);
+      gate.wait_exit();
+      EXPECT_TRUE(gate.start()) << gate.log();
+    }
+    {
+      AgentPeer agent;
+      EXPECT_TRUE(agent.connect(gate.gate_socket()));
+      decide_ok(agent, market_intent("m-after", ipc::SIDE_BUY, "0.01", stop));
+      for (std::size_t i = 10; i < bars.size(); ++i) send_bar(agent, bars[i]);
+    }
+    std::vector<std::string> fills;
+    for (const auto& r : read_gate_records(gate.journal_dir())) {
+      if (!r.has_fill()) continue;
+      const ipc::Fill& f = r.fill();
+      fills.push_back(f.order_id() + " " + f.quantity() + " @ " + f.price() + " fee " + f.fee() + " at " +
+                      std::to_string(f.ts_ns()));
+    }
+    gate.signal(SIGTERM);
+    gate.wait_exit();
+    return fills;
+  };
+  const std::vector<std::string> straight = run(false);  // the same agent sessions, no restart
+  const std::vector<std::string> killed = run(true);
+  for (const std::string& f : straight) std::printf("  %s\n", f.c_str());
+  ASSERT_EQ(straight.size(), 6u) << "every order fills";
+  EXPECT_EQ(killed, straight);
+}
+
 TEST_F(GateDaemonTest, TradectlVerbsAgainstTheRealGate) {
   start();
   AgentPeer agent;

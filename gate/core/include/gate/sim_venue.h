@@ -34,7 +34,13 @@
 //   after the cancel's arrival / the expiry time, before that bar's fills.
 //
 // Deterministic: the same config (seed included), orders and bars give the
-// same events. Not thread-safe.
+// same events. The jitter of an order's latency is a function of the seed
+// and the order id alone (not of how many draws came before), so a venue
+// rebuilt after a restart - restore() with the bars it had seen, then
+// submit_at() with each open order's original submit time, in submission
+// order - gives the orders the arrival times they had. What a rebuilt venue
+// cannot know: that a stop-limit order's stop was reached (it must be
+// reached again) and the fills of the bar in progress. Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -117,6 +123,16 @@ class SimVenue {
   // produce a kReject event at arrival, as a venue would. Errors are for
   // caller bugs: a duplicate order id, or kSimOrdersMax orders held.
   Status submit(const SimOrder& order);
+  // The same, for an order first submitted at market time `submitted_ns`
+  // (a venue rebuilt after a restart): it arrives when it did the first
+  // time, submitted_ns + its latency; an arrival in the past is an order
+  // that has arrived. Its ack is produced again on the next bar.
+  Status submit_at(const SimOrder& order, std::int64_t submitted_ns);
+  // Rebuilding after a restart: the venue has seen `bar` (its product's
+  // last bar time, market time, and the bid/ask the next bar's spread
+  // comes from when the bar has them), without working any order on it.
+  // Bars must come in the order they were first seen.
+  Status restore(const Bar& bar);
   // Requests a cancel arriving at now + latency. If the order finishes
   // before the cancel arrives, the cancel produces no event. Error: the
   // venue does not hold the order (finished, or never submitted).
@@ -152,7 +168,9 @@ class SimVenue {
     std::vector<VenueEvent>& out;
   };
 
-  std::int64_t latency_ns();
+  // Ack latency plus the order's jitter; `salt` 0 for the order, 1 for its cancel.
+  std::int64_t latency_ns(std::string_view order_id, std::uint64_t salt) const;
+  Book* book_of(std::string_view product);
   const ProductSpec* spec(std::string_view product) const;
   // Returns true when the order is finished and leaves the book.
   bool work(Resting& r, BarWork& w);
@@ -164,7 +182,6 @@ class SimVenue {
   SimVenueConfig config_;
   std::vector<ProductSpec> products_;
   std::int64_t now_ns_ = 0;
-  std::uint64_t rng_state_;
   std::vector<Resting> orders_;  // in submission order
   std::vector<Book> books_;      // one per product, in config order
 };
