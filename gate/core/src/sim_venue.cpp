@@ -162,6 +162,11 @@ std::int64_t SimVenue::latency_ns(std::string_view order_id, std::uint64_t salt)
   return ms * kNanosPerMs;
 }
 
+const SimVenue::Book* SimVenue::book_of(std::string_view product) const {
+  auto it = std::find_if(books_.begin(), books_.end(), [&](const Book& b) { return b.product == product; });
+  return it == books_.end() ? nullptr : &*it;
+}
+
 SimVenue::Book* SimVenue::book_of(std::string_view product) {
   auto it = std::find_if(books_.begin(), books_.end(), [&](const Book& b) { return b.product == product; });
   return it == books_.end() ? nullptr : &*it;
@@ -212,6 +217,13 @@ Status SimVenue::submit_at(const SimOrder& order, std::int64_t submitted_ns) {
     r.reject_reason = "stop price must be a positive multiple of " + p->quote_increment.to_string();
   } else if (order.time_in_force == ipc::TIME_IN_FORCE_GTD && order.expire_ts_ns <= 0) {
     r.reject_reason = "GTD needs an expiry";
+  }
+  // Handed back after a restart: a limit order that had arrived by the
+  // open of a bar the venue has seen was worked on it then, so it is not
+  // marketable at the next open any more; it only rests.
+  if (const Book* book = book_of(order.product);
+      book != nullptr && order.type == ipc::ORDER_TYPE_LIMIT && r.arrival_ns <= book->last_open_ts_ns) {
+    r.had_limit_bar = true;
   }
   orders_.push_back(std::move(r));
   return {};

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <random>
@@ -405,7 +406,9 @@ TEST(SimVenue, DeterministicOnRealBarsAndFillsStayInBounds) {
 // fills; no cancels (the gate settles a pending cancel at the restart) and
 // no stop-limits (a reached stop is not journaled: sim_venue.h).
 TEST(SimVenue, ARebuiltVenueContinuesAsTheOneThatNeverStopped) {
-  const unsigned seed = std::random_device{}();
+  const char* replay = std::getenv("TA_TEST_SEED");
+  const unsigned seed = replay != nullptr ? static_cast<unsigned>(std::strtoul(replay, nullptr, 10))
+                                          : std::random_device{}();
   std::printf("seed=%u\n", seed);
   const auto sample = test::sample_bars(400);
   ASSERT_TRUE(sample.ok()) << sample.error().message;

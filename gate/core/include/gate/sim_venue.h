@@ -171,6 +171,7 @@ class SimVenue {
   // Ack latency plus the order's jitter; `salt` 0 for the order, 1 for its cancel.
   std::int64_t latency_ns(std::string_view order_id, std::uint64_t salt) const;
   Book* book_of(std::string_view product);
+  const Book* book_of(std::string_view product) const;
   const ProductSpec* spec(std::string_view product) const;
   // Returns true when the order is finished and leaves the book.
   bool work(Resting& r, BarWork& w);
