@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Parity: the same data and set-up through trading-backtest and through the
 # daemon pair in SIM must give identical fills, fees, positions and equity,
-# compared exactly (fixed-point text). Usage: sim_parity.sh SOURCE_DIR BUILD_DIR
+# compared exactly (fixed-point text).
+# Usage: sim_parity.sh SOURCE_DIR BUILD_DIR [ACK_LATENCY ACK_LATENCY_JITTER]
+# The optional pair replaces venue.sim.ack_latency and ack_latency_jitter of
+# the shipped gate.yaml (both sides read it), e.g. "45s 30s": orders then
+# reach the venue one or two bars after their decision.
 set -euo pipefail
 src="$1"
 build="$2"
+latency="${3:-}"
+jitter="${4:-}"
 work="$(mktemp -d)"
 gate_pid=""
 cleanup() {
@@ -16,6 +22,12 @@ trap cleanup EXIT
 mkdir -p "$work/data" "$work/run"
 cp -r "$src/config" "$src/rules" "$work/"
 cp -r "$src/data/demo" "$work/data/"
+if [ -n "$latency" ]; then
+  sed -i -E "s/^(    ack_latency: )[0-9a-z]+/\1$latency/; s/^(    ack_latency_jitter: )[0-9a-z]+/\1$jitter/" "$work/config/gate.yaml"
+  grep -q "ack_latency: $latency" "$work/config/gate.yaml" || { echo "could not set ack_latency"; exit 1; }
+  grep -q "ack_latency_jitter: $jitter" "$work/config/gate.yaml" || { echo "could not set ack_latency_jitter"; exit 1; }
+  echo "venue.sim.ack_latency=$latency ack_latency_jitter=$jitter"
+fi
 
 "$build/gate/app/trading-gate" --config "$work/config/gate.yaml" >"$work/run/gate.log" 2>&1 &
 gate_pid=$!

@@ -201,6 +201,7 @@ class AgentApp::Impl final : public GateClientHandler, public FeedHandler {
   Decimal told_equity_;                // the equity the engine was last given
   PositionEvent position_event_;       // reused for the engine's on_position
   std::optional<Decimal> loss_fraction_;  // the gate's daily loss limit (HelloAck)
+  std::int64_t venue_latency_max_s_ = 0;  // the gate's longest venue ack latency, in whole seconds (HelloAck)
   bool prediction_broken_ = false;     // the gate did what the book cannot predict: lockstep until resynced
   // Journal sequence numbers that must be durable before the next bars
   // (bars_need_seq_, and intent_need_seq_ while an order is in flight) or

@@ -564,7 +564,14 @@ void AgentApp::Impl::settle_passed_orders(const Bar& bar) {
   std::vector<std::string> done;
   for (const auto& [id, t] : intents_) {
     if (t.product != bar.product || !t.decided || !t.accepted) continue;
-    if (t.execute_bar_open_ts_s > 0 && t.execute_bar_open_ts_s < bar.open_ts_s) done.push_back(id);
+    // Decided at its execution bar's open T, the order reaches the venue by
+    // T + the longest ack latency and is worked on the first bar opening
+    // then or later: a bar past both has been worked, so its final state is
+    // overdue (a push the connection lost).
+    if (t.execute_bar_open_ts_s > 0 && t.execute_bar_open_ts_s < bar.open_ts_s &&
+        bar.open_ts_s >= t.execute_bar_open_ts_s + venue_latency_max_s_) {
+      done.push_back(id);
+    }
   }
   for (const std::string& id : done) {
     const TrackedIntent& t = intents_[id];
@@ -597,6 +604,7 @@ void AgentApp::Impl::on_connected(const ta::ipc::HelloAck& ack) {
     return;
   }
   if (client_->connects() > 1) ++counters_.reconnects;
+  venue_latency_max_s_ = std::max<std::int64_t>(0, (ack.venue_ack_latency_max_ms() + 999) / 1000);
   loss_fraction_.reset();
   if (!ack.daily_loss_fraction_max().empty()) {
     if (auto f = Decimal::parse(ack.daily_loss_fraction_max())) loss_fraction_ = *f;

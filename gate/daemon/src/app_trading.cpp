@@ -21,6 +21,7 @@ void GateApp::Impl::on_agent_connected(SessionId session, const proto::PeerCrede
   ack.set_heartbeat_period_ms(gate_cfg_.heartbeat_period_ms);
   ack.set_heartbeat_timeout_ms(gate_cfg_.heartbeat_timeout_ms);
   ack.set_daily_loss_fraction_max(state_->limits().daily_loss_fraction_max.to_string());
+  if (venue_) ack.set_venue_ack_latency_max_ms(gate_cfg_.sim.ack_latency_ms + gate_cfg_.sim.ack_latency_jitter_ms);
   agent_sessions_.insert(session);
   log_->info("agent connected session={} pid={} uid={} client={} client_version={}", session, peer.pid, peer.uid,
              log_text(hello.client_name()), log_text(hello.client_version()));
