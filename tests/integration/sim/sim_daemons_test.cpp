@@ -21,6 +21,8 @@
 //    the agent sends those bars again and the result is identical to the
 //    uninterrupted run (a denial the kill took from the gate's journal
 //    must be one the uninterrupted gate made).
+//  * Both kill tests once more with SimVenue's ack latency at 45 s + up to
+//    30 s of jitter, so that a kill finds orders on their way to the venue.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -166,15 +168,30 @@ Workspace::Options demo_options() {
   return o;
 }
 
-// The uninterrupted run, made once and shared by the tests.
+// The same with orders reaching SimVenue 45 to 75 s of market time after
+// their decision (one or two bars), so a gate kill finds orders on their way.
+Workspace::Options latency_options() {
+  Workspace::Options o = demo_options();
+  o.ack_latency = "45s";
+  o.ack_latency_jitter = "30s";
+  return o;
+}
+
+Outcome uninterrupted(const Workspace::Options& options) {
+  Workspace ws(options);
+  EXPECT_TRUE(ws.start_gate()) << ws.gate().log();
+  const int code = wait_child(ws.spawn_agent(), kRunTimeoutMs);
+  EXPECT_EQ(code, 0) << read_text(ws.agent_log()).substr(0, 4000);
+  return collect(ws);
+}
+
+// The uninterrupted runs, made once and shared by the tests.
 const Outcome& reference() {
-  static const Outcome outcome = [] {
-    Workspace ws(demo_options());
-    EXPECT_TRUE(ws.start_gate()) << ws.gate().log();
-    const int code = wait_child(ws.spawn_agent(), kRunTimeoutMs);
-    EXPECT_EQ(code, 0) << read_text(ws.agent_log()).substr(0, 4000);
-    return collect(ws);
-  }();
+  static const Outcome outcome = uninterrupted(demo_options());
+  return outcome;
+}
+const Outcome& latency_reference() {
+  static const Outcome outcome = uninterrupted(latency_options());
   return outcome;
 }
 
@@ -238,11 +255,10 @@ std::uint64_t random_kill_step(const char* name) {
   }
 }
 
-TEST(SimDaemons, AgentKilledMidRunResumesToTheSameResult) {
-  const Outcome& ref = reference();
+void agent_killed_mid_run(const Workspace::Options& options, const Outcome& ref) {
   const std::uint64_t kill_after = random_kill_step("kill_after_steps");
 
-  Workspace ws(demo_options());
+  Workspace ws(options);
   ASSERT_TRUE(ws.start_gate()) << ws.gate().log();
   const pid_t first = ws.spawn_agent();
   ASSERT_TRUE(agent_reached(ws, first, kill_after));
@@ -261,11 +277,12 @@ TEST(SimDaemons, AgentKilledMidRunResumesToTheSameResult) {
   expect_same_result(o, ref);
 }
 
-TEST(SimDaemons, GateKilledMidRunResumesToTheSameResult) {
-  const Outcome& ref = reference();
+TEST(SimDaemons, AgentKilledMidRunResumesToTheSameResult) { agent_killed_mid_run(demo_options(), reference()); }
+
+void gate_killed_mid_run(const Workspace::Options& options, const Outcome& ref) {
   const std::uint64_t kill_after = random_kill_step("gate_kill_after_steps");
 
-  Workspace ws(demo_options());
+  Workspace ws(options);
   ASSERT_TRUE(ws.start_gate()) << ws.gate().log();
   const pid_t agent = ws.spawn_agent();
   ASSERT_TRUE(agent_reached(ws, agent, kill_after));
@@ -298,6 +315,23 @@ TEST(SimDaemons, GateKilledMidRunResumesToTheSameResult) {
   expect_agreement(o);
   EXPECT_EQ(o.agent.starts, 1u);
   expect_same_result(o, ref);
+}
+
+TEST(SimDaemons, GateKilledMidRunResumesToTheSameResult) { gate_killed_mid_run(demo_options(), reference()); }
+
+// The restarted gate rebuilds SimVenue (books, market time, the open
+// orders' first arrival times): with orders a bar or two on their way at
+// the kill, the fills are still the uninterrupted run's.
+TEST(SimDaemons, GateKilledMidRunWithVenueLatencyResumesToTheSameResult) {
+  const Outcome& ref = latency_reference();
+  expect_agreement(ref);
+  gate_killed_mid_run(latency_options(), ref);
+}
+
+// The agent, killed with orders on their way, waits for their final state
+// after the restart instead of settling them a bar early.
+TEST(SimDaemons, AgentKilledMidRunWithVenueLatencyResumesToTheSameResult) {
+  agent_killed_mid_run(latency_options(), latency_reference());
 }
 
 }  // namespace

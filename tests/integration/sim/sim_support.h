@@ -84,6 +84,10 @@ class Workspace {
     std::uint64_t bars_max = 0;  // the agent's feed.bars_max (0: all)
     fs::path btc_csv;            // default: the demo data
     fs::path eth_csv;
+    // venue.sim.ack_latency and ack_latency_jitter of gate.yaml (empty:
+    // the shipped 0ms), e.g. "45s".
+    std::string ack_latency;
+    std::string ack_latency_jitter;
   };
 
   explicit Workspace(const Options& o) : root_(make_temp_dir()), gate_(root_.string()) {
@@ -102,6 +106,10 @@ class Workspace {
     gate = replace_all(gate, "../rules/core", (src / "rules/core").string(), "gate.yaml");
     gate = replace_all(gate, "../rules/active", "rules-active", "gate.yaml");
     gate = replace_all(gate, "timeout: 5s", "timeout: 10m", "gate.yaml");
+    if (!o.ack_latency.empty()) {
+      gate = replace_all(gate, "ack_latency: 0ms ", "ack_latency: " + o.ack_latency + " ", "gate.yaml");
+      gate = replace_all(gate, "ack_latency_jitter: 0ms", "ack_latency_jitter: " + o.ack_latency_jitter, "gate.yaml");
+    }
     write_text(root_ / "gate.yaml", gate);
 
     std::string agent = read_text(config / "agent.yaml");
