@@ -164,6 +164,21 @@ const std::pair<fs::path, fs::path>& short_demo() {
   return files;
 }
 
+// The short demo in strict lockstep: the strategy's state is read while
+// the gate processes the bar after the denial, which is "between two steps"
+// only when the agent waits for each answer. With the SIM pipeline the agent
+// may have stepped that bar already (a DUPLICATE_ID_CONFLICT exit is then
+// retried before the read). Pipeline and lockstep trade the same
+// (agentd_sim_test, PipelineAndLockstepTradeTheSame).
+AgentSetup short_lockstep_setup() {
+  AgentSetup setup;
+  setup.bars_max = kBars;
+  setup.btc_csv = short_demo().first;
+  setup.eth_csv = short_demo().second;
+  setup.gate_extra = "  bars_in_flight_max: 0\n";
+  return setup;
+}
+
 Outcome run_with(DenyReason reason) {
   Outcome out;
   TempDir d;
@@ -198,18 +213,7 @@ Outcome run_with(DenyReason reason) {
     }
   };
   EXPECT_TRUE(gate.start().ok());
-  AgentSetup setup;
-  setup.bars_max = kBars;
-  setup.btc_csv = short_demo().first;
-  setup.eth_csv = short_demo().second;
-  // Strict lockstep: the strategy's state is read while the gate processes
-  // the bar after the denial, which is "between two steps" only when the
-  // agent waits for each answer. With the SIM pipeline the agent may have
-  // stepped that bar already (a DUPLICATE_ID_CONFLICT exit is then retried
-  // before the read). Pipeline and lockstep trade the same
-  // (agentd_sim_test, PipelineAndLockstepTradeTheSame).
-  setup.gate_extra = "  bars_in_flight_max: 0\n";
-  out.run = run_agent(io, agent_config(d.root, setup), 0, [&](ta::agent::AgentApp* a) { app = a; });
+  out.run = run_agent(io, agent_config(d.root, short_lockstep_setup()), 0, [&](ta::agent::AgentApp* a) { app = a; });
   out.arrivals = gate.arrivals;
   out.decisions_fresh = gate.decisions_fresh;
   out.decisions_replayed = gate.decisions_replayed;
@@ -344,12 +348,7 @@ TEST(AgentdDenials, AHoldSettledWhileTheAgentWasAwayIsFoundOnReconnect) {
     gate.settle_hold_unseen(held->intent.intent_id());
   };
   ASSERT_TRUE(gate.start().ok());
-  AgentSetup setup;
-  setup.bars_max = kBars;
-  setup.btc_csv = short_demo().first;
-  setup.eth_csv = short_demo().second;
-  setup.gate_extra = "  bars_in_flight_max: 0\n";
-  const RunResult run = run_agent(io, agent_config(d.root, setup));
+  const RunResult run = run_agent(io, agent_config(d.root, short_lockstep_setup()));
   gate.shutdown();
   io.run_for(std::chrono::milliseconds(50));
 
