@@ -101,7 +101,11 @@ Status GateApp::Impl::start() {
   // The venue of the last run saw these bars: its books (last bar time,
   // bid/ask for the spread) and market time come back before any order.
   for (const Bar& bar : replayed_.venue_bars) {
-    if (auto st = venue_->restore(bar); !st) return make_error("SimVenue: " + st.error().message);
+    // A product no longer in gate.yaml: the venue cannot trade it anyway.
+    if (auto st = venue_->restore(bar); !st) {
+      venue_log_->warn("SimVenue not given the journal's last bar product={} error={}", daemon::log_text(bar.product),
+                       daemon::log_text(st.error().message));
+    }
   }
   replayed_.venue_bars.clear();
   if (auto st = start_server(); !st) return st;

@@ -10,6 +10,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "gate_daemon_support.h"
@@ -491,6 +493,44 @@ TEST_F(GateDaemonTest, SimVenueAfterASigkillFillsAsIfTheGateNeverStopped) {
   for (const std::string& f : straight) std::printf("  %s\n", f.c_str());
   ASSERT_EQ(straight.size(), 6u) << "every order fills";
   EXPECT_EQ(killed, straight);
+}
+
+// A product taken out of gate.yaml after the journal has its bars: the
+// restarted gate cannot give SimVenue that product's last bar, says so in
+// its log and starts anyway (the venue cannot trade the product).
+TEST_F(GateDaemonTest, StartsWhenTheJournalHasBarsOfAProductNoLongerConfigured) {
+  start();
+  {
+    AgentPeer agent;
+    ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+    ipc::Bar eth = bars_[0];
+    eth.set_product("ETH-USD");
+    bar(agent, bars_[0]);
+    bar(agent, eth);
+  }
+  gate_->signal(SIGTERM);
+  ASSERT_EQ(gate_->wait_exit(), 0) << gate_->log();
+  // ETH-USD out of gate.yaml and safety.yaml: its block and its indented lines.
+  for (const char* file : {"/gate.yaml", "/safety.yaml"}) {
+    const std::string path = dir_.path() + file;
+    std::string yaml;
+    {
+      std::ifstream in(path);
+      yaml.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    const auto at = yaml.find("  ETH-USD:\n");
+    ASSERT_NE(at, std::string::npos) << yaml;
+    auto end = yaml.find('\n', at) + 1;
+    while (end < yaml.size() && yaml.compare(end, 4, "    ") == 0) end = yaml.find('\n', end) + 1;
+    yaml.erase(at, end - at);
+    std::ofstream(path) << yaml;
+  }
+  ASSERT_TRUE(gate_->start()) << gate_->log();
+  EXPECT_NE(gate_->log().find("SimVenue not given the journal's last bar product=\"ETH-USD\""), std::string::npos)
+      << gate_->log();
+  AgentPeer agent;
+  ASSERT_TRUE(agent.connect(gate_->gate_socket()));
+  bar(agent, bars_[1]);
 }
 
 TEST_F(GateDaemonTest, TradectlVerbsAgainstTheRealGate) {
