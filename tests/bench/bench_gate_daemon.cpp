@@ -39,12 +39,15 @@
 //                     [--cpu-gate G] [--log-level LEVEL] [--log-file PATH]
 //                     [--cases session,denied,accepted,throughput]
 //                     [--gate-wrapper "valgrind --tool=callgrind"]
+//                     [--group-commit-window 50ms]
 //
 // --cases picks which measurements run (default: all), so one case can be
 // repeated or profiled alone (the gate's pid is printed for perf -p).
 // --gate-wrapper runs the gate under another program (space-separated
 // words before the gate's own command line), e.g. callgrind, to count the
 // instructions each intent costs independently of the machine's load.
+// --group-commit-window sets gate.yaml's journal.group_commit_window (how
+// long records nobody waits for, such as denials, gather before a sync).
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -94,6 +97,7 @@ struct Args {
   std::string log_file;  // default: DIR/gate.log
   std::string cases = "session,denied,accepted,throughput";
   std::string gate_wrapper;
+  std::string group_commit_window;  // gate.yaml journal.group_commit_window; empty: the gate's default
   bool has(const char* c) const { return ("," + cases + ",").find("," + std::string(c) + ",") != std::string::npos; }
 };
 
@@ -115,6 +119,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--log-file") a.log_file = v;
     else if (k == "--cases") a.cases = v;
     else if (k == "--gate-wrapper") a.gate_wrapper = v;
+    else if (k == "--group-commit-window") a.group_commit_window = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -140,6 +145,10 @@ void write_config(const Args& a) {
   std::filesystem::create_directories(a.dir);
   std::ofstream(a.dir + "/gate.yaml") << "mode: SIM\n"
                                          "journal_dir: journal\n"
+                                      << (a.group_commit_window.empty()
+                                              ? std::string()
+                                              : "journal: {group_commit_window: " + a.group_commit_window + "}\n")
+                                      <<
                                          "rules: {core_dir: rules-core, active_dir: rules-active}\n"
                                          "sockets:\n"
                                          "  gate: {path: gate.sock}\n"
