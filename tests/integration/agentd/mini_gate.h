@@ -58,11 +58,22 @@ class MiniGate final : public ta::gate::IpcHandler {
   void remark(const std::string& product, ta::Decimal price) {
     (void)state_.apply_mark(product, price, market_now_ns_);
   }
+  // PAPER: what the real gate takes from its own exchange feed. Marks
+  // `product` at `price` at ts_ns and makes it the reference price.
+  void set_market(const std::string& product, ta::Decimal price, std::int64_t ts_ns) {
+    if (ts_ns > market_now_ns_) market_now_ns_ = ts_ns;
+    (void)state_.apply_mark(product, price, ts_ns);
+    set_reference(product, price, ts_ns);
+  }
   void send_parameter_change(const ta::ipc::ParameterChange& change) {
     ta::ipc::Envelope push;
     *push.mutable_parameter_change() = change;
     server_.broadcast(push);
   }
+
+  // The mode the HelloAck states. In PAPER (and LIVE) bars are refused
+  // with a ProtocolError, as trading-gate does.
+  ta::ipc::Mode mode = ta::ipc::MODE_SIM;
 
   // What happened, for assertions.
   std::map<std::string, int> decisions_fresh;     // intent id -> decisions made (not replays)
@@ -78,6 +89,9 @@ class MiniGate final : public ta::gate::IpcHandler {
   std::function<void(std::uint64_t bars_processed)> after_bar;
   // A hook run just before the answer to a Bar or a BarBatch.
   std::function<void()> before_reply;
+  // A hook run when an intent arrives, before it is decided (PAPER tests
+  // bring the gate's market up to date there).
+  std::function<void()> before_intent;
 
   // Fault injection: the bar that makes the venue's fill number
   // `drop_connection_at_fill` (1-based, counting every fill of the run) is
@@ -98,6 +112,7 @@ class MiniGate final : public ta::gate::IpcHandler {
     std::uint64_t bars_processed = 0;
     ta::ipc::OrderIntent intent;
     bool forced_denial = false;
+    std::int64_t market_now_ns = 0;  // the gate's market time then
   };
   std::vector<Arrival> arrivals;
 
@@ -144,7 +159,7 @@ class MiniGate final : public ta::gate::IpcHandler {
                           ta::ipc::HelloAck& ack) override {
     ++connects;
     sessions_.push_back(session);
-    ack.set_mode(ta::ipc::MODE_SIM);
+    ack.set_mode(mode);
     ack.set_gate_version("mini-gate");
     ack.set_halt_state(ta::gate::to_proto(state_.halt().state()));
     ack.set_heartbeat_period_ms(1000);
@@ -155,6 +170,11 @@ class MiniGate final : public ta::gate::IpcHandler {
     (void)server_.send(session, snap);
   }
   void on_agent_message(ta::gate::SessionId session, const ta::ipc::Envelope& m) override {
+    if (mode != ta::ipc::MODE_SIM &&
+        (m.body_case() == ta::ipc::Envelope::kBar || m.body_case() == ta::ipc::Envelope::kBarBatch)) {
+      protocol_error(session, m.request_id(), "bars are accepted in SIM only");
+      return;
+    }
     switch (m.body_case()) {
       case ta::ipc::Envelope::kBar:
         if (!handle_bar(session, m.request_id(), m.bar())) return;
@@ -342,6 +362,7 @@ class MiniGate final : public ta::gate::IpcHandler {
   }
 
   void handle_intent(ta::gate::SessionId session, const ta::ipc::Envelope& m) {
+    if (before_intent) before_intent();
     ta::gate::DecisionContext ctx;
     ctx.now_ns = market_now_ns_;
     ctx.peer_allowed = true;
@@ -350,7 +371,7 @@ class MiniGate final : public ta::gate::IpcHandler {
       // A forced decision is remembered like trading-gate remembers its
       // own: the same id gets it again, replayed.
       ++decisions_replayed[known->first];
-      arrivals.push_back({bars_processed, m.order_intent(), true});
+      arrivals.push_back({bars_processed, m.order_intent(), true, market_now_ns_});
       ta::ipc::Envelope reply;
       reply.set_request_id(m.request_id());
       *reply.mutable_decision() = known->second;
@@ -361,7 +382,7 @@ class MiniGate final : public ta::gate::IpcHandler {
     ta::ipc::Decision d = ta::gate::decide(state_, m.order_intent(), ctx).decision;
     std::optional<ta::ipc::DenyReason> forced;
     if (!d.replayed() && force_denial) forced = force_denial(m.order_intent());
-    arrivals.push_back({bars_processed, m.order_intent(), forced.has_value()});
+    arrivals.push_back({bars_processed, m.order_intent(), forced.has_value(), market_now_ns_});
     if (forced) {
       ++decisions_fresh[m.order_intent().intent_id()];
       ta::ipc::Envelope reply;
