@@ -1,6 +1,7 @@
 #include "gate/sim_venue.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "exposure.h"
 #include "gate/time_units.h"
@@ -168,8 +169,7 @@ const SimVenue::Book* SimVenue::book_of(std::string_view product) const {
 }
 
 SimVenue::Book* SimVenue::book_of(std::string_view product) {
-  auto it = std::find_if(books_.begin(), books_.end(), [&](const Book& b) { return b.product == product; });
-  return it == books_.end() ? nullptr : &*it;
+  return const_cast<Book*>(std::as_const(*this).book_of(product));
 }
 
 Status SimVenue::restore(const Bar& bar) {
@@ -385,7 +385,7 @@ bool SimVenue::work(Resting& r, BarWork& w) {
 Result<std::vector<VenueEvent>> SimVenue::on_bar(const Bar& bar) {
   const ProductSpec* s = spec(bar.product);
   if (s == nullptr) return make_error("bar for unknown product " + bar.product);
-  auto book = std::find_if(books_.begin(), books_.end(), [&](const Book& b) { return b.product == bar.product; });
+  Book* book = book_of(bar.product);  // there is one per product spec
   if (bar.open_ts_ns <= book->last_open_ts_ns) {
     return make_error("bar for " + bar.product + " at " + std::to_string(bar.open_ts_ns) +
                       " ns is not newer than the last one");
