@@ -198,6 +198,7 @@ Status apply_event(Order& order, OrderEvent event, std::int64_t ts_ns) {
   if (!next) return make_error("order " + order.order_id + ": " + next.error().message);
   order.state = *next;
   order.updated_ts_ns = ts_ns;
+  if (event == OrderEvent::kCancelRequest) order.cancel_requested_ts_ns = ts_ns;
   return {};
 }
 

@@ -229,10 +229,12 @@ Status SimVenue::submit_at(const SimOrder& order, std::int64_t submitted_ns) {
   return {};
 }
 
-Status SimVenue::cancel(std::string_view order_id) {
+Status SimVenue::cancel(std::string_view order_id) { return cancel_at(order_id, now_ns_); }
+
+Status SimVenue::cancel_at(std::string_view order_id, std::int64_t requested_ns) {
   for (auto& r : orders_) {
     if (r.order.order_id != order_id) continue;
-    if (r.cancel_arrival_ns < 0) r.cancel_arrival_ns = now_ns_ + latency_ns(order_id, 1);
+    if (r.cancel_arrival_ns < 0) r.cancel_arrival_ns = requested_ns + latency_ns(order_id, 1);
     return {};
   }
   return make_error("the venue holds no order " + std::string(order_id));

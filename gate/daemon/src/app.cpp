@@ -277,6 +277,7 @@ void GateApp::Impl::reconcile() {
   std::uint32_t resubmitted = 0;
   std::uint32_t settled = 0;
   std::uint32_t never_sent = 0;
+  std::uint32_t cancels_resent = 0;
   for (const std::string& id : ids) {
     const Order* o = state_->find_live_order(id);
     if (o == nullptr) continue;
@@ -303,10 +304,7 @@ void GateApp::Impl::reconcile() {
     }
     ++settled;
     o = state_->find_live_order(id);
-    if (before == OrderState::kCancelPending) {
-      order_event(id, OrderEvent::kReconcileCancelled, ts, "a cancel was pending when the gate stopped");
-      continue;
-    }
+    const std::int64_t cancel_requested_ns = o->cancel_requested_ts_ns;
     const OrderEvent settle =
         o->filled_quantity.is_zero() ? OrderEvent::kReconcileOpen : OrderEvent::kReconcilePartiallyFilled;
     if (!order_event(id, settle, ts, "resubmitted to the restarted venue")) return;
@@ -317,14 +315,23 @@ void GateApp::Impl::reconcile() {
     e.payload = id;
     enqueue(std::move(e));
     ++resubmitted;
+    if (before == OrderState::kCancelPending) {
+      // The cancel goes to the venue again and arrives when it first did:
+      // the order may still fill before that, as it could have without
+      // the restart.
+      restored_cancels_[id] = cancel_requested_ns;
+      if (!request_cancel(id, "a cancel was pending when the gate stopped; sent again")) return;
+      ++cancels_resent;
+    }
   }
   ipc::GateRecord r;
   ipc::ReconcileResult* rr = r.mutable_reconcile();
   rr->set_open_orders_venue(resubmitted);
   rr->set_open_orders_journal(static_cast<std::uint32_t>(ids.size()));
   rr->set_settled_unknown(settled);
-  rr->set_detail("SimVenue rebuilt from the journal: " + std::to_string(resubmitted) + " resubmitted, " +
-                 std::to_string(never_sent) + " never sent and cancelled");
+  rr->set_detail("SimVenue rebuilt from the journal: " + std::to_string(resubmitted) + " resubmitted (" +
+                 std::to_string(cancels_resent) + " with their pending cancel), " + std::to_string(never_sent) +
+                 " never sent and cancelled");
   if (!append(r)) return;
   log_->info("reconciled venue=SimVenue journal_open={} resubmitted={} settled={} never_sent={}", ids.size(),
              resubmitted, settled, never_sent);
@@ -565,7 +572,15 @@ void GateApp::Impl::run_effect(Effect& e) {
     case Effect::Kind::kVenueCancel:
       if (!stopping_ && !journal_failed_ && venue_) {
         const auto& id = std::get<std::string>(e.payload);
-        if (auto st = venue_->cancel(id); !st) {
+        // A cancel handed back after a restart arrives when it first did.
+        Status st;
+        if (auto restored = restored_cancels_.find(id); restored != restored_cancels_.end()) {
+          st = venue_->cancel_at(id, restored->second);
+          restored_cancels_.erase(restored);
+        } else {
+          st = venue_->cancel(id);
+        }
+        if (!st) {
           venue_log_->debug("cancel not placed order_id={} detail={}", id, daemon::log_text(st.error().message));
         }
       }

@@ -374,6 +374,9 @@ class GateApp::Impl final : public IpcHandler {
   std::map<std::string, std::int64_t, std::less<>> last_bar_open_ns_;  // by product, at arrival
   std::uint64_t next_fill_number_ = 1;
   std::set<std::string, std::less<>> awaiting_reack_;  // resubmitted at reconcile
+  // Cancels pending at the last stop, sent again at reconcile: order id ->
+  // the market time the cancel was first requested.
+  std::map<std::string, std::int64_t, std::less<>> restored_cancels_;
 
   // Proposals, rebuilt from the journal.
   ProposalBook proposals_;

@@ -495,6 +495,81 @@ TEST_F(GateDaemonTest, SimVenueAfterASigkillFillsAsIfTheGateNeverStopped) {
   EXPECT_EQ(killed, straight);
 }
 
+// A cancel pending at a SIGKILL: the restarted gate hands the order back
+// and sends the cancel again, arriving when it first would have (30 s
+// after it was requested). The order, resting at a limit that the next
+// bar trades through, fills on that bar before the cancel arrives - as it
+// does without the kill. (Before, the restart settled the order as
+// cancelled at once, so the fill was lost.)
+TEST_F(GateDaemonTest, ACancelPendingAtASigkillArrivesWhenItFirstWould) {
+  const std::vector<ipc::Bar> bars = sample_bars(60);
+  // The fill bar f: the first from 9 on that trades at least 1 USD under
+  // its open. The order is sent after bar f-2, arrives inside bar f-1 and
+  // rests; the cancel is requested after bar f-1 and arrives inside bar f;
+  // bar f trades through the limit (0.50 above its low, under its open).
+  std::size_t f = 9;
+  while (f + 5 < bars.size() &&
+         *Decimal::parse(bars[f].open()) < Decimal::parse(bars[f].low())->add(*Decimal::parse("1")).value()) {
+    ++f;
+  }
+  ASSERT_LT(f + 5, bars.size()) << "no bar in the sample trades 1 USD under its open";
+  const Decimal limit = Decimal::parse(bars[f].low())->add(*Decimal::parse("0.50")).value();
+  const auto run = [&](bool crash) {
+    TempDir dir;
+    GateTestConfig config;
+    config.gate_extra = "venue:\n  sim:\n    ack_latency: 30s\n";
+    write_gate_config(dir.path(), config);
+    GateProcess gate(dir.path());
+    EXPECT_TRUE(gate.start()) << gate.log();
+    const auto send_bar = [&](AgentPeer& agent, const ipc::Bar& b) {
+      Envelope reply;
+      EXPECT_TRUE(agent.reply_to(agent.send_bar(b), reply)) << gate.log();
+    };
+    {
+      AgentPeer agent;
+      EXPECT_TRUE(agent.connect(gate.gate_socket()));
+      for (std::size_t i = 0; i + 1 < f; ++i) send_bar(agent, bars[i]);
+      const std::string stop = limit.sub(*Decimal::parse("100"))->to_string();
+      agent.send_intent(limit_intent("rest", ipc::SIDE_BUY, "0.01", limit.to_string(), stop));
+      Decision d;
+      EXPECT_TRUE(agent.decision_for("rest", d)) << gate.log();
+      EXPECT_TRUE(d.accepted()) << d.DebugString();
+      send_bar(agent, bars[f - 1]);  // the order arrives inside bar f-1 and rests
+      Envelope cancel;
+      cancel.mutable_cancel_intent()->set_cancel_id("cancel-rest");
+      cancel.mutable_cancel_intent()->set_intent_id("rest");
+      Envelope result;
+      EXPECT_TRUE(agent.reply_to(agent.send(cancel), result)) << gate.log();
+      EXPECT_TRUE(result.cancel_result().accepted()) << result.DebugString();
+    }
+    if (crash) {
+      gate.signal(SIGKILL);
+      gate.wait_exit();
+      EXPECT_TRUE(gate.start()) << gate.log();
+    }
+    {
+      AgentPeer agent;
+      EXPECT_TRUE(agent.connect(gate.gate_socket()));
+      for (std::size_t i = f; i < f + 5; ++i) send_bar(agent, bars[i]);
+    }
+    std::vector<std::string> out;
+    for (const auto& r : read_gate_records(gate.journal_dir())) {
+      if (r.has_fill()) {
+        out.push_back("fill " + r.fill().order_id() + " " + r.fill().quantity() + " @ " + r.fill().price() + " at " +
+                      std::to_string(r.fill().ts_ns()));
+      }
+    }
+    gate.signal(SIGTERM);
+    gate.wait_exit();
+    return out;
+  };
+  const std::vector<std::string> straight = run(false);
+  const std::vector<std::string> killed = run(true);
+  for (const std::string& line : straight) std::printf("  %s\n", line.c_str());
+  ASSERT_EQ(straight.size(), 1u) << "the resting order fills on bar f, before its cancel arrives";
+  EXPECT_EQ(killed, straight);
+}
+
 // A product taken out of gate.yaml after the journal has its bars: the
 // restarted gate cannot give SimVenue that product's last bar, says so in
 // its log and starts anyway (the venue cannot trade the product).

@@ -149,6 +149,7 @@ struct Order {
   std::string venue_order_id;
   std::int64_t created_ts_ns = 0;
   std::int64_t updated_ts_ns = 0;
+  std::int64_t cancel_requested_ts_ns = 0;  // the latest cancel_request event; 0: none
 
   Quantity remaining() const;  // quantity - filled_quantity
   // filled_notional / filled_quantity, half-even; zero when nothing filled.

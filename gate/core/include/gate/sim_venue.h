@@ -38,9 +38,10 @@
 // and the order id alone (not of how many draws came before), so a venue
 // rebuilt after a restart - restore() with the bars it had seen, then
 // submit_at() with each open order's original submit time, in submission
-// order - gives the orders the arrival times they had. What a rebuilt venue
+// order, then cancel_at() for the cancels they had pending - gives the
+// orders and cancels the arrival times they had. What a rebuilt venue
 // cannot know: that a stop-limit order's stop was reached (it must be
-// reached again) and the fills of the bar in progress. Not thread-safe.
+// reached again). Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -137,6 +138,10 @@ class SimVenue {
   // before the cancel arrives, the cancel produces no event. Error: the
   // venue does not hold the order (finished, or never submitted).
   Status cancel(std::string_view order_id);
+  // The same, for a cancel first requested at market time `requested_ns`
+  // (a venue rebuilt after a restart): it arrives when it did the first
+  // time, requested_ns + its latency.
+  Status cancel_at(std::string_view order_id, std::int64_t requested_ns);
   // Processes one bar: acks, cancels, expiries and fills, in time order.
   // Error: unknown product, or a bar not newer than the product's last.
   Result<std::vector<VenueEvent>> on_bar(const Bar& bar);
