@@ -291,19 +291,34 @@ Result<JournalWhatIf> what_if_journal(const std::string& journal_dir, std::int64
 
 // ---------------------------------------------------------------- verbs
 
-int run_rules_check(const RulesFileArgs& args) {
+namespace {
+
+struct RuleFileInput {
+  GatePaths paths;   // gate.yaml's rule and journal directories
+  std::string text;  // the rule file's text
+};
+
+// What `rules check` and `rules test` both start from.
+Result<RuleFileInput> read_input(const RulesFileArgs& args) {
   auto paths = gate_paths(args.config_path);
-  if (!paths) {
-    std::fprintf(stderr, "tradectl: %s\n", paths.error().message.c_str());
-    return 1;
-  }
+  if (!paths) return paths.error();
   auto text = read_rule_file(args.file);
-  if (!text) {
-    std::fprintf(stderr, "tradectl: %s\n", text.error().message.c_str());
+  if (!text) return text.error();
+  return RuleFileInput{std::move(paths).value(), std::move(text).value()};
+}
+
+}  // namespace
+
+int run_rules_check(const RulesFileArgs& args) {
+  auto input = read_input(args);
+  if (!input) {
+    std::fprintf(stderr, "tradectl: %s\n", input.error().message.c_str());
     return 1;
   }
-  const rules::FileOverride o = file_override(*paths, args.file, *text);
-  auto loaded = rules::load_rules(paths->core_dir, paths->active_dir, o);
+  const GatePaths& paths = input->paths;
+  const std::string& text = input->text;
+  const rules::FileOverride o = file_override(paths, args.file, text);
+  auto loaded = rules::load_rules(paths.core_dir, paths.active_dir, o);
   if (!loaded.ok()) {
     const auto& errors = loaded.errors();
     if (args.json) {
@@ -314,7 +329,7 @@ int run_rules_check(const RulesFileArgs& args) {
       for (const auto& d : errors) std::fputs(d.render().c_str(), stdout);
     }
     std::fprintf(stderr, "tradectl: %s: %s; with %s and %s the rules would not load\n", args.file.c_str(),
-                 plural(errors.size(), "error", "errors").c_str(), paths->core_dir.c_str(), paths->active_dir.c_str());
+                 plural(errors.size(), "error", "errors").c_str(), paths.core_dir.c_str(), paths.active_dir.c_str());
     return 1;
   }
   const rules::LoadedRules& l = loaded.value();
@@ -343,7 +358,7 @@ int run_rules_check(const RulesFileArgs& args) {
   }
   std::printf("%s: OK: %s%s\nwith %s and %s: %s from %s\n", args.file.c_str(),
               own.empty() ? "no rules" : own.size() == 1 ? "rule " : "rules ", names.c_str(),
-              paths->core_dir.c_str(), paths->active_dir.c_str(), plural(l.rules.size(), "rule", "rules").c_str(),
+              paths.core_dir.c_str(), paths.active_dir.c_str(), plural(l.rules.size(), "rule", "rules").c_str(),
               plural(l.files.size(), "file", "files").c_str());
   return 0;
 }
@@ -354,32 +369,29 @@ int run_rules_test(const RulesFileArgs& args) {
     std::fprintf(stderr, "tradectl: %s\n", since_ms.error().message.c_str());
     return 2;
   }
-  auto paths = gate_paths(args.config_path);
-  if (!paths) {
-    std::fprintf(stderr, "tradectl: %s\n", paths.error().message.c_str());
+  auto input = read_input(args);
+  if (!input) {
+    std::fprintf(stderr, "tradectl: %s\n", input.error().message.c_str());
     return 1;
   }
-  auto text = read_rule_file(args.file);
-  if (!text) {
-    std::fprintf(stderr, "tradectl: %s\n", text.error().message.c_str());
-    return 1;
-  }
+  const GatePaths& paths = input->paths;
+  const std::string& text = input->text;
   // A file in place is compared with the rules without it; any other file
   // is added to the rules as they are.
-  const std::optional<bool> place = rule_dir_of(*paths, args.file);
-  auto current = place ? rules::load_rules(paths->core_dir, paths->active_dir, file_override(*paths, args.file, std::nullopt))
-                       : rules::load_rules(paths->core_dir, paths->active_dir);
+  const std::optional<bool> place = rule_dir_of(paths, args.file);
+  auto current = place ? rules::load_rules(paths.core_dir, paths.active_dir, file_override(paths, args.file, std::nullopt))
+                       : rules::load_rules(paths.core_dir, paths.active_dir);
   if (!current.ok()) {
     std::fputs(current.render_errors().c_str(), stdout);
     std::fprintf(stderr, "tradectl: the current rules in %s and %s do not compile; fix them first\n",
-                 paths->core_dir.c_str(), paths->active_dir.c_str());
+                 paths.core_dir.c_str(), paths.active_dir.c_str());
     return 1;
   }
   const rules::SourceOrigin origin = place.value_or(false) ? rules::SourceOrigin::core()
                                                            : rules::SourceOrigin::any_proposal();
   const std::int64_t now_ns = args.now_ns != 0 ? args.now_ns : system_now_ns();
   const std::int64_t from_ns = now_ns - *since_ms * 1'000'000;
-  auto run = what_if_journal(paths->journal_dir, from_ns, current.value().rules, *text, args.file, origin);
+  auto run = what_if_journal(paths.journal_dir, from_ns, current.value().rules, text, args.file, origin);
   if (!run) {
     std::string message = run.error().message;
     while (!message.empty() && message.back() == '\n') message.pop_back();
@@ -401,7 +413,7 @@ int run_rules_test(const RulesFileArgs& args) {
     std::vector<std::string> disk, gate_side;
     for (const auto& f : current.value().files) disk.push_back(f.sha256);
     if (place) {
-      auto with_file = rules::load_rules(paths->core_dir, paths->active_dir, file_override(*paths, args.file, *text));
+      auto with_file = rules::load_rules(paths.core_dir, paths.active_dir, file_override(paths, args.file, text));
       disk.clear();
       if (with_file.ok()) {
         for (const auto& f : with_file.value().files) disk.push_back(f.sha256);
@@ -424,7 +436,7 @@ int run_rules_test(const RulesFileArgs& args) {
     boost::json::object hits;
     for (const auto& [id, n] : r.file_rule_hits) hits[id] = n;
     print_json(boost::json::object{{"file", args.file},
-                                   {"journal_dir", paths->journal_dir},
+                                   {"journal_dir", paths.journal_dir},
                                    {"since_ms", *since_ms},
                                    {"from_ts_ns", from_ns},
                                    {"intents", r.records},
@@ -439,15 +451,15 @@ int run_rules_test(const RulesFileArgs& args) {
     return 0;
   }
 
-  std::string out = "journal " + paths->journal_dir + ": " + plural(r.records, "intent", "intents") +
+  std::string out = "journal " + paths.journal_dir + ": " + plural(r.records, "intent", "intents") +
                     " journaled since " + timestamp(from_ns) + " (--since " + args.since + ")\n";
   if (r.records > 0) {
     out += "  " + std::to_string(r.evaluated) + " re-decided (they reached the rule stage), " +
            std::to_string(r.skipped) + " skipped (decided before it), " + std::to_string(r.unreadable) +
            " unreadable\n";
   }
-  out += "current rules: " + plural(current.value().rules.size(), "rule", "rules") + " from " + paths->core_dir +
-         " and " + paths->active_dir + (place ? " without " + args.file : std::string()) + "\n";
+  out += "current rules: " + plural(current.value().rules.size(), "rule", "rules") + " from " + paths.core_dir +
+         " and " + paths.active_dir + (place ? " without " + args.file : std::string()) + "\n";
   for (const auto& [id, n] : r.file_rule_hits) {
     out += "  " + args.file + ": rule " + id + " fired " + plural(n, "time", "times") + "\n";
   }
