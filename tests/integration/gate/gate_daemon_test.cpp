@@ -12,6 +12,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <functional>
 #include <set>
 
 #include "gate_daemon_support.h"
@@ -418,6 +419,54 @@ TEST_F(GateDaemonTest, MarketStatisticsSurviveARestart) {
   }
 }
 
+// For the SIGKILL tests of the rebuilt SimVenue: a SIM gate with
+// `gate_extra` in its gate.yaml; `before` runs in one agent session and
+// `after` in a second; when `crash` the gate is SIGKILLed and started
+// again between them (otherwise it keeps running). Returns the journal's
+// fills, one line each (order, quantity, price, fee, market time).
+using AgentSession = std::function<void(GateProcess&, AgentPeer&)>;
+std::vector<std::string> fills_across_a_kill(const std::string& gate_extra, bool crash, const AgentSession& before,
+                                             const AgentSession& after) {
+  TempDir dir;
+  GateTestConfig config;
+  config.gate_extra = gate_extra;
+  write_gate_config(dir.path(), config);
+  GateProcess gate(dir.path());
+  EXPECT_TRUE(gate.start()) << gate.log();
+  for (const AgentSession* session : {&before, &after}) {
+    if (session == &after && crash) {
+      gate.signal(SIGKILL);
+      gate.wait_exit();
+      EXPECT_TRUE(gate.start()) << gate.log();
+    }
+    AgentPeer agent;
+    EXPECT_TRUE(agent.connect(gate.gate_socket()));
+    (*session)(gate, agent);
+  }
+  std::vector<std::string> fills;
+  for (const auto& r : read_gate_records(gate.journal_dir())) {
+    if (!r.has_fill()) continue;
+    const ipc::Fill& f = r.fill();
+    fills.push_back(f.order_id() + " " + f.quantity() + " @ " + f.price() + " fee " + f.fee() + " at " +
+                    std::to_string(f.ts_ns()));
+  }
+  gate.signal(SIGTERM);
+  gate.wait_exit();
+  return fills;
+}
+
+void send_bar_answered(GateProcess& gate, AgentPeer& agent, const ipc::Bar& b) {
+  Envelope reply;
+  EXPECT_TRUE(agent.reply_to(agent.send_bar(b), reply)) << gate.log();
+}
+
+void decide_accepted(GateProcess& gate, AgentPeer& agent, const ipc::OrderIntent& intent) {
+  agent.send_intent(intent);
+  Decision d;
+  EXPECT_TRUE(agent.decision_for(intent.intent_id(), d)) << gate.log();
+  EXPECT_TRUE(d.accepted()) << d.DebugString();
+}
+
 // SimVenue lives in the gate's process and dies with it. After a SIGKILL
 // the restarted gate rebuilds it from the journal: the books (last bar,
 // bid/ask for the spread) and market time from the journaled bars, the
@@ -434,62 +483,31 @@ TEST_F(GateDaemonTest, SimVenueAfterASigkillFillsAsIfTheGateNeverStopped) {
     bars[i].set_bid(close.sub(*Decimal::parse("6"))->to_string());
     bars[i].set_ask(close.add(*Decimal::parse("6"))->to_string());
   }
-  const auto run = [&](bool crash) {
-    TempDir dir;
-    GateTestConfig config;
-    config.gate_extra =
-        "venue:\n"
-        "  sim:\n"
-        "    seed: 7\n"
-        "    ack_latency: 30s\n"
-        "    ack_latency_jitter: 59s\n";
-    write_gate_config(dir.path(), config);
-    GateProcess gate(dir.path());
-    EXPECT_TRUE(gate.start()) << gate.log();
-    const auto decide_ok = [&](AgentPeer& agent, const ipc::OrderIntent& intent) {
-      agent.send_intent(intent);
-      Decision d;
-      EXPECT_TRUE(agent.decision_for(intent.intent_id(), d)) << gate.log();
-      EXPECT_TRUE(d.accepted()) << d.DebugString();
-    };
-    const auto send_bar = [&](AgentPeer& agent, const ipc::Bar& b) {
-      Envelope reply;
-      EXPECT_TRUE(agent.reply_to(agent.send_bar(b), reply)) << gate.log();
-    };
-    const Decimal close = *Decimal::parse(bars[9].close());
-    const std::string stop = close.sub(*Decimal::parse("100"))->to_string();
-    {
-      AgentPeer agent;
-      EXPECT_TRUE(agent.connect(gate.gate_socket()));
-      for (std::size_t i = 0; i < 10; ++i) send_bar(agent, bars[i]);
-      for (const char* id : {"m-1", "m-2", "m-3"}) decide_ok(agent, market_intent(id, ipc::SIDE_BUY, "0.01", stop));
-      decide_ok(agent, limit_intent("l-1", ipc::SIDE_BUY, "0.01", close.add(*Decimal::parse("20"))->to_string(), stop));
-      decide_ok(agent, limit_intent("l-2", ipc::SIDE_BUY, "0.01", close.add(*Decimal::parse("25"))->to_string(), stop));
+  const Decimal close = *Decimal::parse(bars[9].close());
+  const std::string stop = close.sub(*Decimal::parse("100"))->to_string();
+  const AgentSession before = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = 0; i < 10; ++i) send_bar_answered(gate, agent, bars[i]);
+    for (const char* id : {"m-1", "m-2", "m-3"}) {
+      decide_accepted(gate, agent, market_intent(id, ipc::SIDE_BUY, "0.01", stop));
     }
-    if (crash) {
-      gate.signal(SIGKILL);
-      gate.wait_exit();
-      EXPECT_TRUE(gate.start()) << gate.log();
+    for (const auto& [id, above] : {std::pair{"l-1", "20"}, std::pair{"l-2", "25"}}) {
+      const std::string price = close.add(*Decimal::parse(above))->to_string();
+      decide_accepted(gate, agent, limit_intent(id, ipc::SIDE_BUY, "0.01", price, stop));
     }
-    {
-      AgentPeer agent;
-      EXPECT_TRUE(agent.connect(gate.gate_socket()));
-      decide_ok(agent, market_intent("m-after", ipc::SIDE_BUY, "0.01", stop));
-      for (std::size_t i = 10; i < bars.size(); ++i) send_bar(agent, bars[i]);
-    }
-    std::vector<std::string> fills;
-    for (const auto& r : read_gate_records(gate.journal_dir())) {
-      if (!r.has_fill()) continue;
-      const ipc::Fill& f = r.fill();
-      fills.push_back(f.order_id() + " " + f.quantity() + " @ " + f.price() + " fee " + f.fee() + " at " +
-                      std::to_string(f.ts_ns()));
-    }
-    gate.signal(SIGTERM);
-    gate.wait_exit();
-    return fills;
   };
-  const std::vector<std::string> straight = run(false);  // the same agent sessions, no restart
-  const std::vector<std::string> killed = run(true);
+  const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
+    decide_accepted(gate, agent, market_intent("m-after", ipc::SIDE_BUY, "0.01", stop));
+    for (std::size_t i = 10; i < bars.size(); ++i) send_bar_answered(gate, agent, bars[i]);
+  };
+  const std::string venue =
+      "venue:\n"
+      "  sim:\n"
+      "    seed: 7\n"
+      "    ack_latency: 30s\n"
+      "    ack_latency_jitter: 59s\n";
+  // The same agent sessions, without and with the kill.
+  const std::vector<std::string> straight = fills_across_a_kill(venue, false, before, after);
+  const std::vector<std::string> killed = fills_across_a_kill(venue, true, before, after);
   for (const std::string& f : straight) std::printf("  %s\n", f.c_str());
   ASSERT_EQ(straight.size(), 6u) << "every order fills";
   EXPECT_EQ(killed, straight);
@@ -514,57 +532,24 @@ TEST_F(GateDaemonTest, ACancelPendingAtASigkillArrivesWhenItFirstWould) {
   }
   ASSERT_LT(f + 5, bars.size()) << "no bar in the sample trades 1 USD under its open";
   const Decimal limit = Decimal::parse(bars[f].low())->add(*Decimal::parse("0.50")).value();
-  const auto run = [&](bool crash) {
-    TempDir dir;
-    GateTestConfig config;
-    config.gate_extra = "venue:\n  sim:\n    ack_latency: 30s\n";
-    write_gate_config(dir.path(), config);
-    GateProcess gate(dir.path());
-    EXPECT_TRUE(gate.start()) << gate.log();
-    const auto send_bar = [&](AgentPeer& agent, const ipc::Bar& b) {
-      Envelope reply;
-      EXPECT_TRUE(agent.reply_to(agent.send_bar(b), reply)) << gate.log();
-    };
-    {
-      AgentPeer agent;
-      EXPECT_TRUE(agent.connect(gate.gate_socket()));
-      for (std::size_t i = 0; i + 1 < f; ++i) send_bar(agent, bars[i]);
-      const std::string stop = limit.sub(*Decimal::parse("100"))->to_string();
-      agent.send_intent(limit_intent("rest", ipc::SIDE_BUY, "0.01", limit.to_string(), stop));
-      Decision d;
-      EXPECT_TRUE(agent.decision_for("rest", d)) << gate.log();
-      EXPECT_TRUE(d.accepted()) << d.DebugString();
-      send_bar(agent, bars[f - 1]);  // the order arrives inside bar f-1 and rests
-      Envelope cancel;
-      cancel.mutable_cancel_intent()->set_cancel_id("cancel-rest");
-      cancel.mutable_cancel_intent()->set_intent_id("rest");
-      Envelope result;
-      EXPECT_TRUE(agent.reply_to(agent.send(cancel), result)) << gate.log();
-      EXPECT_TRUE(result.cancel_result().accepted()) << result.DebugString();
-    }
-    if (crash) {
-      gate.signal(SIGKILL);
-      gate.wait_exit();
-      EXPECT_TRUE(gate.start()) << gate.log();
-    }
-    {
-      AgentPeer agent;
-      EXPECT_TRUE(agent.connect(gate.gate_socket()));
-      for (std::size_t i = f; i < f + 5; ++i) send_bar(agent, bars[i]);
-    }
-    std::vector<std::string> out;
-    for (const auto& r : read_gate_records(gate.journal_dir())) {
-      if (r.has_fill()) {
-        out.push_back("fill " + r.fill().order_id() + " " + r.fill().quantity() + " @ " + r.fill().price() + " at " +
-                      std::to_string(r.fill().ts_ns()));
-      }
-    }
-    gate.signal(SIGTERM);
-    gate.wait_exit();
-    return out;
+  const AgentSession before = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = 0; i + 1 < f; ++i) send_bar_answered(gate, agent, bars[i]);
+    const std::string stop = limit.sub(*Decimal::parse("100"))->to_string();
+    decide_accepted(gate, agent, limit_intent("rest", ipc::SIDE_BUY, "0.01", limit.to_string(), stop));
+    send_bar_answered(gate, agent, bars[f - 1]);  // the order arrives inside bar f-1 and rests
+    Envelope cancel;
+    cancel.mutable_cancel_intent()->set_cancel_id("cancel-rest");
+    cancel.mutable_cancel_intent()->set_intent_id("rest");
+    Envelope result;
+    EXPECT_TRUE(agent.reply_to(agent.send(cancel), result)) << gate.log();
+    EXPECT_TRUE(result.cancel_result().accepted()) << result.DebugString();
   };
-  const std::vector<std::string> straight = run(false);
-  const std::vector<std::string> killed = run(true);
+  const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = f; i < f + 5; ++i) send_bar_answered(gate, agent, bars[i]);
+  };
+  const std::string venue = "venue:\n  sim:\n    ack_latency: 30s\n";
+  const std::vector<std::string> straight = fills_across_a_kill(venue, false, before, after);
+  const std::vector<std::string> killed = fills_across_a_kill(venue, true, before, after);
   for (const std::string& line : straight) std::printf("  %s\n", line.c_str());
   ASSERT_EQ(straight.size(), 1u) << "the resting order fills on bar f, before its cancel arrives";
   EXPECT_EQ(killed, straight);
