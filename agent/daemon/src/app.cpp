@@ -56,6 +56,7 @@ AgentApp::Impl::~Impl() {
   reply_timer_.cancel();
   pace_timer_.cancel();
   if (feed_) feed_->stop();
+  if (backfill_) backfill_->cancel();
   if (status_) status_->stop();
   client_.reset();
   if (journal_) (void)journal_->close();
@@ -139,6 +140,13 @@ Status AgentApp::Impl::start() {
                journal_records_replayed_, awaiting_decision_.size());
   } else {
     if (cfg_.mode == AgentMode::kLive || cfg_.mode == AgentMode::kPaper) {
+      if (cfg_.warm_up.minutes > 0) {
+        try {
+          backfill_ = std::make_unique<coinbase::CandleBackfill>(io_, cfg_.warm_up.rest);
+        } catch (const std::invalid_argument& e) {
+          return make_error(std::string("warm-up: ") + e.what());
+        }
+      }
       feed_ = std::make_unique<coinbase::CoinbaseWsFeed>(io_, cfg_.coinbase);
       if (auto st = feed_->start(*this); !st) return make_error("feed: " + st.error().message);
     }
@@ -196,6 +204,7 @@ void AgentApp::Impl::stop(const std::string& reason) {
   reply_timer_.cancel();
   pace_timer_.cancel();
   if (feed_) feed_->stop();
+  if (backfill_) backfill_->cancel();
   if (status_) status_->stop();
   if (journal_ && !journal_->failed() && !frozen_for_test_) {
     ta::ipc::AgentRecord r;
@@ -276,6 +285,7 @@ bool AgentApp::Impl::journal(ta::ipc::AgentRecord& record) {
     case ta::ipc::AgentRecord::kParameterChange:
     case ta::ipc::AgentRecord::kStarted:
     case ta::ipc::AgentRecord::kStopped:
+    case ta::ipc::AgentRecord::kWarmUp:  // a restart warms up again
     case ta::ipc::AgentRecord::BODY_NOT_SET:
       break;
   }
@@ -418,6 +428,7 @@ Status AgentApp::Impl::replay_record(const ta::ipc::AgentRecord& record) {
     case R::kParameterChange:
     case R::kStarted:
     case R::kStopped:
+    case R::kWarmUp:  // the indicators are warmed up again from the venue
     case R::BODY_NOT_SET:
       return {};
   }

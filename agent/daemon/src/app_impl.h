@@ -18,6 +18,7 @@
 
 #include "agent/gate_client.h"
 #include "agentd/daemon.h"
+#include "coinbase/candles.h"
 #include "gate.pb.h"
 #include "indicators/regime.h"
 #include "journal/journal.h"
@@ -74,6 +75,28 @@ struct SentBatch {
 };
 std::string_view to_string(SimPhase phase);
 
+// PAPER/LIVE warm-up of one product (warm_up.cpp; docs/agent.md, "Warm-up").
+enum class WarmUpState {
+  kWaiting,  // no live bar yet
+  kQueued,   // its first live bar came; the backfill waits its turn
+  kRunning,  // the backfill runs
+  kDone,     // warmed up: live bars go to the engine
+  kFailed,   // the backfill failed or took too long: the strategies start cold
+};
+std::string_view to_string(WarmUpState state);
+
+struct ProductWarmUp {
+  WarmUpState state = WarmUpState::kWaiting;
+  std::int64_t live_from_ts_s = 0;  // the first live bar's open
+  std::vector<Bar> held;            // live bars waiting for the warm-up, oldest first
+  std::uint64_t bars = 0;           // warm-up bars the engine took
+  std::int64_t first_open_ts_s = 0;
+  std::int64_t last_open_ts_s = 0;
+  std::int64_t missing_minutes = 0;
+  std::uint64_t requests = 0;
+  std::string error;
+};
+
 // An intent the agent submitted and has not seen finish.
 struct TrackedIntent {
   ta::ipc::OrderIntent message;
@@ -114,6 +137,16 @@ class AgentApp::Impl final : public GateClientHandler, public FeedHandler {
   // FeedHandler (PAPER/LIVE)
   void on_bar(const Bar& bar) override;
   void on_feed_event(const FeedEvent& event) override;
+  // A live bar to the engine and its intents to the gate.
+  void live_bar(const Bar& bar);
+
+  // ---- warm_up.cpp (PAPER/LIVE)
+  // True when `bar` is held until its product's warm-up ends.
+  bool hold_for_warm_up(const Bar& bar);
+  void start_next_backfill();
+  void on_backfill_done(const ProductId& product, Result<coinbase::BackfillReport> report);
+  // Journals the outcome, then hands the held bars to the engine.
+  void end_warm_up(const ProductId& product, ProductWarmUp& w);
 
   // ---- app.cpp: journal and replay
   Status open_journal();
@@ -176,6 +209,9 @@ class AgentApp::Impl final : public GateClientHandler, public FeedHandler {
   std::unique_ptr<StatusServer> status_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Feed> feed_;
+  std::unique_ptr<coinbase::CandleBackfill> backfill_;  // PAPER/LIVE warm-up
+  std::map<ProductId, ProductWarmUp> warm_up_;
+  std::deque<ProductId> warm_up_queue_;  // products whose backfill waits its turn
   boost::asio::steady_timer reply_timer_;
   boost::asio::steady_timer pace_timer_;
   std::string scratch_;

@@ -180,6 +180,14 @@ void read_coinbase(ConfigMap feed, AgentConfig& c) {
                 coinbase::WsFeedConfig::reconnect_attempts_limit));
   w.seed = static_cast<std::uint64_t>(m.integer("seed", Need::kOptional, 0, 0, INT64_MAX));
   for (const ProductSpec& p : c.products) w.products.push_back(p.product);
+  WarmUpConfig& warm = c.warm_up;
+  warm.rest.base_url = m.text("rest_url", Need::kOptional, std::string(coinbase::kRestBaseUrl), kUrlLengthMax);
+  if (warm.rest.base_url.rfind("http://", 0) != 0 && warm.rest.base_url.rfind("https://", 0) != 0) {
+    m.problem("rest_url", "expected an http:// or https:// URL, got \"" + warm.rest.base_url + "\"");
+  }
+  warm.rest.seed = w.seed;
+  warm.minutes = m.integer("warmup_minutes", Need::kOptional, WarmUpConfig::kMinutesDefault, 0,
+                           WarmUpConfig::kMinutesMax);
 }
 
 void read_feed(ConfigMap root, AgentConfig& c) {

@@ -787,6 +787,11 @@ void AgentApp::Impl::on_protocol_error(const ta::ipc::ProtocolError& error) {
 
 void AgentApp::Impl::on_bar(const Bar& bar) {
   if (stopped_) return;
+  if (hold_for_warm_up(bar)) return;
+  live_bar(bar);
+}
+
+void AgentApp::Impl::live_bar(const Bar& bar) {
   market_now_ns_ = bar.close_ts_s() * kNanosPerSecond;
   ++counters_.bars;
   for (const Intent* in : run_engine_bar(bar)) submit(*in);

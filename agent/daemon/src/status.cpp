@@ -62,7 +62,26 @@ std::string AgentApp::Impl::status_json() const {
   counters["bar_batches"] = c.bar_batches;
   counters["predictions_missed"] = c.predictions_missed;
   counters["journal_flushes"] = c.journal_flushes;
+  counters["warm_up_bars"] = c.warm_up_bars;
+  counters["warm_ups_done"] = c.warm_ups_done;
+  counters["warm_ups_failed"] = c.warm_ups_failed;
   doc["counters"] = std::move(counters);
+  if (app.cfg_.mode != AgentMode::kSim) {
+    json::object warm_up;
+    for (const auto& [product, w] : app.warm_up_) {
+      json::object o;
+      o["state"] = std::string(to_string(w.state));
+      o["live_from_ts_s"] = w.live_from_ts_s;
+      o["bars"] = w.bars;
+      o["first_open_ts_s"] = w.first_open_ts_s;
+      o["last_open_ts_s"] = w.last_open_ts_s;
+      o["missing_minutes"] = w.missing_minutes;
+      o["held"] = w.held.size();
+      if (!w.error.empty()) o["error"] = w.error;
+      warm_up[product.str()] = std::move(o);
+    }
+    doc["warm_up"] = std::move(warm_up);
+  }
   json::object denials;
   for (std::size_t i = 0; i < kDenyReasonSlots; ++i) {
     if (c.denied_by_reason[i] == 0) continue;
@@ -104,6 +123,7 @@ std::string AgentApp::Impl::status_json() const {
       s["strategy"] = std::string(v.strategy);
       s["product"] = v.product.str();
       s["state"] = std::string(to_string(v.state));
+      s["ready"] = v.ready;
       s["side"] = std::string(to_string(v.side));
       s["position"] = v.position.to_string();
       s["bars_held"] = v.bars_held;

@@ -124,26 +124,46 @@ struct AgentEngine::Impl {
 
   // ------------------------------------------------------------ bars
 
-  std::span<const Intent> on_bar(const Bar& bar) {
-    out_count = 0;
+  // The product of a bar that passes the guards (counted when refused),
+  // with its last bar time moved on; nullptr when refused.
+  ProductState* take(const Bar& bar) {
     const std::size_t p = find_product(bar.product);
     if (p == products.size()) {
       ++counters.bars_unknown_product;
-      return {};
+      return nullptr;
     }
     if (check_bar(bar) != BarDefect::kNone) {
       ++counters.bars_invalid;
-      return {};
+      return nullptr;
     }
     ProductState& product = products[p];
     if (bar.open_ts_s <= product.last_open_ts_s) {
       ++counters.bars_out_of_order;
-      return {};
+      return nullptr;
     }
     product.last_open_ts_s = bar.open_ts_s;
+    return &product;
+  }
+
+  std::span<const Intent> on_bar(const Bar& bar) {
+    out_count = 0;
+    ProductState* product = take(bar);
+    if (product == nullptr) return {};
     ++counters.bars;
-    for (std::size_t i = product.slot_begin; i < product.slot_end; ++i) step(slots[i], bar);
+    for (std::size_t i = product->slot_begin; i < product->slot_end; ++i) step(slots[i], bar);
     return std::span<const Intent>(out.data(), out_count);
+  }
+
+  bool warm_up(const Bar& bar) {
+    out_count = 0;
+    ProductState* product = take(bar);
+    if (product == nullptr) return false;
+    ++counters.bars_warm_up;
+    for (std::size_t i = product->slot_begin; i < product->slot_end; ++i) {
+      Slot& s = slots[i];
+      s.ready = s.instance->update(bar);
+    }
+    return true;
   }
 
   void step(Slot& s, const Bar& bar) {
@@ -481,6 +501,7 @@ struct AgentEngine::Impl {
     v.strategy = strategies[s.strategy].definition->name();
     v.product = products[s.product].spec.product;
     v.state = s.state;
+    v.ready = s.ready;
     v.side = s.side;
     v.position = s.position;
     v.stop_price = s.stop;
@@ -558,6 +579,7 @@ AgentEngine& AgentEngine::operator=(AgentEngine&&) noexcept = default;
 AgentEngine::~AgentEngine() = default;
 
 std::span<const Intent> AgentEngine::on_bar(const Bar& bar) { return impl_->on_bar(bar); }
+bool AgentEngine::warm_up(const Bar& bar) { return impl_->warm_up(bar); }
 void AgentEngine::on_decision(const DecisionEvent& decision) { impl_->on_decision(decision); }
 void AgentEngine::on_order_update(const OrderEvent& update) { impl_->on_order_update(update); }
 void AgentEngine::on_fill(const FillEvent& fill) { impl_->on_fill(fill); }

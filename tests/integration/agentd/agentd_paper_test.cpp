@@ -9,6 +9,8 @@
 // feed's trades had finished before the intent arrived.
 #include <boost/asio/steady_timer.hpp>
 
+#include <cmath>
+#include <cstdio>
 #include <set>
 
 #include "agentd_test_support.h"
@@ -47,6 +49,7 @@ TEST(AgentdPaper, LiveTradesBecomeBarsAndIntentsReachThePaperGate) {
          "gate:\n  socket: " << (d.root / "gate.sock").string()
       << "\n  reply_timeout: 20s\n  reconnect_delay_initial: 5ms\n  reconnect_delay_max: 50ms\n"
          "feed:\n  source: coinbase\n  coinbase:\n    url: " << sim.ws_url() << "\n"
+         "    warmup_minutes: 0\n"  // cold, as before the warm-up: this test is about the live bars
          "products:\n"
          "  BTC-USD: {base_increment: \"0.00000001\", quote_increment: \"0.01\", base_min_size: \"0.0001\", "
          "base_max_size: \"1\"}\n"
@@ -163,6 +166,200 @@ TEST(AgentdPaper, LiveTradesBecomeBarsAndIntentsReachThePaperGate) {
     }
   }
   EXPECT_TRUE(journal.steps == 0) << "PAPER does not journal bar steps";
+  EXPECT_EQ(run.counters.warm_ups_done + run.counters.warm_ups_failed, 0u) << "warm-up is off";
+}
+
+// ---------------------------------------------------------------- warm-up
+
+// A PAPER agent against the simulator's generated market, with the REST
+// candles `prepare` sets up; MiniGate in PAPER without reference prices
+// (the warm-up tests look at the agent, not at orders).
+struct PaperRun {
+  RunResult run;
+  JournalView journal;
+  std::vector<ta::ipc::AgentWarmUp> warm_ups;  // journaled, in order
+  std::size_t trades = 0;
+};
+
+PaperRun run_paper(const std::string& coinbase_keys, const std::string& strategies, std::uint64_t ticks,
+                   std::int64_t tick_real_ms, const std::function<void(cs::CoinbaseSim&)>& prepare) {
+  TempDir d;
+  boost::asio::io_context io;
+  cs::SimConfig sc;
+  sc.heartbeat_interval_ms = 0;
+  cs::CoinbaseSim sim(io, sc);
+  EXPECT_TRUE(sim.start().ok());
+  prepare(sim);
+  ta::test::MiniGate gate(io, gate_config(d.root), (d.root / "gate.sock").string());
+  gate.mode = ta::ipc::MODE_PAPER;
+  EXPECT_TRUE(gate.start().ok());
+  std::ofstream(d.root / "agent.yaml")
+      << "mode: PAPER\n"
+         "state_dir: " << (d.root / "agent-state").string() << "\n"
+         "journal_dir: " << (d.root / "agent-journal").string() << "\n"
+         "gate:\n  socket: " << (d.root / "gate.sock").string()
+      << "\n  reconnect_delay_initial: 5ms\n  reconnect_delay_max: 50ms\n"
+         "feed:\n  source: coinbase\n  coinbase:\n    url: " << sim.ws_url() << "\n    rest_url: " << sim.http_url()
+      << "\n" << coinbase_keys
+      << "products:\n"
+         "  BTC-USD: {base_increment: \"0.00000001\", quote_increment: \"0.01\", base_min_size: \"0.0001\", "
+         "base_max_size: \"1\"}\n"
+         "  ETH-USD: {base_increment: \"0.00000001\", quote_increment: \"0.01\", base_min_size: \"0.001\", "
+         "base_max_size: \"20\"}\n"
+         "sizing: {order_notional_max_usd: \"900\"}\n"
+      << strategies;
+  auto load = ta::agent::load_agent_config(d.root / "agent.yaml");
+  EXPECT_TRUE(load.ok()) << (load.ok() ? "" : load.problems[0].to_string());
+  PaperRun out;
+  if (!load.ok()) return out;
+
+  cs::GeneratorConfig g;
+  g.seed = 11;
+  g.products = {{"BTC-USD", 6'500'000}, {"ETH-USD", 350'000}};
+  g.start_time_us = cs::unix_seconds(2024, 3, 4, 10, 0, 0) * 1'000'000LL;
+  g.tick_market_us = 15'000'000;
+  g.tick_real_ms = tick_real_ms;
+  g.ticks_max = ticks;
+
+  ta::agent::AgentAppOptions options;
+  options.config = load.config;
+  ta::agent::AgentApp app(io, std::move(options));
+  EXPECT_TRUE(app.start().ok());
+  sim.start_generator(g);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (sim.generator_running() && std::chrono::steady_clock::now() < deadline) {
+    io.run_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(sim.generator_running()) << "the market generator did not finish in time";
+  io.run_for(std::chrono::milliseconds(300));
+  out.run.counters = app.counters();
+  out.run.status = boost::json::parse(app.status_json()).as_object();
+  out.trades = sim.published_trades().size();
+  app.stop("test: the market generator finished");
+  sim.stop();
+  gate.shutdown();
+  io.run_for(std::chrono::milliseconds(50));
+  out.journal = read_journal(d.root / "agent-journal");
+  for (const auto& r : out.journal.records) {
+    if (r.has_warm_up()) out.warm_ups.push_back(r.warm_up());
+  }
+  return out;
+}
+
+// One-minute candles around `price` for [from_s, to_s), except `skip_s`.
+std::vector<cs::SimCandle> candles(std::int64_t from_s, std::int64_t to_s, double price, std::int64_t skip_s) {
+  std::vector<cs::SimCandle> out;
+  for (std::int64_t t = from_s; t < to_s; t += 60) {
+    if (t == skip_s) continue;
+    const double c = price * (1 + 0.002 * std::sin(static_cast<double>(t) / 600.0));
+    const auto text = [](double v) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.2f", v);
+      return std::string(buf);
+    };
+    out.push_back({t, text(c), text(c * 1.0005), text(c * 0.9995), text(c), "3.5"});
+  }
+  return out;
+}
+
+const boost::json::object& slot_of(const boost::json::object& status, const std::string& strategy, const std::string& product) {
+  static const boost::json::object none;
+  for (const auto& v : status.at("strategies").as_array()) {
+    const auto& o = v.as_object();
+    if (o.at("strategy").as_string() == strategy && o.at("product").as_string() == product) return o;
+  }
+  ADD_FAILURE() << "no slot " << strategy << "/" << product;
+  return none;
+}
+
+// BTC-USD has candles (with one minute missing), ETH-USD none (the
+// simulator answers 404): BTC-USD's strategy judges its first live bar with
+// warm indicators, ETH-USD's starts cold and is still warming up when the
+// run ends. Without the warm-up both would be cold.
+TEST(AgentdPaper, TheFirstLiveBarMeetsIndicatorsWarmedFromRestCandles) {
+  const std::int64_t start_s = cs::unix_seconds(2024, 3, 4, 10, 0, 0);
+  const std::int64_t gap_s = start_s - 30 * 60;
+  // 40 ticks of 15 s: about ten live minutes, fewer than the 60-bar window.
+  // A market minute takes 200 ms, so ETH-USD's turn (after BTC-USD's
+  // backfill and the 125 ms pacing between requests) comes before its
+  // second live bar.
+  const PaperRun r = run_paper("    warmup_minutes: 120\n",
+                               "strategies:\n  mr:\n    builtin: mean_reversion\n    params: {period: 60}\n", 40,
+                               50, [&](cs::CoinbaseSim& sim) {
+                                 sim.set_candles("BTC-USD", candles(start_s - 300 * 60, start_s + 3600, 65'000, gap_s));
+                               });
+  const auto& c = r.run.counters;
+  std::printf("warm-up: live bars=%llu warm-up bars=%llu done=%llu failed=%llu trades=%zu\n",
+              static_cast<unsigned long long>(c.bars), static_cast<unsigned long long>(c.warm_up_bars),
+              static_cast<unsigned long long>(c.warm_ups_done), static_cast<unsigned long long>(c.warm_ups_failed),
+              r.trades);
+  ASSERT_GT(c.bars, 2u * 8u);
+  EXPECT_LE(c.bars, 2u * 11u);
+  EXPECT_EQ(c.warm_ups_done, 1u);
+  EXPECT_EQ(c.warm_ups_failed, 1u);
+  EXPECT_EQ(c.warm_up_bars, 119u);
+
+  ASSERT_EQ(r.warm_ups.size(), 2u);
+  for (const auto& w : r.warm_ups) {
+    SCOPED_TRACE(w.product());
+    EXPECT_EQ(w.requested_minutes(), 120);
+    EXPECT_EQ(w.live_from_ts_s() % 60, 0);
+    EXPECT_GE(w.live_from_ts_s(), start_s);
+    EXPECT_LE(w.live_from_ts_s(), start_s + 120);
+    if (w.product() == "BTC-USD") {
+      EXPECT_TRUE(w.error().empty()) << w.error();
+      EXPECT_EQ(w.bars(), 119u);
+      // The backfill ends where the live bars begin: no seam, no overlap.
+      EXPECT_EQ(w.first_open_ts_s(), w.live_from_ts_s() - 120 * 60);
+      EXPECT_EQ(w.last_open_ts_s(), w.live_from_ts_s() - 60);
+      EXPECT_EQ(w.missing_minutes(), 1);
+      EXPECT_GE(w.requests(), 1u);
+    } else {
+      EXPECT_EQ(w.product(), "ETH-USD");
+      EXPECT_NE(w.error().find("404"), std::string::npos) << w.error();
+      EXPECT_EQ(w.bars(), 0u);
+    }
+  }
+
+  const auto& status_warm = r.run.status.at("warm_up").as_object();
+  EXPECT_EQ(std::string(status_warm.at("BTC-USD").as_object().at("state").as_string()), "done");
+  EXPECT_EQ(std::string(status_warm.at("ETH-USD").as_object().at("state").as_string()), "failed");
+  EXPECT_EQ(status_warm.at("BTC-USD").as_object().at("held").to_number<std::uint64_t>(), 0u);
+  const auto& btc = slot_of(r.run.status, "mr", "BTC-USD");
+  const auto& eth = slot_of(r.run.status, "mr", "ETH-USD");
+  EXPECT_TRUE(btc.at("ready").as_bool());
+  EXPECT_NE(std::string(btc.at("state").as_string()), "IDLE");
+  EXPECT_FALSE(eth.at("ready").as_bool());
+  EXPECT_EQ(std::string(eth.at("state").as_string()), "IDLE");
+}
+
+// A backfill that never answers: each product holds WarmUpConfig::kHeldBarsMax
+// live bars, then gives up and starts cold; every held bar still reaches
+// the engine, in order.
+TEST(AgentdPaper, ABackfillThatNeverAnswersStartsColdAfterTheHeldBarsLimit) {
+  const PaperRun r = run_paper("    warmup_minutes: 60\n", "strategies:\n  mr:\n    builtin: mean_reversion\n", 80, 2,
+                               [&](cs::CoinbaseSim& sim) {
+                                 sim.push_http_faults({cs::HttpFault::kNoResponse, cs::HttpFault::kNoResponse});
+                               });
+  const auto& c = r.run.counters;
+  EXPECT_EQ(c.warm_ups_done, 0u);
+  EXPECT_EQ(c.warm_ups_failed, 2u);
+  EXPECT_EQ(c.warm_up_bars, 0u);
+  ASSERT_EQ(r.warm_ups.size(), 2u);
+  const std::string expected =
+      "no warm-up after " + std::to_string(ta::agent::WarmUpConfig::kHeldBarsMax) + " live bars";
+  for (const auto& w : r.warm_ups) {
+    EXPECT_NE(w.error().find(expected), std::string::npos) << w.product() << ": " << w.error();
+  }
+  // Every live bar went to the engine: about one per product and minute
+  // of the 20 generated minutes, held ones included.
+  EXPECT_GT(c.bars, 2u * 15u);
+  EXPECT_LE(c.bars, 2u * 20u);
+  const auto& last = r.run.status.at("last_bar_open_ts_s").as_object();
+  EXPECT_EQ(last.size(), 2u);
+  for (const auto& [product, w] : r.run.status.at("warm_up").as_object()) {
+    EXPECT_EQ(w.as_object().at("held").to_number<std::uint64_t>(), 0u) << product;
+  }
 }
 
 }  // namespace

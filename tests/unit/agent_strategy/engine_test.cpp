@@ -500,3 +500,122 @@ TEST(Engine, ReplaceStrategyWithNewParametersWarmsUpAgain) {
 
 }  // namespace
 }  // namespace ta::agent
+
+namespace ta::agent {
+namespace {
+
+TEST(Engine, WarmUpReadiesTheIndicatorsAndDecidesNothing) {
+  auto mo = make_momentum("mo", MomentumParams{2, 3, 1, 3.0, 0, 0});
+  ASSERT_TRUE(mo.ok());
+  auto warm = test::make_engine({*mo}, {spot("BTC-USD")});
+  auto cold = test::make_engine({*mo}, {spot("BTC-USD")});
+  // Flat, then a jump and a fall: live, the jump's cross would have
+  // signalled an entry. The fall leaves the fast EMA under the slow one.
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(warm.warm_up(flat(kBtc, i, i < 5 ? 100 : i == 5 ? 150 : 90)));
+  const SlotView after_warm_up = *warm.find_slot("mo", kBtc);
+  EXPECT_EQ(after_warm_up.state, Lifecycle::kIdle);
+  EXPECT_TRUE(after_warm_up.ready);
+  EXPECT_TRUE(after_warm_up.position.is_zero());
+  EXPECT_TRUE(after_warm_up.pending_intent_id.empty());
+  EXPECT_EQ(after_warm_up.counters->intents_entry, 0u);
+  EXPECT_EQ(warm.counters().bars, 0u);
+  EXPECT_EQ(warm.counters().bars_warm_up, 10u);
+
+  // The first live bar, a jump that crosses the EMAs again, is evaluated at
+  // once by the warm engine; the cold one is still warming up on it.
+  const Bar live = flat(kBtc, 10, 100);
+  const auto out = warm.on_bar(live);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].purpose, IntentPurpose::kEntry);
+  EXPECT_EQ(out[0].signal_bar_open_ts_s, live.open_ts_s);
+  EXPECT_TRUE(cold.on_bar(live).empty());
+  EXPECT_EQ(cold.find_slot("mo", kBtc)->state, Lifecycle::kIdle);
+  EXPECT_FALSE(cold.find_slot("mo", kBtc)->ready);
+}
+
+TEST(Engine, WarmUpRefusesWhatOnBarRefuses) {
+  auto engine = test::make_engine({always()}, {spot("BTC-USD")});
+  EXPECT_TRUE(engine.warm_up(flat(kBtc, 5)));
+  EXPECT_FALSE(engine.warm_up(flat(kBtc, 5)));  // not newer
+  EXPECT_FALSE(engine.warm_up(flat(kBtc, 4)));
+  EXPECT_FALSE(engine.warm_up(flat(kEth, 6)));  // not configured
+  Bar broken = flat(kBtc, 6);
+  broken.high = broken.low - 1;
+  EXPECT_FALSE(engine.warm_up(broken));
+  EXPECT_EQ(engine.counters().bars_out_of_order, 2u);
+  EXPECT_EQ(engine.counters().bars_unknown_product, 1u);
+  EXPECT_EQ(engine.counters().bars_invalid, 1u);
+  EXPECT_EQ(engine.counters().bars_warm_up, 1u);
+  // A live bar no newer than the warm-up's last is refused too: the live
+  // feed cannot step back over the backfill.
+  EXPECT_TRUE(engine.on_bar(flat(kBtc, 5)).empty());
+  EXPECT_EQ(engine.counters().bars_out_of_order, 3u);
+  EXPECT_EQ(engine.on_bar(flat(kBtc, 6)).size(), 1u);
+}
+
+TEST(Engine, WarmUpBarsNeverTouchAPositionBeingManaged) {
+  auto engine = test::make_engine({holder("h1")}, {spot("BTC-USD")});
+  const auto out = engine.on_bar(flat(kBtc, 0));
+  ASSERT_EQ(out.size(), 1u);
+  const Intent entry = out[0];
+  engine.on_decision(decision(entry.intent_id, true));
+  engine.on_fill(fill_of(entry, test::kT0 + 60));
+  const SlotView before = *engine.find_slot("h1", kBtc);
+  ASSERT_EQ(before.state, Lifecycle::kManaging);
+  // Far through the protective stop: a live bar would exit.
+  EXPECT_TRUE(engine.warm_up(bar(kBtc, 1, 100, 101, before.stop_price - 10, 100)));
+  const SlotView after = *engine.find_slot("h1", kBtc);
+  EXPECT_EQ(after.state, Lifecycle::kManaging);
+  EXPECT_EQ(after.position, before.position);
+  EXPECT_EQ(after.bars_held, before.bars_held);
+  EXPECT_EQ(after.counters->stops_hit, 0u);
+  const auto exit = engine.on_bar(bar(kBtc, 2, 100, 101, before.stop_price - 10, 100));
+  ASSERT_EQ(exit.size(), 1u);
+  EXPECT_EQ(exit[0].reason, SignalReason::kProtectiveStop);
+}
+
+// A warm-up is worth exactly the bars it replays: after warm_up(bars before
+// k), the engine trades bars from k on as an engine that saw every bar
+// live, but whose intents before k were all denied (so it was flat and
+// LOOKING at k, as a restarted flat agent is).
+TEST(Engine, WarmUpThenLiveTradesAsAnEngineThatSawTheBarsLive) {
+  const auto btc = test::load_bars(test::demo_data() / "BTC-USD_1m_demo.csv", kBtc);
+  ASSERT_GT(btc.size(), 2000u);
+  const auto strategies = [] {
+    return std::vector<std::shared_ptr<const StrategyDefinition>>{make_momentum("mom", {}).value(),
+                                                                  make_mean_reversion("mr", {}).value()};
+  };
+  for (const std::size_t k : {std::size_t{30}, std::size_t{700}, std::size_t{1500}}) {
+    auto warm = test::make_engine(strategies(), {spot("BTC-USD")});
+    auto live = test::make_engine(strategies(), {spot("BTC-USD")});
+    std::size_t denied = 0;
+    for (std::size_t i = 0; i < k; ++i) {
+      ASSERT_TRUE(warm.warm_up(btc[i]));
+      std::vector<std::string> ids;
+      for (const Intent& in : live.on_bar(btc[i])) ids.push_back(in.intent_id);
+      for (const std::string& id : ids) live.on_decision(decision(id, false));
+      denied += ids.size();
+    }
+    if (k > 100) {
+      EXPECT_GT(denied, 0u) << "the live engine never signalled before bar " << k;
+    }
+    test::NextBarSim a(warm, 0.001);
+    test::NextBarSim b(live, 0.001);
+    for (std::size_t i = k; i < btc.size(); ++i) {
+      a.step(btc[i]);
+      b.step(btc[i]);
+    }
+    SCOPED_TRACE("k = " + std::to_string(k));
+    ASSERT_GT(a.all_intents.size(), 10u);
+    ASSERT_EQ(a.all_intents.size(), b.all_intents.size());
+    for (std::size_t i = 0; i < a.all_intents.size(); ++i) {
+      EXPECT_EQ(a.all_intents[i].intent_id, b.all_intents[i].intent_id);
+      EXPECT_EQ(a.all_intents[i].quantity, b.all_intents[i].quantity);
+      EXPECT_EQ(a.all_intents[i].protective_stop_price, b.all_intents[i].protective_stop_price);
+    }
+    EXPECT_EQ(a.equity(), b.equity());
+  }
+}
+
+}  // namespace
+}  // namespace ta::agent

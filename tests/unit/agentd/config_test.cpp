@@ -253,6 +253,51 @@ TEST(AgentConfig, ModeAndFeedMustAgree) {
   expect_problem("source: replay_csv", "source: coinbase", "feed.source");
 }
 
+// A PAPER config on the Coinbase feed, from the valid SIM one.
+std::string paper_feed(const std::string& coinbase_keys) {
+  return "source: coinbase\n  coinbase:\n    url: ws://127.0.0.1:1\n" + coinbase_keys;
+}
+
+void expect_paper_ok(const std::string& coinbase_keys, std::int64_t minutes, const std::string& rest_url) {
+  TempDir d;
+  std::string y = valid_yaml("mode: SIM", "mode: PAPER");
+  const std::string feed = "source: replay_csv\n  speed: max\n  bars_max: 0\n  csv:\n    BTC-USD: {file: btc.csv}\n";
+  y.replace(y.find(feed), feed.size(), paper_feed(coinbase_keys));
+  const auto load = parse(d, y);
+  ASSERT_TRUE(load.ok()) << coinbase_keys << ": " << load.problems[0].to_string();
+  EXPECT_EQ(load.config.warm_up.minutes, minutes) << coinbase_keys;
+  EXPECT_EQ(load.config.warm_up.rest.base_url, rest_url) << coinbase_keys;
+}
+
+void expect_paper_problem(const std::string& coinbase_keys, const std::string& key) {
+  TempDir d;
+  std::string y = valid_yaml("mode: SIM", "mode: PAPER");
+  const std::string feed = "source: replay_csv\n  speed: max\n  bars_max: 0\n  csv:\n    BTC-USD: {file: btc.csv}\n";
+  y.replace(y.find(feed), feed.size(), paper_feed(coinbase_keys));
+  const auto load = parse(d, y);
+  ASSERT_FALSE(load.ok()) << coinbase_keys;
+  EXPECT_EQ(load.problems[0].key, key) << load.problems[0].to_string();
+  EXPECT_GT(load.problems[0].line, 0);
+  EXPECT_GT(load.problems[0].column, 0);
+}
+
+TEST(AgentConfig, WarmUpMinutesAndRestUrl) {
+  using ta::agent::WarmUpConfig;
+  expect_paper_ok("", WarmUpConfig::kMinutesDefault, "https://api.coinbase.com");
+  const std::string max = std::to_string(WarmUpConfig::kMinutesMax);
+  expect_paper_ok("    warmup_minutes: " + max + "\n", WarmUpConfig::kMinutesMax, "https://api.coinbase.com");
+  expect_paper_ok("    warmup_minutes: " + std::to_string(WarmUpConfig::kMinutesMax - 1) + "\n",
+                  WarmUpConfig::kMinutesMax - 1, "https://api.coinbase.com");
+  expect_paper_problem("    warmup_minutes: " + std::to_string(WarmUpConfig::kMinutesMax + 1) + "\n",
+                       "feed.coinbase.warmup_minutes");
+  expect_paper_ok("    warmup_minutes: 0\n", 0, "https://api.coinbase.com");  // cold start
+  expect_paper_ok("    warmup_minutes: 1\n", 1, "https://api.coinbase.com");
+  expect_paper_problem("    warmup_minutes: -1\n", "feed.coinbase.warmup_minutes");
+  expect_paper_problem("    warmup_minutes: a day\n", "feed.coinbase.warmup_minutes");
+  expect_paper_ok("    rest_url: http://127.0.0.1:8080\n", WarmUpConfig::kMinutesDefault, "http://127.0.0.1:8080");
+  expect_paper_problem("    rest_url: ws://127.0.0.1:8080\n", "feed.coinbase.rest_url");
+}
+
 TEST(AgentConfig, StrategyCountLimit) {
   for (const std::size_t n : {ta::agent::kAgentStrategiesMax, ta::agent::kAgentStrategiesMax + 1}) {
     std::string list;

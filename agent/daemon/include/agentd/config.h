@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "coinbase/candles.h"
 #include "coinbase/ws_feed.h"
 #include "market/feed.h"
 #include "proto/decimal.h"
@@ -97,6 +98,29 @@ struct ReplayConfig {
   std::uint64_t bars_max = 0;                   // 0: every bar; else the first bars_max of the merged replay
 };
 
+// PAPER/LIVE: the indicators' warm-up from the REST candle backfill
+// (docs/agent.md, "Warm-up"). On the first live bar of each product the
+// agent asks for the `minutes` one-minute candles before it and runs them
+// through the indicators, so the strategies judge that first bar already.
+struct WarmUpConfig {
+  // 1,440 minutes (a day) covers the regime classifier's 12-hour volatility
+  // window (721 bars) and every shipped strategy with room; it is 5
+  // requests per product, about a second at the default pacing.
+  static constexpr std::int64_t kMinutesDefault = 1'440;
+  // A week: 29 requests per product, under 4 s each at the default pacing
+  // (32 products, the most the agent trades, take about 2 minutes). Longer
+  // windows belong to files (`trading-agent data import`).
+  static constexpr std::int64_t kMinutesMax = 7 * 24 * 60;
+  // Live bars kept per product while its backfill runs; they go to the
+  // engine, in order, when it ends. A backfill takes about a second, a few
+  // retries a minute; a signal on a bar older than three minutes is stale,
+  // so on the fourth live bar the product stops waiting and starts cold.
+  static constexpr std::size_t kHeldBarsMax = 3;
+
+  std::int64_t minutes = kMinutesDefault;  // 0: no warm-up, the strategies start cold
+  coinbase::BackfillConfig rest;           // rest.base_url from feed.coinbase.rest_url
+};
+
 struct StrategyConfig {
   std::string name;
   std::string builtin;                       // kind, or empty
@@ -118,6 +142,7 @@ struct AgentConfig {
   FeedSource feed = FeedSource::kReplayCsv;
   ReplayConfig replay;
   coinbase::WsFeedConfig coinbase;  // kCoinbase (products filled from `products`)
+  WarmUpConfig warm_up;             // kCoinbase
   std::vector<ProductSpec> products;
   SizingLimits sizing;
   Decimal starting_equity = Decimal::from_integer(10'000);  // until the gate's first snapshot

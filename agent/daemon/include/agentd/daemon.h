@@ -88,6 +88,10 @@ struct AgentCounters {
   std::uint64_t bar_batches = 0;         // BarBatch messages sent
   std::uint64_t predictions_missed = 0;  // answers that differed from the prediction (then lockstep)
   std::uint64_t journal_flushes = 0;     // waits for the journal's durability before sending
+  // PAPER/LIVE warm-up (docs/agent.md, "Warm-up").
+  std::uint64_t warm_up_bars = 0;        // backfilled bars the indicators took
+  std::uint64_t warm_ups_done = 0;       // products warmed up
+  std::uint64_t warm_ups_failed = 0;     // products whose strategies started cold
 };
 
 struct AgentAppOptions {

@@ -174,6 +174,7 @@ struct SlotCounters {
 // Engine-wide.
 struct EngineCounters {
   std::uint64_t bars = 0;                    // accepted
+  std::uint64_t bars_warm_up = 0;            // accepted by warm_up()
   std::uint64_t bars_invalid = 0;            // check_bar() defect
   std::uint64_t bars_out_of_order = 0;       // not newer than the product's previous bar
   std::uint64_t bars_unknown_product = 0;
@@ -187,6 +188,7 @@ struct SlotView {
   std::string_view strategy;
   ProductId product;
   Lifecycle state = Lifecycle::kIdle;
+  bool ready = false;        // every indicator of the strategy has warmed up
   PositionSide side = PositionSide::kFlat;
   Decimal position;          // signed base units, from fills
   double stop_price = kNoPrice;
@@ -210,6 +212,16 @@ class AgentEngine {
   // One closed bar. Returns the intents it produced; the span is valid until
   // the next call of any non-const method.
   std::span<const Intent> on_bar(const Bar& bar);
+
+  // A closed bar from before the live data (a restart's REST backfill):
+  // refused like on_bar() (defect, unknown product, not newer than the
+  // product's previous bar; counted the same way), otherwise it updates the
+  // indicators of every strategy bound to the product and nothing else: no
+  // signal is evaluated, no lifecycle state, stop, holding count, position
+  // or cooldown changes, and nothing is emitted. A strategy warm at the end
+  // evaluates its first live bar (on_bar) at once. Returns whether the bar
+  // was taken.
+  bool warm_up(const Bar& bar);
 
   // The gate's answer to an intent.
   void on_decision(const DecisionEvent& decision);
