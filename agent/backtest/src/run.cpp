@@ -327,6 +327,9 @@ class Book {
       case gate::VenueEventKind::kExpired:
         event = gate::OrderEvent::kExpire;
         break;
+      case gate::VenueEventKind::kTriggered:
+        // As in trading-gate (no order state change; the agent is not told).
+        return state_.apply_stop_triggered(e.order_id, e.ts_ns);
     }
     if (auto st = state_.apply_order_event(e.order_id, event, e.ts_ns); !st) return st;
     return deliver_update(e.order_id);

@@ -336,6 +336,19 @@ Status GateState::apply_order_event(std::string_view order_id, OrderEvent event,
   return {};
 }
 
+Status GateState::apply_stop_triggered(std::string_view order_id, std::int64_t limit_from_ns) {
+  auto it = live_orders_.find(order_id);
+  if (it == live_orders_.end()) return make_error("stop triggered for " + std::string(order_id) + ", which is not open");
+  Order& o = it->second;
+  if (o.type != ipc::ORDER_TYPE_STOP_LIMIT) {
+    return make_error("stop triggered for " + o.order_id + ", which is not a stop-limit order");
+  }
+  if (o.stop_limit_from_ns >= 0) return make_error("stop of " + o.order_id + " triggered twice");
+  if (limit_from_ns < 0) return make_error("stop of " + o.order_id + " triggered at a negative time");
+  o.stop_limit_from_ns = limit_from_ns;
+  return {};
+}
+
 Status GateState::apply_fill(const ipc::Fill& fill) {
   auto it = live_orders_.find(fill.order_id());
   if (it == live_orders_.end()) return make_error("fill " + fill.fill_id() + " for unknown order " + fill.order_id());

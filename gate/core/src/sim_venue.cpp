@@ -70,6 +70,8 @@ std::string_view to_string(VenueEventKind kind) {
       return "cancelled";
     case VenueEventKind::kExpired:
       return "expired";
+    case VenueEventKind::kTriggered:
+      return "triggered";
   }
   return "?";
 }
@@ -139,6 +141,7 @@ SimOrder to_sim_order(const Order& o) {
   s.limit_price = o.limit_price;
   s.stop_price = o.stop_price;
   s.expire_ts_ns = o.expire_ts_ns;
+  s.stop_limit_from_ns = o.type == ipc::ORDER_TYPE_STOP_LIMIT ? o.stop_limit_from_ns : -1;
   return s;
 }
 
@@ -218,11 +221,20 @@ Status SimVenue::submit_at(const SimOrder& order, std::int64_t submitted_ns) {
   } else if (order.time_in_force == ipc::TIME_IN_FORCE_GTD && order.expire_ts_ns <= 0) {
     r.reject_reason = "GTD needs an expiry";
   }
-  // Handed back after a restart: a limit order that had arrived by the
-  // open of a bar the venue has seen was worked on it then, so it is not
-  // marketable at the next open any more; it only rests.
+  // Handed back after a restart: a stop-limit whose stop was reached acts
+  // as a limit order from when it did.
+  if (order.type == ipc::ORDER_TYPE_STOP_LIMIT && order.stop_limit_from_ns >= 0) {
+    r.triggered = true;
+    r.limit_from_ns = order.stop_limit_from_ns;
+  }
+  // A limit order (or a triggered stop-limit) that acted as one on a bar
+  // the venue has seen was worked on it then, so it is not marketable at
+  // the next open any more; it only rests.
+  const std::int64_t limit_from = order.type == ipc::ORDER_TYPE_LIMIT ? r.arrival_ns
+                                  : r.triggered                       ? std::max(r.arrival_ns, r.limit_from_ns)
+                                                                      : -1;
   if (const Book* book = book_of(order.product);
-      book != nullptr && order.type == ipc::ORDER_TYPE_LIMIT && r.arrival_ns <= book->last_open_ts_ns) {
+      book != nullptr && limit_from >= 0 && limit_from <= book->last_open_ts_ns) {
     r.had_limit_bar = true;
   }
   orders_.push_back(std::move(r));
@@ -378,6 +390,7 @@ bool SimVenue::work(Resting& r, BarWork& w) {
     if (!in_bar) return false;
     r.triggered = true;
     r.limit_from_ns = at_open ? open_ts : end_ts;
+    w.out.push_back(simple_event(VenueEventKind::kTriggered, o.order_id, r.limit_from_ns, "stop reached"));
   }
   // LIMIT, or a triggered STOP_LIMIT (submit() rejected every other type).
   if (open_ts < r.limit_from_ns) return false;

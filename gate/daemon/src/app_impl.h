@@ -256,6 +256,7 @@ class GateApp::Impl final : public IpcHandler {
   void venue_submit(const std::string& order_id);
   void venue_event(const VenueEvent& event);
   void venue_fill(const VenueEvent& event);
+  void stop_triggered(const VenueEvent& event);
   void internal_error(const std::string& what);
 
   Status operator_halt(HaltEvent event, const std::string& reason);

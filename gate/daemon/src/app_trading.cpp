@@ -402,12 +402,32 @@ void GateApp::Impl::venue_event(const VenueEvent& ev) {
     case VenueEventKind::kCancelled:
     case VenueEventKind::kExpired:
       awaiting_reack_.erase(ev.order_id);
-      order_event(ev.order_id, daemon::order_event_of(ev.kind), ev.ts_ns, ev.detail);
+      order_event(ev.order_id, *daemon::order_event_of(ev.kind), ev.ts_ns, ev.detail);
       return;
     case VenueEventKind::kFill:
       venue_fill(ev);
       return;
+    case VenueEventKind::kTriggered:
+      stop_triggered(ev);
+      return;
   }
+}
+
+// Venue state the journal must carry: a venue rebuilt after a restart
+// hands the order back as triggered (SimOrder::stop_limit_from_ns), so its
+// stop need not be reached again. The agent is not told; nothing it sees
+// changes.
+void GateApp::Impl::stop_triggered(const VenueEvent& ev) {
+  if (auto st = state_->apply_stop_triggered(ev.order_id, ev.ts_ns); !st) {
+    internal_error(st.error().message);
+    return;
+  }
+  ipc::GateRecord r;
+  ipc::StopTriggered* t = r.mutable_stop_triggered();
+  t->set_order_id(ev.order_id);
+  t->set_limit_from_ts_ns(ev.ts_ns);
+  if (!append(r)) return;
+  venue_log_->info("stop reached order_id={} acts as a limit order from_ns={}", ev.order_id, ev.ts_ns);
 }
 
 void GateApp::Impl::venue_fill(const VenueEvent& ev) {

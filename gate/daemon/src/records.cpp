@@ -156,7 +156,7 @@ Result<HaltEvent> from_proto(ipc::HaltCause cause) {
   return make_error("halt change without a known cause (" + std::to_string(static_cast<int>(cause)) + ")");
 }
 
-OrderEvent order_event_of(VenueEventKind kind) {
+std::optional<OrderEvent> order_event_of(VenueEventKind kind) {
   switch (kind) {
     case VenueEventKind::kAck:
       return OrderEvent::kAck;
@@ -168,8 +168,10 @@ OrderEvent order_event_of(VenueEventKind kind) {
       return OrderEvent::kCancelAck;
     case VenueEventKind::kExpired:
       return OrderEvent::kExpire;
+    case VenueEventKind::kTriggered:
+      return std::nullopt;  // the order's state does not change
   }
-  return OrderEvent::kReject;
+  return std::nullopt;
 }
 
 Result<std::string> sha256_file(const std::filesystem::path& path) {

@@ -34,8 +34,9 @@ ipc::HaltCause to_proto_cause(HaltEvent event);
 Result<HaltEvent> from_proto(ipc::HaltCause cause);
 
 // The order event a venue event stands for; kFill covers both fill events
-// (GateState::apply_fill decides which).
-OrderEvent order_event_of(VenueEventKind kind);
+// (GateState::apply_fill decides which); none for kTriggered, which changes
+// no order state.
+std::optional<OrderEvent> order_event_of(VenueEventKind kind);
 
 // Lowercase hex SHA-256 of a file's bytes; error names the file.
 Result<std::string> sha256_file(const std::filesystem::path& path);

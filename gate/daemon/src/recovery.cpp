@@ -61,6 +61,8 @@ class Replayer {
           if (auto st = mark(m); !st) return st;
         }
         return {};
+      case ipc::GateRecord::kStopTriggered:
+        return out_.state->apply_stop_triggered(r.stop_triggered().order_id(), r.stop_triggered().limit_from_ts_ns());
       case ipc::GateRecord::kCancelRequested:
         out_.cancels.push_back(r.cancel_requested());
         while (out_.cancels.size() > kRememberedCancelsMax) out_.cancels.pop_front();

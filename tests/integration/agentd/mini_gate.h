@@ -330,6 +330,9 @@ class MiniGate final : public ta::gate::IpcHandler {
         (void)state_.apply_order_event(ev.order_id, ta::gate::OrderEvent::kExpire, ev.ts_ns);
         push_update(ev.order_id);
         return;
+      case K::kTriggered:
+        (void)state_.apply_stop_triggered(ev.order_id, ev.ts_ns);
+        return;
       case K::kFill: {
         const ta::gate::Order* o = state_.find_live_order(ev.order_id);
         if (o == nullptr) return;

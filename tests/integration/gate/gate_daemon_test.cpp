@@ -555,6 +555,46 @@ TEST_F(GateDaemonTest, ACancelPendingAtASigkillArrivesWhenItFirstWould) {
   EXPECT_EQ(killed, straight);
 }
 
+// A stop-limit whose stop was reached before a SIGKILL: the venue's
+// trigger is journaled (StopTriggered) and the rebuilt venue takes the
+// order back as a limit order, so it fills on the next bar as it does
+// without the kill. Bar t is a local peak: its high reaches the buy stop
+// (set at that high) from inside the bar, and the three bars after it stay
+// below, so a venue that forgot the trigger would never fill the order.
+TEST_F(GateDaemonTest, AStopReachedBeforeASigkillStaysReached) {
+  const std::vector<ipc::Bar> bars = sample_bars(120);
+  const auto px = [](const std::string& text) { return *Decimal::parse(text); };
+  std::size_t t = 3;
+  const auto is_peak = [&](std::size_t k) {
+    if (!(px(bars[k].open()) < px(bars[k].high()))) return false;
+    if (px(bars[k + 1].open()) > px(bars[k].high())) return false;
+    for (std::size_t j = k + 1; j <= k + 3; ++j) {
+      if (!(px(bars[j].high()) < px(bars[k].high()))) return false;
+    }
+    return true;
+  };
+  while (t + 4 < bars.size() && !is_peak(t)) ++t;
+  ASSERT_LT(t + 4, bars.size()) << "no local peak in the sample";
+  const std::string stop = bars[t].high();
+  const AgentSession before = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = 0; i < t; ++i) send_bar_answered(gate, agent, bars[i]);
+    ipc::OrderIntent in =
+        limit_intent("stop-buy", ipc::SIDE_BUY, "0.01", stop, px(stop).sub(px("100"))->to_string());
+    in.set_type(ipc::ORDER_TYPE_STOP_LIMIT);
+    in.set_stop_price(stop);
+    decide_accepted(gate, agent, in);
+    send_bar_answered(gate, agent, bars[t]);  // the stop is reached inside bar t
+  };
+  const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = t + 1; i <= t + 3; ++i) send_bar_answered(gate, agent, bars[i]);
+  };
+  const std::vector<std::string> straight = fills_across_a_kill("", false, before, after);
+  const std::vector<std::string> killed = fills_across_a_kill("", true, before, after);
+  for (const std::string& line : straight) std::printf("  bar t=%zu: %s\n", t, line.c_str());
+  ASSERT_EQ(straight.size(), 1u) << "the triggered order fills at bar t+1's open";
+  EXPECT_EQ(killed, straight);
+}
+
 // A product taken out of gate.yaml after the journal has its bars: the
 // restarted gate cannot give SimVenue that product's last bar, says so in
 // its log and starts anyway (the venue cannot trade the product).

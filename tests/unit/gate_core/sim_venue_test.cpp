@@ -1,5 +1,6 @@
 #include "gate/sim_venue.h"
 
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -200,7 +201,12 @@ TEST(SimVenue, StopLimitTriggersThenBehavesAsLimit) {
   SimVenue v(config(), products());
   ASSERT_TRUE(v.submit(order("s", ipc::SIDE_BUY, ipc::ORDER_TYPE_STOP_LIMIT, "0.01", "10060", "10050")).ok());
   EXPECT_TRUE(fills(feed(v, bar(0, "10000", "10040", "9990", "10030"))).empty());  // stop not reached
-  EXPECT_TRUE(fills(feed(v, bar(1, "10030", "10055", "10020", "10050"))).empty());  // triggered inside the bar
+  const auto triggered = feed(v, bar(1, "10030", "10055", "10020", "10050"));  // triggered inside the bar
+  EXPECT_TRUE(fills(triggered).empty());
+  // Said once, with the time it acts as a limit from: the bar's end.
+  ASSERT_EQ(triggered.size(), 1u);
+  EXPECT_EQ(triggered[0].kind, VenueEventKind::kTriggered);
+  EXPECT_EQ(triggered[0].ts_ns, bar(2, "1", "1", "1", "1").open_ts_ns);
   // Next bar: acts as a limit at 10060; opens below it, so marketable at the open.
   const auto f = fills(feed(v, bar(2, "10052", "10070", "10040", "10065")));
   ASSERT_EQ(f.size(), 1u);
@@ -211,8 +217,13 @@ TEST(SimVenue, StopLimitTriggersThenBehavesAsLimit) {
   // Triggered at the open of a bar: a limit in that same bar.
   SimVenue w(config(), products());
   ASSERT_TRUE(w.submit(order("s", ipc::SIDE_SELL, ipc::ORDER_TYPE_STOP_LIMIT, "0.01", "9940", "9950")).ok());
-  const auto g = fills(feed(w, bar(0, "9945", "9948", "9930", "9935")));
+  const auto at_open = feed(w, bar(0, "9945", "9948", "9930", "9935"));
+  const auto g = fills(at_open);
   ASSERT_EQ(g.size(), 1u);
+  const auto trigger = std::find_if(at_open.begin(), at_open.end(),
+                                    [](const VenueEvent& e) { return e.kind == VenueEventKind::kTriggered; });
+  ASSERT_NE(trigger, at_open.end());
+  EXPECT_EQ(trigger->ts_ns, bar(0, "1", "1", "1", "1").open_ts_ns);
   EXPECT_EQ(g[0].price, D("9943.9"));  // 9945 x 0.99989 = 9943.90605 -> down
 }
 
@@ -403,8 +414,10 @@ TEST(SimVenue, DeterministicOnRealBarsAndFillsStayInBounds) {
 // gives the same fills, cancels and expiries as the one that never stopped
 // (acks of handed-back orders aside: the gate swallows them). The stream
 // has jitter up to 1.5 bars, bid/ask on some bars (the spread) and partial
-// fills; no cancels (the gate settles a pending cancel at the restart) and
-// no stop-limits (a reached stop is not journaled: sim_venue.h).
+// fills, and stop-limit orders: one whose stop was reached before the cut
+// (its kTriggered event, journaled by the gate) comes back with
+// SimOrder::stop_limit_from_ns. No cancels (their rebuild is tested in
+// gate_daemon_test).
 TEST(SimVenue, ARebuiltVenueContinuesAsTheOneThatNeverStopped) {
   const char* replay = std::getenv("TA_TEST_SEED");
   const unsigned seed = replay != nullptr ? static_cast<unsigned>(std::strtoul(replay, nullptr, 10))
@@ -436,13 +449,21 @@ TEST(SimVenue, ARebuiltVenueContinuesAsTheOneThatNeverStopped) {
     o.order_id = "o-" + std::to_string(++n);
     o.product = "BTC-USD";
     o.side = rng() % 2 ? ipc::SIDE_BUY : ipc::SIDE_SELL;
-    o.type = rng() % 2 ? ipc::ORDER_TYPE_MARKET : ipc::ORDER_TYPE_LIMIT;
+    const unsigned kind = rng() % 3;
+    o.type = kind == 0 ? ipc::ORDER_TYPE_MARKET : kind == 1 ? ipc::ORDER_TYPE_LIMIT : ipc::ORDER_TYPE_STOP_LIMIT;
     o.time_in_force = rng() % 4 == 0 ? ipc::TIME_IN_FORCE_IOC : ipc::TIME_IN_FORCE_GTC;
     // Up to several bars' fill cap (10% of volume), so some fill in parts.
     o.quantity = Decimal::from_units(1'000'000 + static_cast<std::int64_t>(rng() % 2'000'000'000));
-    if (o.type == ipc::ORDER_TYPE_LIMIT) {
+    if (o.type != ipc::ORDER_TYPE_MARKET) {
       const std::int64_t offset_cents = static_cast<std::int64_t>(rng() % 2000) - 1000;
       o.limit_price = Decimal::from_units(bars[i].close.units() + offset_cents * 1'000'000);
+    }
+    if (o.type == ipc::ORDER_TYPE_STOP_LIMIT) {
+      // A stop up to $15 away on the side it waits for: reached within a
+      // few bars, or not at all.
+      const std::int64_t away_cents = static_cast<std::int64_t>(rng() % 1500);
+      const bool buy = o.side == ipc::SIDE_BUY;
+      o.stop_price = Decimal::from_units(bars[i].close.units() + (buy ? away_cents : -away_cents) * 1'000'000);
     }
     plan.emplace(i, o);
   }
@@ -452,14 +473,20 @@ TEST(SimVenue, ARebuiltVenueContinuesAsTheOneThatNeverStopped) {
     std::int64_t submitted_ns = 0;
     Int128 filled = 0;
     bool done = false;
+    std::int64_t limit_from_ns = -1;  // kTriggered
   };
   std::vector<Sent> sent;  // submission order
   std::map<std::string, std::size_t> index;
+  std::size_t triggered_before_cut = 0;
+  std::size_t triggered_handed_back = 0;
   const auto note = [&](const VenueEvent& e) {
     Sent& s = sent[index.at(e.order_id)];
     if (e.kind == VenueEventKind::kFill) {
       s.filled += e.quantity.units();
       if (s.filled == Int128{s.order.quantity.units()}) s.done = true;
+    } else if (e.kind == VenueEventKind::kTriggered) {
+      s.limit_from_ns = e.ts_ns;
+      ++triggered_before_cut;
     } else if (e.kind != VenueEventKind::kAck) {
       s.done = true;
     }
@@ -485,12 +512,16 @@ TEST(SimVenue, ARebuiltVenueContinuesAsTheOneThatNeverStopped) {
         if (s.done) continue;
         SimOrder rest = s.order;
         rest.quantity = Decimal::from_units(static_cast<std::int64_t>(Int128{s.order.quantity.units()} - s.filled));
+        rest.stop_limit_from_ns = s.limit_from_ns;
+        if (s.limit_from_ns >= 0) ++triggered_handed_back;
         ASSERT_TRUE(b->submit_at(rest, s.submitted_ns).ok());
         ++handed_back;
       }
     }
     const auto ea = feed(a, bars[i]);
-    for (const auto& e : ea) note(e);
+    if (!b) {
+      for (const auto& e : ea) note(e);
+    }
     if (b) {
       const auto want = comparable(ea);
       const auto got = comparable(feed(*b, bars[i]));
@@ -514,7 +545,9 @@ TEST(SimVenue, ARebuiltVenueContinuesAsTheOneThatNeverStopped) {
       }
     }
   }
-  std::printf("handed back %zu orders, compared %zu events after the cut\n", handed_back, compared);
+  std::printf("handed back %zu orders (%zu of them stop-limits already triggered; %zu triggers before the cut), "
+              "compared %zu events after the cut\n",
+              handed_back, triggered_handed_back, triggered_before_cut, compared);
   EXPECT_GT(compared, 0u);
 }
 
@@ -568,6 +601,7 @@ TEST(SimVenue, DrivesTheGateStateThroughAnOrdersLife) {
       case VenueEventKind::kReject:
       case VenueEventKind::kCancelled:
       case VenueEventKind::kExpired:
+      case VenueEventKind::kTriggered:
         FAIL() << "unexpected " << to_string(e.kind);
     }
   }
@@ -577,6 +611,56 @@ TEST(SimVenue, DrivesTheGateStateThroughAnOrdersLife) {
   EXPECT_EQ(state.ledger().position_quantity("BTC-USD"), D("0.05"));
   // 10010 x 1.00015 (half-spread 0.0001 + impact 0.1 x 0.05/100) = 10011.5015 -> 10011.51
   EXPECT_EQ(state.closed_orders()[0].average_fill_price(), D("10011.51"));
+}
+
+}  // namespace
+}  // namespace ta::gate
+
+namespace ta::gate {
+namespace {
+
+// GateState keeps a venue's stop trigger on the order (for the journal's
+// replay and the rebuilt venue) and refuses one that cannot be right.
+TEST(SimVenue, GateStateKeepsAStopTriggerAndRefusesImpossibleOnes) {
+  SafetyLimits limits;
+  limits.products = {ProductLimits{"BTC-USD", D("0.0001"), D("1"), D("0.00000001"), D("0.01")}};
+  limits.fee_reserve_bps = D("120");
+  GateState state(limits, Ledger(limits.starting_cash, kT0));
+  state.set_ready(true);
+  const Bar signal = bar(0, "10000", "10010", "9990", "10000");
+  ASSERT_TRUE(state.apply_mark("BTC-USD", signal.close, signal.open_ts_ns + 60'000'000'000LL).ok());
+  const std::int64_t now = signal.open_ts_ns + 60'000'000'000LL;
+  const ReferencePrice ref{"BTC-USD", signal.close, now};
+  const auto accept = [&](const char* id, ipc::OrderType type) {
+    ipc::OrderIntent in;
+    in.set_intent_id(id);
+    in.set_strategy("demo");
+    in.set_product("BTC-USD");
+    in.set_side(ipc::SIDE_BUY);
+    in.set_type(type);
+    in.set_quantity("0.01");
+    in.set_limit_price("10020");
+    if (type == ipc::ORDER_TYPE_STOP_LIMIT) in.set_stop_price("10015");
+    in.set_time_in_force(ipc::TIME_IN_FORCE_GTC);
+    in.set_protective_stop_price("9900");
+    const ipc::Decision d = decide(state, in, DecisionContext{now, true, {&ref, 1}}).decision;
+    EXPECT_TRUE(d.accepted()) << d.detail();
+    EXPECT_TRUE(state.record_decision(in, d).ok());
+    return d.order_id();
+  };
+  const std::string stop_limit = accept("i-stop", ipc::ORDER_TYPE_STOP_LIMIT);
+  const std::string limit = accept("i-limit", ipc::ORDER_TYPE_LIMIT);
+  EXPECT_EQ(state.find_live_order(stop_limit)->stop_limit_from_ns, -1);
+  EXPECT_EQ(to_sim_order(*state.find_live_order(stop_limit)).stop_limit_from_ns, -1);
+
+  EXPECT_FALSE(state.apply_stop_triggered(limit, now).ok());  // not a stop-limit
+  EXPECT_FALSE(state.apply_stop_triggered("o-404", now).ok());
+  EXPECT_FALSE(state.apply_stop_triggered(stop_limit, -5).ok());
+  ASSERT_TRUE(state.apply_stop_triggered(stop_limit, now).ok());
+  EXPECT_EQ(state.find_live_order(stop_limit)->stop_limit_from_ns, now);
+  EXPECT_EQ(to_sim_order(*state.find_live_order(stop_limit)).stop_limit_from_ns, now);
+  EXPECT_FALSE(state.apply_stop_triggered(stop_limit, now + 1).ok());  // twice
+  EXPECT_EQ(state.find_live_order(stop_limit)->stop_limit_from_ns, now);
 }
 
 }  // namespace

@@ -98,6 +98,9 @@ struct Sim {
       case VenueEventKind::kExpired:
         ASSERT_TRUE(state.apply_order_event(e.order_id, OrderEvent::kExpire, e.ts_ns).ok());
         break;
+      case VenueEventKind::kTriggered:
+        ASSERT_TRUE(state.apply_stop_triggered(e.order_id, e.ts_ns).ok());
+        break;
       case VenueEventKind::kFill: {
         const Order* o = state.find_live_order(e.order_id);
         ASSERT_NE(o, nullptr);

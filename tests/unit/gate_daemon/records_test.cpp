@@ -48,6 +48,7 @@ TEST(Records, VenueEventsMapToOrderEvents) {
   EXPECT_EQ(order_event_of(VenueEventKind::kCancelled), OrderEvent::kCancelAck);
   EXPECT_EQ(order_event_of(VenueEventKind::kExpired), OrderEvent::kExpire);
   EXPECT_EQ(order_event_of(VenueEventKind::kFill), OrderEvent::kFill);
+  EXPECT_EQ(order_event_of(VenueEventKind::kTriggered), std::nullopt);
 }
 
 TEST(Records, LogTextIsQuotedEscapedAndBounded) {

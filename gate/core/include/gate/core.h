@@ -362,6 +362,10 @@ class GateState {
   // Non-fill order events (submit, ack, cancel, reconcile, ...). Terminal
   // orders move to closed_orders().
   Status apply_order_event(std::string_view order_id, OrderEvent event, std::int64_t ts_ns);
+  // The venue reached a live STOP_LIMIT order's stop: from `limit_from_ns`
+  // on it acts as a limit order (Order::stop_limit_from_ns). Refuses an
+  // order that is not live or not a stop-limit, and a second trigger.
+  Status apply_stop_triggered(std::string_view order_id, std::int64_t limit_from_ns);
   // A fill: updates the order, the ledger and the trade statistics
   // together, or none of them.
   Status apply_fill(const ipc::Fill& fill);

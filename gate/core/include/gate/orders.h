@@ -150,6 +150,10 @@ struct Order {
   std::int64_t created_ts_ns = 0;
   std::int64_t updated_ts_ns = 0;
   std::int64_t cancel_requested_ts_ns = 0;  // the latest cancel_request event; 0: none
+  // STOP_LIMIT: the venue reached the stop, and the order acts as a limit
+  // order on bars opening at or after this market time; -1: not reached.
+  // Journaled (StopTriggered) so a venue rebuilt after a restart keeps it.
+  std::int64_t stop_limit_from_ns = -1;
 
   Quantity remaining() const;  // quantity - filled_quantity
   // filled_notional / filled_quantity, half-even; zero when nothing filled.

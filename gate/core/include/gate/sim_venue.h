@@ -39,9 +39,10 @@
 // rebuilt after a restart - restore() with the bars it had seen, then
 // submit_at() with each open order's original submit time, in submission
 // order, then cancel_at() for the cancels they had pending - gives the
-// orders and cancels the arrival times they had. What a rebuilt venue
-// cannot know: that a stop-limit order's stop was reached (it must be
-// reached again). Not thread-safe.
+// orders and cancels the arrival times they had; a stop-limit order whose
+// stop was reached (its kTriggered event) comes back with
+// SimOrder::stop_limit_from_ns and acts as a limit order without the stop
+// being reached again. Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -89,11 +90,18 @@ struct SimOrder {
   Price limit_price;  // LIMIT, STOP_LIMIT
   Price stop_price;   // STOP_LIMIT
   std::int64_t expire_ts_ns = 0;  // GTD
+  // STOP_LIMIT handed back after a restart whose stop the venue had
+  // reached (a kTriggered event): it acts as a limit order from this time
+  // on, without the stop being reached again. -1: not reached.
+  std::int64_t stop_limit_from_ns = -1;
 };
 
 SimOrder to_sim_order(const Order& order);
 
-enum class VenueEventKind { kAck, kReject, kFill, kCancelled, kExpired };
+// kTriggered: a STOP_LIMIT order's stop was reached; ts_ns is the market
+// time from which it acts as a limit order (the bar's open when the bar
+// opened through the stop, else the bar's end). Nothing else changes.
+enum class VenueEventKind { kAck, kReject, kFill, kCancelled, kExpired, kTriggered };
 std::string_view to_string(VenueEventKind kind);
 
 struct VenueEvent {
