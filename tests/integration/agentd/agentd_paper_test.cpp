@@ -28,6 +28,25 @@ std::int64_t signal_bar_of(const std::string& intent_id) {
   return std::stoll(intent_id.substr(before + 1, last - before - 1));
 }
 
+// agent.yaml for PAPER on BTC-USD and ETH-USD in `root`: `coinbase_keys`
+// go under feed.coinbase, `strategies` is the strategies: block.
+void write_paper_config(const fs::path& root, const std::string& coinbase_keys, const std::string& strategies) {
+  std::ofstream(root / "agent.yaml")
+      << "mode: PAPER\n"
+         "state_dir: " << (root / "agent-state").string() << "\n"
+         "journal_dir: " << (root / "agent-journal").string() << "\n"
+         "gate:\n  socket: " << (root / "gate.sock").string()
+      << "\n  reply_timeout: 20s\n  reconnect_delay_initial: 5ms\n  reconnect_delay_max: 50ms\n"
+         "feed:\n  source: coinbase\n  coinbase:\n" << coinbase_keys
+      << "products:\n"
+         "  BTC-USD: {base_increment: \"0.00000001\", quote_increment: \"0.01\", base_min_size: \"0.0001\", "
+         "base_max_size: \"1\"}\n"
+         "  ETH-USD: {base_increment: \"0.00000001\", quote_increment: \"0.01\", base_min_size: \"0.001\", "
+         "base_max_size: \"20\"}\n"
+         "sizing: {order_notional_max_usd: \"900\"}\n"
+      << strategies;
+}
+
 TEST(AgentdPaper, LiveTradesBecomeBarsAndIntentsReachThePaperGate) {
   TempDir d;
   boost::asio::io_context io;
@@ -42,22 +61,10 @@ TEST(AgentdPaper, LiveTradesBecomeBarsAndIntentsReachThePaperGate) {
   gate.mode = ta::ipc::MODE_PAPER;
   ASSERT_TRUE(gate.start().ok());
 
-  std::ofstream(d.root / "agent.yaml")
-      << "mode: PAPER\n"
-         "state_dir: " << (d.root / "agent-state").string() << "\n"
-         "journal_dir: " << (d.root / "agent-journal").string() << "\n"
-         "gate:\n  socket: " << (d.root / "gate.sock").string()
-      << "\n  reply_timeout: 20s\n  reconnect_delay_initial: 5ms\n  reconnect_delay_max: 50ms\n"
-         "feed:\n  source: coinbase\n  coinbase:\n    url: " << sim.ws_url() << "\n"
-         "    warmup_minutes: 0\n"  // cold, as before the warm-up: this test is about the live bars
-         "products:\n"
-         "  BTC-USD: {base_increment: \"0.00000001\", quote_increment: \"0.01\", base_min_size: \"0.0001\", "
-         "base_max_size: \"1\"}\n"
-         "  ETH-USD: {base_increment: \"0.00000001\", quote_increment: \"0.01\", base_min_size: \"0.001\", "
-         "base_max_size: \"20\"}\n"
-         "sizing: {order_notional_max_usd: \"900\"}\n"
-         "strategies:\n"
-         "  mr:\n    builtin: mean_reversion\n    params: {period: 5, entry_z: 0.5, max_holding_bars: 5}\n";
+  // Cold, as before the warm-up: this test is about the live bars.
+  write_paper_config(d.root, "    url: " + sim.ws_url() + "\n    warmup_minutes: 0\n",
+                     "strategies:\n  mr:\n    builtin: mean_reversion\n"
+                     "    params: {period: 5, entry_z: 0.5, max_holding_bars: 5}\n");
   auto load = ta::agent::load_agent_config(d.root / "agent.yaml");
   ASSERT_TRUE(load.ok()) << load.problems[0].to_string();
 
@@ -193,21 +200,8 @@ PaperRun run_paper(const std::string& coinbase_keys, const std::string& strategi
   ta::test::MiniGate gate(io, gate_config(d.root), (d.root / "gate.sock").string());
   gate.mode = ta::ipc::MODE_PAPER;
   EXPECT_TRUE(gate.start().ok());
-  std::ofstream(d.root / "agent.yaml")
-      << "mode: PAPER\n"
-         "state_dir: " << (d.root / "agent-state").string() << "\n"
-         "journal_dir: " << (d.root / "agent-journal").string() << "\n"
-         "gate:\n  socket: " << (d.root / "gate.sock").string()
-      << "\n  reconnect_delay_initial: 5ms\n  reconnect_delay_max: 50ms\n"
-         "feed:\n  source: coinbase\n  coinbase:\n    url: " << sim.ws_url() << "\n    rest_url: " << sim.http_url()
-      << "\n" << coinbase_keys
-      << "products:\n"
-         "  BTC-USD: {base_increment: \"0.00000001\", quote_increment: \"0.01\", base_min_size: \"0.0001\", "
-         "base_max_size: \"1\"}\n"
-         "  ETH-USD: {base_increment: \"0.00000001\", quote_increment: \"0.01\", base_min_size: \"0.001\", "
-         "base_max_size: \"20\"}\n"
-         "sizing: {order_notional_max_usd: \"900\"}\n"
-      << strategies;
+  write_paper_config(d.root, "    url: " + sim.ws_url() + "\n    rest_url: " + sim.http_url() + "\n" + coinbase_keys,
+                     strategies);
   auto load = ta::agent::load_agent_config(d.root / "agent.yaml");
   EXPECT_TRUE(load.ok()) << (load.ok() ? "" : load.problems[0].to_string());
   PaperRun out;

@@ -454,13 +454,20 @@ TEST(Engine, DeterministicOnRealData) {
 namespace ta::agent {
 namespace {
 
-TEST(Engine, ReplaceStrategyKeepsLifecycleAndPosition) {
+// An engine whose holder "h1" entered on bar 0 and was filled: MANAGING a
+// long BTC-USD position with its protective stop set.
+AgentEngine managing_holder() {
   auto engine = test::make_engine({holder("h1")}, {spot("BTC-USD")});
   const auto out = engine.on_bar(flat(kBtc, 0));
-  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out.size(), 1u);
   const Intent entry = out[0];
   engine.on_decision(decision(entry.intent_id, true));
   engine.on_fill(fill_of(entry, test::kT0 + 60));
+  return engine;
+}
+
+TEST(Engine, ReplaceStrategyKeepsLifecycleAndPosition) {
+  auto engine = managing_holder();
   const auto before = engine.find_slot("h1", kBtc);
   ASSERT_EQ(before->state, Lifecycle::kManaging);
   const Decimal position = before->position;
@@ -554,12 +561,7 @@ TEST(Engine, WarmUpRefusesWhatOnBarRefuses) {
 }
 
 TEST(Engine, WarmUpBarsNeverTouchAPositionBeingManaged) {
-  auto engine = test::make_engine({holder("h1")}, {spot("BTC-USD")});
-  const auto out = engine.on_bar(flat(kBtc, 0));
-  ASSERT_EQ(out.size(), 1u);
-  const Intent entry = out[0];
-  engine.on_decision(decision(entry.intent_id, true));
-  engine.on_fill(fill_of(entry, test::kT0 + 60));
+  auto engine = managing_holder();
   const SlotView before = *engine.find_slot("h1", kBtc);
   ASSERT_EQ(before.state, Lifecycle::kManaging);
   // Far through the protective stop: a live bar would exit.

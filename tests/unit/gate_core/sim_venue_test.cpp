@@ -551,11 +551,17 @@ TEST(SimVenue, ARebuiltVenueContinuesAsTheOneThatNeverStopped) {
   EXPECT_GT(compared, 0u);
 }
 
-// The pieces together: decide -> record -> submit -> venue events -> state.
-TEST(SimVenue, DrivesTheGateStateThroughAnOrdersLife) {
+// BTC-USD only, with a fee reserve: the limits of the GateState tests below.
+SafetyLimits btc_limits() {
   SafetyLimits limits;
   limits.products = {ProductLimits{"BTC-USD", D("0.0001"), D("1"), D("0.00000001"), D("0.01")}};
   limits.fee_reserve_bps = D("120");
+  return limits;
+}
+
+// The pieces together: decide -> record -> submit -> venue events -> state.
+TEST(SimVenue, DrivesTheGateStateThroughAnOrdersLife) {
+  const SafetyLimits limits = btc_limits();
   GateState state(limits, Ledger(limits.starting_cash, kT0));
   state.set_ready(true);
   SimVenue venue(config(), products());
@@ -622,9 +628,7 @@ namespace {
 // GateState keeps a venue's stop trigger on the order (for the journal's
 // replay and the rebuilt venue) and refuses one that cannot be right.
 TEST(SimVenue, GateStateKeepsAStopTriggerAndRefusesImpossibleOnes) {
-  SafetyLimits limits;
-  limits.products = {ProductLimits{"BTC-USD", D("0.0001"), D("1"), D("0.00000001"), D("0.01")}};
-  limits.fee_reserve_bps = D("120");
+  const SafetyLimits limits = btc_limits();
   GateState state(limits, Ledger(limits.starting_cash, kT0));
   state.set_ready(true);
   const Bar signal = bar(0, "10000", "10010", "9990", "10000");
