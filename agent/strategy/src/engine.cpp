@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstring>
-#include <type_traits>
 
 namespace ta::agent {
 
@@ -86,23 +84,12 @@ struct AgentEngine::Impl {
   std::size_t out_count = 0;
   std::size_t last_product = 0;
 
-  // ProductId is 16 bytes of NUL-padded text: two word compares instead of
-  // a memcmp call on the per-bar path.
-  static bool same_product(const ProductId& a, const ProductId& b) {
-    static_assert(sizeof(ProductId) == 16 && std::is_trivially_copyable_v<ProductId>);
-    std::uint64_t x[2];
-    std::uint64_t y[2];
-    std::memcpy(x, &a, sizeof x);
-    std::memcpy(y, &b, sizeof y);
-    return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
-  }
-
   std::size_t find_product(const ProductId& id) {
-    if (last_product < products.size() && same_product(products[last_product].spec.product, id)) {
+    if (last_product < products.size() && products[last_product].spec.product == id) {
       return last_product;
     }
     for (std::size_t i = 0; i < products.size(); ++i) {
-      if (same_product(products[i].spec.product, id)) {
+      if (products[i].spec.product == id) {
         last_product = i;
         return i;
       }

@@ -17,6 +17,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -63,7 +64,16 @@ class ProductId {
   std::string str() const { return std::string(view()); }
   bool empty() const { return text_[0] == '\0'; }
 
-  friend bool operator==(const ProductId&, const ProductId&) = default;
+  // Two word compares instead of a memcmp call: products are compared on
+  // every bar (the backtester's product lookup, the engine's).
+  friend bool operator==(const ProductId& a, const ProductId& b) {
+    static_assert(sizeof(a.text_) == 2 * sizeof(std::uint64_t));
+    std::uint64_t x[2];
+    std::uint64_t y[2];
+    std::memcpy(x, a.text_.data(), sizeof x);
+    std::memcpy(y, b.text_.data(), sizeof y);
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+  }
   friend auto operator<=>(const ProductId&, const ProductId&) = default;
 
  private:
