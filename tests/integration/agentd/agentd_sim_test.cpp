@@ -18,142 +18,19 @@
 #include <set>
 #include <string>
 
-#include "agentd/daemon.h"
-#include "journal/journal.h"
-#include "journal_records.pb.h"
-#include "mini_gate.h"
+#include "agentd_test_support.h"
 
-namespace fs = std::filesystem;
-
+namespace ta::agentd_test {
 namespace {
 
-fs::path source_dir() {
-  const char* d = std::getenv("TA_SOURCE_DIR");
-  return d != nullptr ? fs::path(d) : fs::path(".");
-}
-
-struct Dirs {
-  fs::path root;
-  Dirs() {
-    char tmpl[] = "/tmp/agentd_sim_XXXXXX";
-    root = ::mkdtemp(tmpl);
-  }
-  ~Dirs() {
-    std::error_code ec;
-    fs::remove_all(root, ec);
-  }
-};
-
-void write(const fs::path& p, const std::string& text) {
-  std::ofstream out(p);
-  out << text;
-}
-
-// gate.yaml and safety.yaml from the repository, in `dir`.
-ta::gate::Config gate_config(const fs::path& dir) {
-  fs::copy_file(source_dir() / "config/safety.yaml", dir / "safety.yaml", fs::copy_options::overwrite_existing);
-  fs::copy_file(source_dir() / "config/gate.yaml", dir / "gate.yaml", fs::copy_options::overwrite_existing);
-  auto load = ta::gate::load_config(dir / "gate.yaml");
-  EXPECT_TRUE(load.problems.empty()) << (load.problems.empty() ? "" : load.problems[0].to_string());
-  return load.config;
-}
-
-std::string agent_yaml(const fs::path& dir, int bars_max, const std::string& extra_strategy = "",
-                       const std::string& gate_extra = "") {
-  const fs::path demo = source_dir() / "data/demo";
-  return "mode: SIM\n"
-         "state_dir: " + (dir / "agent-state").string() + "\n"
-         "journal_dir: " + (dir / "agent-journal").string() + "\n"
-         "gate:\n  socket: " + (dir / "gate.sock").string() + "\n  reply_timeout: 20s\n" + gate_extra +
-         "status:\n  socket: " + (dir / "agent-status.sock").string() + "\n"
-         "feed:\n  source: replay_csv\n  speed: max\n  bars_max: " + std::to_string(bars_max) + "\n"
-         "  csv:\n"
-         "    BTC-USD: {file: " + (demo / "BTC-USD_1m_demo.csv").string() + "}\n"
-         "    ETH-USD: {file: " + (demo / "ETH-USD_1m_demo.csv").string() + "}\n"
-         "products:\n"
-         "  BTC-USD: {base_increment: \"0.00000001\", quote_increment: \"0.01\", base_min_size: \"0.0001\", base_max_size: \"1\"}\n"
-         "  ETH-USD: {base_increment: \"0.00000001\", quote_increment: \"0.01\", base_min_size: \"0.001\", base_max_size: \"20\"}\n"
-         "sizing: {order_notional_max_usd: \"900\"}\n"
-         "strategies:\n"
-         "  mr:\n    builtin: mean_reversion\n    params: {period: 20, entry_z: 1.5, max_holding_bars: 30}\n"
-         "  mo:\n    builtin: momentum\n    params: {fast_period: 5, slow_period: 20}\n" +
-         extra_strategy;
-}
-
+// agent.yaml for these tests: the shared set-up with a status socket;
 // bars_in_flight_max < 0: the default.
-ta::agent::AgentConfig agent_config(const fs::path& dir, int bars_max, int bars_in_flight_max = -1) {
-  const std::string extra =
-      bars_in_flight_max < 0 ? "" : "  bars_in_flight_max: " + std::to_string(bars_in_flight_max) + "\n";
-  write(dir / "agent.yaml", agent_yaml(dir, bars_max, "", extra));
-  auto load = ta::agent::load_agent_config(dir / "agent.yaml");
-  EXPECT_TRUE(load.ok()) << (load.ok() ? "" : load.problems[0].to_string());
-  return load.config;
-}
-
-struct JournalView {
-  std::vector<ta::ipc::AgentRecord> records;
-  std::map<std::string, int> sent;       // intent id -> intent_sent records
-  std::map<std::string, int> decisions;  // intent id -> decision records
-  std::vector<std::string> fill_ids;
-  std::uint64_t steps = 0;
-  std::vector<std::string> stable;  // records without process-specific fields, serialized
-};
-
-JournalView read_journal(const fs::path& dir) {
-  JournalView v;
-  auto reader = ta::journal::Reader::open(dir);
-  EXPECT_TRUE(reader.ok());
-  if (!reader) return v;
-  while (true) {
-    auto next = (*reader)->next();
-    EXPECT_TRUE(next.ok());
-    if (!next || !next->has_value()) break;
-    ta::ipc::AgentRecord r;
-    EXPECT_TRUE(r.ParseFromArray((*next)->payload.data(), static_cast<int>((*next)->payload.size())));
-    if (r.has_intent_sent()) ++v.sent[r.intent_sent().intent().intent_id()];
-    if (r.has_decision()) ++v.decisions[r.decision().intent_id()];
-    if (r.has_fill()) v.fill_ids.push_back(r.fill().fill_id());
-    if (r.has_bar_step()) ++v.steps;
-    if (r.has_bar_steps()) v.steps += r.bar_steps().count();
-    if (!r.has_started()) v.stable.push_back(r.SerializeAsString());
-    v.records.push_back(std::move(r));
-  }
-  return v;
-}
-
-struct RunResult {
-  int exit_code = -1;
-  std::string reason;
-  std::string summary;
-  ta::agent::AgentCounters counters;
-};
-
-// Runs the agent against `gate` until it finishes (or freezes for a test).
-RunResult run_agent(boost::asio::io_context& io, ta::agent::AgentConfig config, std::uint64_t freeze_after = 0,
-                    std::function<void(ta::agent::AgentApp&)> before_exit = {}) {
-  RunResult result;
-  ta::agent::AgentAppOptions o;
-  o.config = std::move(config);
-  o.halt_after_steps_for_test = freeze_after;
-  bool done = false;
-  o.on_finished = [&](int code, const std::string& why) {
-    result.exit_code = code;
-    result.reason = why;
-    done = true;
-  };
-  ta::agent::AgentApp app(io, std::move(o));
-  auto st = app.start();
-  EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().message);
-  if (!st) return result;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!done && std::chrono::steady_clock::now() < deadline) io.run_for(std::chrono::milliseconds(20));
-  EXPECT_TRUE(done) << "the agent did not finish";
-  if (before_exit) before_exit(app);
-  result.summary = app.summary_line();
-  result.counters = app.counters();
-  // Drain what is queued (closing sockets) without blocking.
-  io.run_for(std::chrono::milliseconds(20));
-  return result;
+ta::agent::AgentConfig sim_config(const fs::path& dir, int bars_max, int bars_in_flight_max = -1) {
+  AgentSetup s;
+  s.bars_max = bars_max;
+  s.status_socket = true;
+  if (bars_in_flight_max >= 0) s.gate_extra = "  bars_in_flight_max: " + std::to_string(bars_in_flight_max) + "\n";
+  return agent_config(dir, s);
 }
 
 void expect_agreement(const JournalView& j, const ta::test::MiniGate& gate) {
@@ -172,18 +49,20 @@ void expect_agreement(const JournalView& j, const ta::test::MiniGate& gate) {
     EXPECT_EQ(j.sent.count(id), 1u) << "decided at the gate, never journaled as sent: " << id;
   }
   // Fills: the same ids, in the same order.
+  std::vector<std::string> fill_ids;
+  for (const auto& f : j.fills) fill_ids.push_back(f.fill_id());
   std::vector<std::string> gate_fills;
   for (const auto& f : gate.fills) gate_fills.push_back(f.fill_id());
-  EXPECT_EQ(j.fill_ids, gate_fills);
+  EXPECT_EQ(fill_ids, gate_fills);
 }
 
 TEST(AgentdSim, LockstepRunCompletesAndJournalsAgreeWithTheGate) {
-  Dirs d;
+  TempDir d;
   const auto gcfg = gate_config(d.root);
   boost::asio::io_context io;
   ta::test::MiniGate gate(io, gcfg, (d.root / "gate.sock").string());
   ASSERT_TRUE(gate.start().ok());
-  const auto r = run_agent(io, agent_config(d.root, 600));
+  const auto r = run_agent(io, sim_config(d.root, 600));
   EXPECT_EQ(r.exit_code, 0) << r.reason;
   std::printf("%s\n", r.summary.c_str());
   EXPECT_EQ(gate.bars_processed, 600u);
@@ -216,12 +95,12 @@ TEST(AgentdSim, PipelineAndLockstepTradeTheSame) {
   };
   auto run = [](int in_flight) {
     Outcome o;
-    Dirs d;
+    TempDir d;
     const auto gcfg = gate_config(d.root);
     boost::asio::io_context io;
     ta::test::MiniGate gate(io, gcfg, (d.root / "gate.sock").string());
     EXPECT_TRUE(gate.start().ok());
-    const auto r = run_agent(io, agent_config(d.root, 2000, in_flight));
+    const auto r = run_agent(io, sim_config(d.root, 2000, in_flight));
     EXPECT_EQ(r.exit_code, 0) << r.reason;
     for (const auto& f : gate.fills) o.fills.push_back(f.SerializeAsString());
     o.decided = gate.decisions_fresh;
@@ -263,7 +142,7 @@ TEST(AgentdSim, PipelineAndLockstepTradeTheSame) {
 // snapshot, journals it, and finishes with the gate's equity. A second agent
 // on the same journal replays it (including the late snapshot) and resumes.
 TEST(AgentdSim, MissedPredictionFallsBackToLockstepAndReplays) {
-  Dirs d;
+  TempDir d;
   const auto gcfg = gate_config(d.root);
   boost::asio::io_context io;
   ta::test::MiniGate gate(io, gcfg, (d.root / "gate.sock").string());
@@ -279,11 +158,11 @@ TEST(AgentdSim, MissedPredictionFallsBackToLockstepAndReplays) {
       return;
     }
   };
-  const auto first = run_agent(io, agent_config(d.root, 1500), 1000);
+  const auto first = run_agent(io, sim_config(d.root, 1500), 1000);
   ASSERT_EQ(first.exit_code, 137) << first.reason;
   ASSERT_GT(remarks, 0) << "the strategies should hold a position after bar 100";
   EXPECT_GT(first.counters.predictions_missed, 0u);
-  const auto second = run_agent(io, agent_config(d.root, 1500));
+  const auto second = run_agent(io, sim_config(d.root, 1500));
   ASSERT_EQ(second.exit_code, 0) << second.reason;
   EXPECT_LE(second.counters.bars_replayed, 1000u);
   EXPECT_GE(second.counters.bars_replayed + 512, 1000u);
@@ -300,12 +179,12 @@ TEST(AgentdSim, MissedPredictionFallsBackToLockstepAndReplays) {
 TEST(AgentdSim, TwoRunsWriteTheSameJournal) {
   std::vector<std::string> first;
   for (int run = 0; run < 2; ++run) {
-    Dirs d;
+    TempDir d;
     const auto gcfg = gate_config(d.root);
     boost::asio::io_context io;
     ta::test::MiniGate gate(io, gcfg, (d.root / "gate.sock").string());
     ASSERT_TRUE(gate.start().ok());
-    const auto r = run_agent(io, agent_config(d.root, 400));
+    const auto r = run_agent(io, sim_config(d.root, 400));
     EXPECT_EQ(r.exit_code, 0) << r.reason;
     const JournalView j = read_journal(d.root / "agent-journal");
     if (run == 0) {
@@ -323,12 +202,12 @@ TEST(AgentdSim, RestartResumesWithoutDuplicateIntents) {
   std::string reference_equity;
   std::size_t reference_fills = 0;
   {
-    Dirs d;
+    TempDir d;
     const auto gcfg = gate_config(d.root);
     boost::asio::io_context io;
     ta::test::MiniGate gate(io, gcfg, (d.root / "gate.sock").string());
     ASSERT_TRUE(gate.start().ok());
-    const auto r = run_agent(io, agent_config(d.root, 600));
+    const auto r = run_agent(io, sim_config(d.root, 600));
     ASSERT_EQ(r.exit_code, 0) << r.reason;
     reference_equity = gate.snapshot().account().equity();
     reference_fills = gate.fills.size();
@@ -338,14 +217,14 @@ TEST(AgentdSim, RestartResumesWithoutDuplicateIntents) {
   // The same run, stopped without a goodbye at several points, then resumed
   // by a new AgentApp on the same journal against the same gate.
   for (const std::uint64_t freeze_at : {1u, 137u, 301u}) {
-    Dirs d;
+    TempDir d;
     const auto gcfg = gate_config(d.root);
     boost::asio::io_context io;
     ta::test::MiniGate gate(io, gcfg, (d.root / "gate.sock").string());
     ASSERT_TRUE(gate.start().ok());
-    const auto first = run_agent(io, agent_config(d.root, 600), freeze_at);
+    const auto first = run_agent(io, sim_config(d.root, 600), freeze_at);
     ASSERT_EQ(first.exit_code, 137) << first.reason;
-    const auto second = run_agent(io, agent_config(d.root, 600));
+    const auto second = run_agent(io, sim_config(d.root, 600));
     ASSERT_EQ(second.exit_code, 0) << second.reason;
     // The first agent stopped as if killed: the predicted steps it had not
     // journaled yet (at most one bar_steps record's worth, 512) are lost
@@ -367,7 +246,7 @@ TEST(AgentdSim, RestartResumesWithoutDuplicateIntents) {
 }
 
 TEST(AgentdSim, HaltedGateGetsNoEntriesUntilActive) {
-  Dirs d;
+  TempDir d;
   const auto gcfg = gate_config(d.root);
   boost::asio::io_context io;
   ta::test::MiniGate gate(io, gcfg, (d.root / "gate.sock").string());
@@ -377,7 +256,7 @@ TEST(AgentdSim, HaltedGateGetsNoEntriesUntilActive) {
   gate.after_bar = [&gate](std::uint64_t n) {
     if (n == 300) gate.halt_event(ta::gate::HaltEvent::kOperatorResume);
   };
-  const auto r = run_agent(io, agent_config(d.root, 600));
+  const auto r = run_agent(io, sim_config(d.root, 600));
   EXPECT_EQ(r.exit_code, 0) << r.reason;
   EXPECT_GT(r.counters.intents_held, 0u);
   EXPECT_GT(r.counters.intents_sent, 0u);
@@ -394,7 +273,7 @@ TEST(AgentdSim, HaltedGateGetsNoEntriesUntilActive) {
 }
 
 TEST(AgentdSim, ParameterChangesAreAppliedOrRefusedAndAcked) {
-  Dirs d;
+  TempDir d;
   const auto gcfg = gate_config(d.root);
   boost::asio::io_context io;
   ta::test::MiniGate gate(io, gcfg, (d.root / "gate.sock").string());
@@ -421,7 +300,7 @@ TEST(AgentdSim, ParameterChangesAreAppliedOrRefusedAndAcked) {
     resent.set_value("2.6");
     gate.send_parameter_change(resent);
   };
-  const auto r = run_agent(io, agent_config(d.root, 200));
+  const auto r = run_agent(io, sim_config(d.root, 200));
   EXPECT_EQ(r.exit_code, 0) << r.reason;
   ASSERT_EQ(gate.acks.size(), 4u);
   EXPECT_EQ(gate.acks[3].SerializeAsString(), gate.acks[0].SerializeAsString());
@@ -458,13 +337,14 @@ std::string read_status(const fs::path& socket_path) {
 }
 
 TEST(AgentdSim, StatusSocketServesOneDocument) {
-  Dirs d;
+  TempDir d;
   const auto gcfg = gate_config(d.root);
   boost::asio::io_context io;
   ta::test::MiniGate gate(io, gcfg, (d.root / "gate.sock").string());
   ASSERT_TRUE(gate.start().ok());
   std::string doc_text;
-  const auto r = run_agent(io, agent_config(d.root, 600), 250, [&](ta::agent::AgentApp&) {
+  const auto r = run_agent(io, sim_config(d.root, 600), 250, [&](ta::agent::AgentApp* app) {
+    if (app != nullptr) return;  // started; the document is read once the run froze
     // The status server runs on the io_context: read from a helper thread
     // while this one serves.
     std::string text;
@@ -490,3 +370,4 @@ TEST(AgentdSim, StatusSocketServesOneDocument) {
 }
 
 }  // namespace
+}  // namespace ta::agentd_test

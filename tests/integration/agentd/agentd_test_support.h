@@ -66,6 +66,7 @@ struct AgentSetup {
   std::string feed_extra;  // more keys under feed: (2-space indent)
   std::string gate_extra;  // more keys under gate: (2-space indent)
   std::string sizing = "{order_notional_max_usd: \"900\"}";
+  bool status_socket = false;  // status.socket at dir/agent-status.sock
   std::string strategies =
       "  mr:\n    builtin: mean_reversion\n    params: {period: 20, entry_z: 1.5, max_holding_bars: 30}\n"
       "  mo:\n    builtin: momentum\n    params: {fast_period: 5, slow_period: 20}\n";
@@ -83,6 +84,7 @@ inline ta::agent::AgentConfig agent_config(const fs::path& dir, const AgentSetup
          "gate:\n  socket: " << (dir / "gate.sock").string()
       << "\n  reply_timeout: 20s\n  reconnect_delay_initial: 5ms\n  reconnect_delay_max: 50ms\n"
       << s.gate_extra
+      << (s.status_socket ? "status:\n  socket: " + (dir / "agent-status.sock").string() + "\n" : std::string())
       << "feed:\n  source: replay_csv\n  speed: max\n  bars_max: " << s.bars_max << "\n"
       << s.feed_extra
       << "  csv:\n"
@@ -108,6 +110,7 @@ struct JournalView {
   std::vector<ta::ipc::Fill> fills;
   std::vector<ta::ipc::AgentReconciled> reconciled;
   std::uint64_t steps = 0;
+  std::vector<std::string> stable;  // records without process-specific fields (all but started), serialized
 };
 
 inline JournalView read_journal(const fs::path& dir) {
@@ -126,6 +129,8 @@ inline JournalView read_journal(const fs::path& dir) {
     if (r.has_fill()) v.fills.push_back(r.fill());
     if (r.has_reconciled()) v.reconciled.push_back(r.reconciled());
     if (r.has_bar_step()) ++v.steps;
+    if (r.has_bar_steps()) v.steps += r.bar_steps().count();
+    if (!r.has_started()) v.stable.push_back(r.SerializeAsString());
     v.records.push_back(std::move(r));
   }
   return v;
@@ -142,7 +147,9 @@ struct RunResult {
 // Runs an AgentApp against the gate on `io` until it finishes (or freezes
 // for a test after `freeze_after` steps).
 // `on_started` sees the app once it started (tests that look at its status
-// while it runs keep the pointer until run_agent returns).
+// while it runs keep the pointer until run_agent returns), and is called
+// again with nullptr once the run is over, while the app (and its status
+// socket) still exists.
 inline RunResult run_agent(boost::asio::io_context& io, ta::agent::AgentConfig config, std::uint64_t freeze_after = 0,
                            const std::function<void(ta::agent::AgentApp*)>& on_started = {}) {
   RunResult result;
