@@ -159,6 +159,60 @@ void BM_DurableAppendVsBareInterleaved(benchmark::State& state) {
 }
 BENCHMARK(BM_DurableAppendVsBareInterleaved)->UseManualTime()->MinTime(5.0);
 
+// What a file that grows costs each fdatasync: each iteration writes one
+// record-sized block at the end of a growing file and syncs it, then
+// overwrites the same offset of a file whose blocks were written (zeros)
+// and synced beforehand, and syncs that. Only the first changes the file's
+// size, which fdatasync must commit as metadata (on ext4 a journal commit).
+// The journal appends like the first (docs/performance-gate-daemon.md).
+void BM_FdatasyncGrowingVsPreallocated(benchmark::State& state) {
+  const fs::path dir = bench_dir("grow_vs_prealloc");
+  fs::create_directories(dir);
+  const std::string bytes(tj::kRecordHeaderBytes + gate_record_payload(1).size(), 'x');
+  const int grow = ::open((dir / "grow.dat").c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0640);
+  const int pre = ::open((dir / "pre.dat").c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0640);
+  // 64 MiB of written zeros: room for about 250,000 records.
+  constexpr std::uint64_t kPreBytes = 64ull << 20;
+  const std::string zeros(1u << 20, '\0');
+  bool ok = grow >= 0 && pre >= 0;
+  for (std::uint64_t at = 0; ok && at < kPreBytes; at += zeros.size()) {
+    ok = ::pwrite(pre, zeros.data(), zeros.size(), static_cast<off_t>(at)) == static_cast<ssize_t>(zeros.size());
+  }
+  if (!ok || ::fsync(pre) != 0) {
+    state.SkipWithError("set-up failed");
+    return;
+  }
+  std::uint64_t offset = 0;
+  double grow_s = 0;
+  double pre_s = 0;
+  for (auto _ : state) {
+    if (offset + bytes.size() > kPreBytes) offset = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool a = ::pwrite(grow, bytes.data(), bytes.size(), static_cast<off_t>(offset)) ==
+                       static_cast<ssize_t>(bytes.size()) &&
+                   ::fdatasync(grow) == 0;
+    const auto t1 = std::chrono::steady_clock::now();
+    const bool b = ::pwrite(pre, bytes.data(), bytes.size(), static_cast<off_t>(offset)) ==
+                       static_cast<ssize_t>(bytes.size()) &&
+                   ::fdatasync(pre) == 0;
+    const auto t2 = std::chrono::steady_clock::now();
+    if (!a || !b) state.SkipWithError("write failed");
+    offset += bytes.size();
+    const double g = std::chrono::duration<double>(t1 - t0).count();
+    grow_s += g;
+    pre_s += std::chrono::duration<double>(t2 - t1).count();
+    state.SetIterationTime(g);
+  }
+  ::close(grow);
+  ::close(pre);
+  const auto n = static_cast<double>(state.iterations());
+  state.counters["growing_us"] = grow_s / n * 1e6;
+  state.counters["preallocated_us"] = pre_s / n * 1e6;
+  state.counters["saved_us"] = (grow_s - pre_s) / n * 1e6;
+  fs::remove_all(dir);
+}
+BENCHMARK(BM_FdatasyncGrowingVsPreallocated)->UseManualTime()->MinTime(3.0);
+
 // (b) One thread appends `records` records, then waits until the last is
 // durable; items/s is durable records per second.
 void BM_GroupCommitThroughput(benchmark::State& state) {
