@@ -455,6 +455,17 @@ std::vector<std::string> fills_across_a_kill(const std::string& gate_extra, bool
   return fills;
 }
 
+// The same sessions without and with the kill: `fills` fills (`why`), and
+// the same ones both times.
+void expect_the_kill_changes_no_fill(const std::string& gate_extra, const AgentSession& before,
+                                     const AgentSession& after, std::size_t fills, const char* why) {
+  const std::vector<std::string> straight = fills_across_a_kill(gate_extra, false, before, after);
+  const std::vector<std::string> killed = fills_across_a_kill(gate_extra, true, before, after);
+  for (const std::string& line : straight) std::printf("  %s\n", line.c_str());
+  ASSERT_EQ(straight.size(), fills) << why;
+  EXPECT_EQ(killed, straight);
+}
+
 void send_bar_answered(GateProcess& gate, AgentPeer& agent, const ipc::Bar& b) {
   Envelope reply;
   EXPECT_TRUE(agent.reply_to(agent.send_bar(b), reply)) << gate.log();
@@ -505,12 +516,7 @@ TEST_F(GateDaemonTest, SimVenueAfterASigkillFillsAsIfTheGateNeverStopped) {
       "    seed: 7\n"
       "    ack_latency: 30s\n"
       "    ack_latency_jitter: 59s\n";
-  // The same agent sessions, without and with the kill.
-  const std::vector<std::string> straight = fills_across_a_kill(venue, false, before, after);
-  const std::vector<std::string> killed = fills_across_a_kill(venue, true, before, after);
-  for (const std::string& f : straight) std::printf("  %s\n", f.c_str());
-  ASSERT_EQ(straight.size(), 6u) << "every order fills";
-  EXPECT_EQ(killed, straight);
+  expect_the_kill_changes_no_fill(venue, before, after, 6, "every order fills");
 }
 
 // A cancel pending at a SIGKILL: the restarted gate hands the order back
@@ -547,12 +553,8 @@ TEST_F(GateDaemonTest, ACancelPendingAtASigkillArrivesWhenItFirstWould) {
   const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
     for (std::size_t i = f; i < f + 5; ++i) send_bar_answered(gate, agent, bars[i]);
   };
-  const std::string venue = "venue:\n  sim:\n    ack_latency: 30s\n";
-  const std::vector<std::string> straight = fills_across_a_kill(venue, false, before, after);
-  const std::vector<std::string> killed = fills_across_a_kill(venue, true, before, after);
-  for (const std::string& line : straight) std::printf("  %s\n", line.c_str());
-  ASSERT_EQ(straight.size(), 1u) << "the resting order fills on bar f, before its cancel arrives";
-  EXPECT_EQ(killed, straight);
+  expect_the_kill_changes_no_fill("venue:\n  sim:\n    ack_latency: 30s\n", before, after, 1,
+                                  "the resting order fills on bar f, before its cancel arrives");
 }
 
 // A stop-limit whose stop was reached before a SIGKILL: the venue's
@@ -588,11 +590,8 @@ TEST_F(GateDaemonTest, AStopReachedBeforeASigkillStaysReached) {
   const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
     for (std::size_t i = t + 1; i <= t + 3; ++i) send_bar_answered(gate, agent, bars[i]);
   };
-  const std::vector<std::string> straight = fills_across_a_kill("", false, before, after);
-  const std::vector<std::string> killed = fills_across_a_kill("", true, before, after);
-  for (const std::string& line : straight) std::printf("  bar t=%zu: %s\n", t, line.c_str());
-  ASSERT_EQ(straight.size(), 1u) << "the triggered order fills at bar t+1's open";
-  EXPECT_EQ(killed, straight);
+  std::printf("  the stop is reached inside bar t=%zu\n", t);
+  expect_the_kill_changes_no_fill("", before, after, 1, "the triggered order fills at bar t+1's open");
 }
 
 // A product taken out of gate.yaml after the journal has its bars: the
