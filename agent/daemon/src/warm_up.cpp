@@ -12,8 +12,8 @@
 // indicators see one series with no seam; minutes the venue has no candle
 // for stay gaps, as everywhere.
 //
-// Live bars of the product that arrive meanwhile are held, in order, and
-// go to the engine (on_bar, in order) when the warm-up ends. Backfills run
+// Live bars of the product that arrive meanwhile are held and go to the
+// engine (live_bar(), oldest first) when the warm-up ends. Backfills run
 // one product at a time. When a backfill fails, or a product has
 // WarmUpConfig::kHeldBarsMax live bars held (the REST endpoint is failing
 // for minutes), that product starts cold: logged, counted, journaled. A
@@ -40,7 +40,7 @@ std::string_view to_string(WarmUpState state) {
 }
 
 bool AgentApp::Impl::hold_for_warm_up(const Bar& bar) {
-  if (cfg_.mode == AgentMode::kSim || cfg_.warm_up.minutes == 0 || !backfill_) return false;
+  if (!backfill_) return false;  // SIM, or warmup_minutes: 0 (start() made none)
   ProductWarmUp& w = warm_up_[bar.product];
   switch (w.state) {
     case WarmUpState::kDone:
