@@ -56,7 +56,7 @@ ta::Result<AdminClient> AdminClient::connect(const AdminClientOptions& options) 
   h->set_protocol_version(ta::ipc::PROTOCOL_VERSION_CURRENT);
   h->set_client_name(options.client_name);
   h->set_client_version(options.client_version);
-  if (auto st = client.write_frame(hello, deadline); !st) return st.error();
+  if (auto st = client.write_frame(hello, deadline, "the hello"); !st) return st.error();
   auto reply = client.read_reply(hello.request_id(), deadline, "the hello");
   if (!reply) return reply.error();
   if (reply->body_case() != ta::ipc::AdminEnvelope::kHelloAck) {
@@ -74,11 +74,12 @@ ta::Result<ta::ipc::AdminEnvelope> AdminClient::request(ta::ipc::AdminEnvelope r
   if (broken_ || !fd_.valid()) return make_error("admin connection is unusable after an earlier error");
   const std::int64_t deadline = now_ms() + options_.timeout_ms;
   request.set_request_id(next_request_id_++);
-  if (auto st = write_frame(request, deadline); !st) return st.error();
+  if (auto st = write_frame(request, deadline, "the request"); !st) return st.error();
   return read_reply(request.request_id(), deadline, "the request");
 }
 
-ta::Status AdminClient::write_frame(const ta::ipc::AdminEnvelope& message, std::int64_t deadline_ms) {
+ta::Status AdminClient::write_frame(const ta::ipc::AdminEnvelope& message, std::int64_t deadline_ms,
+                                    const char* waiting_for) {
   std::string frame;
   if (auto st = ta::proto::encode_frame(message, frame, options_.frame_size_max); !st) return st;
   std::size_t off = 0;
@@ -100,8 +101,10 @@ ta::Status AdminClient::write_frame(const ta::ipc::AdminEnvelope& message, std::
       continue;
     }
     broken_ = true;
-    return make_error("cannot send to trading-gate at " + options_.socket_path + ": " + std::strerror(errno) +
-                      " (the gate closed the connection; is your user in the admin allow-list?)");
+    // A gate that refuses the peer closes at once; whether that shows here
+    // or in read_reply() is a race, so both say the same.
+    if (errno == EPIPE || errno == ECONNRESET) return closed_before(waiting_for, std::strerror(errno));
+    return make_error("cannot send to trading-gate at " + options_.socket_path + ": " + std::strerror(errno));
   }
   return {};
 }
@@ -149,10 +152,13 @@ ta::Result<ta::ipc::AdminEnvelope> AdminClient::read_reply(std::uint64_t request
     }
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
     broken_ = true;
-    const std::string why = n == 0 ? std::string("closed the connection") : std::string(std::strerror(errno));
-    return make_error("trading-gate at " + options_.socket_path + " " + why + " before answering " + waiting_for +
-                      " (is your user in the admin allow-list? see the gate's log)");
+    return closed_before(waiting_for, n == 0 ? "closed the connection" : std::strerror(errno));
   }
+}
+
+ta::Error AdminClient::closed_before(const char* waiting_for, const std::string& why) const {
+  return make_error("trading-gate at " + options_.socket_path + " " + why + " before answering " + waiting_for +
+                    " (is your user in the admin allow-list? see the gate's log)");
 }
 
 ta::Result<ta::ipc::AdminEnvelope> admin_request(const AdminClientOptions& options, ta::ipc::AdminEnvelope request) {

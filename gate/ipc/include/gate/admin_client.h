@@ -58,7 +58,9 @@ class AdminClient {
 
  private:
   explicit AdminClient(const AdminClientOptions& options);
-  ta::Status write_frame(const ta::ipc::AdminEnvelope& message, std::int64_t deadline_ms);
+  ta::Status write_frame(const ta::ipc::AdminEnvelope& message, std::int64_t deadline_ms, const char* waiting_for);
+  // The error for a gate that hung up before answering `waiting_for`.
+  ta::Error closed_before(const char* waiting_for, const std::string& why) const;
   ta::Result<ta::ipc::AdminEnvelope> read_reply(std::uint64_t request_id, std::int64_t deadline_ms,
                                                 const char* waiting_for);
 
