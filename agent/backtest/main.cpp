@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backtest/backtest.h"
@@ -81,6 +82,8 @@ int main(int argc, char** argv) {
   std::string from_text, to_text;
   std::string cache_dir;
   bool quiet = false;
+  // Default: a thread per book, up to the machine's CPUs.
+  std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
   app.add_option("--config", config_file, "backtest YAML (e.g. config/backtest.yaml)")->required();
   app.add_option("--data", data_args,
                  "PRODUCT=FILE.csv (a bar CSV of that product; repeat per product) or STORE.sqlite (the agent's "
@@ -96,6 +99,10 @@ int main(int argc, char** argv) {
   app.add_option("--cache", cache_dir,
                  "directory for a binary cache of CSV bars, keyed by each file's content (loads faster next time)");
   app.add_flag("--quiet", quiet, "no progress line");
+  app.add_option("--threads", threads,
+                 "threads for the books, at most one per book (default: the number of CPUs); the results are the "
+                 "same whatever it is")
+      ->check(CLI::Range(std::size_t{1}, kBookThreadsMax));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -122,6 +129,7 @@ int main(int argc, char** argv) {
       products.push_back(*id);
     }
     RunOptions options;
+    options.book_threads = std::min(threads, kBookThreadsMax);
     if (!from_text.empty()) {
       auto t = parse_time_s(from_text);
       if (!t) return usage("--from: " + t.error().message);

@@ -12,6 +12,9 @@
 //   BM_LoadStore        load both products from an SQLite candle store
 //   BM_CsvAndRun        load from CSV, then run
 //   BM_StoreAndRun      load from the store, then run
+//   BM_RunBookThreads, BM_CachedCsvAndRunBookThreads
+//                       BM_Run/shared:0/fees:1 and BM_CachedCsvAndRun/shared:0
+//                       with the two books on two threads (wall time)
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -97,8 +100,10 @@ const fs::path& store_path() {
   return p;
 }
 
-void run_once(benchmark::State& state, const BacktestConfig& c, const MarketData& m) {
-  auto r = run_backtest(c, m);
+void run_once(benchmark::State& state, const BacktestConfig& c, const MarketData& m, std::size_t threads = 1) {
+  RunOptions options;
+  options.book_threads = threads;
+  auto r = run_backtest(c, m, options);
   if (!r) {
     state.SkipWithError(r.error().message.c_str());
     return;
@@ -192,6 +197,33 @@ void BM_CachedCsvAndRun(benchmark::State& state) {
                                                 benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_CachedCsvAndRun)->ArgName("shared")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// The two books of BM_Run/shared:0/fees:1 on two threads (one each), wall
+// time: RunOptions::book_threads = 2.
+void BM_RunBookThreads(benchmark::State& state) {
+  const BacktestConfig c = config(false);
+  const MarketData& m = data();
+  for (auto _ : state) run_once(state, c, m, 2);
+  state.counters["bars/s"] =
+      benchmark::Counter(static_cast<double>(m.bars.size()) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_RunBookThreads)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// BM_CachedCsvAndRun/shared:0 with the two books on two threads, wall time.
+void BM_CachedCsvAndRunBookThreads(benchmark::State& state) {
+  const BacktestConfig c = config(false);
+  const fs::path& dir = cache_dir();
+  std::size_t bars = 0;
+  for (auto _ : state) {
+    auto m = load_csv_data(sources(), dir);
+    bars = m.value().bars.size();
+    run_once(state, c, m.value(), 2);
+  }
+  state.counters["bars/s"] = benchmark::Counter(static_cast<double>(bars) * static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_CachedCsvAndRunBookThreads)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_StoreAndRun(benchmark::State& state) {
   const BacktestConfig c = config(false);

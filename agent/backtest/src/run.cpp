@@ -4,8 +4,10 @@
 #include "backtest/run.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "gate/core.h"
 #include "gate/sim_venue.h"
@@ -18,6 +20,14 @@ namespace {
 
 // Intent ids each book's gate remembers (see Book::bounds()).
 constexpr std::size_t kRememberedIntentsInReplay = 1'024;
+
+// The first bar a book (or the bar relay) failed on, and why.
+struct BookFailure {
+  bool failed = false;
+  std::size_t bar = 0;  // index into MarketData::bars
+  std::string message;
+  bool in_book = true;  // false: the reference path's bar relay failed
+};
 
 // The products of one run, in ProductId order, with everything the books
 // look up per bar.
@@ -822,42 +832,118 @@ Result<BacktestResult> run_backtest(const BacktestConfig& config, const MarketDa
                                            options.reference_path));
   }
 
+  // Books are independent accounts: each walks the whole stream on its own,
+  // so they can run on threads of their own without changing a bit of any
+  // book's result. A book's error names the first bar it failed on; the
+  // run reports the error a one-thread run would meet first (earliest bar,
+  // then lowest book).
+  const std::size_t threads = std::min(options.book_threads, books.size());
+  if (threads < 1 || options.book_threads > kBookThreadsMax) {
+    return make_error("book_threads must be in [1, " + std::to_string(kBookThreadsMax) + "], got " +
+                      std::to_string(options.book_threads));
+  }
+  std::vector<BookFailure> failures(books.size());
+  std::vector<std::atomic<std::uint64_t>> done(threads);
+  std::vector<std::int64_t> steps;
+  // The earliest bar any book failed on: the others stop after it.
+  std::atomic<std::size_t> stop_after{end};
+  const auto fail = [&](std::size_t k, std::size_t i, std::string message, bool in_book) {
+    failures[k] = BookFailure{true, i, std::move(message), in_book};
+    std::size_t seen = stop_after.load();
+    while (i < seen && !stop_after.compare_exchange_weak(seen, i)) {
+    }
+  };
+  const auto walk = [&](std::size_t t) {
+    const bool lead = t == 0;  // keeps the minute steps and reports progress
+    std::vector<Book*> mine;
+    std::vector<std::size_t> mine_index;
+    for (std::size_t k = t; k < books.size(); k += threads) {
+      mine.push_back(books[k].get());
+      mine_index.push_back(k);
+    }
+    std::int64_t step_open_ts_s = 0;
+    bool any_step = false;
+    std::uint64_t n = 0;
+    for (std::size_t i = first_bar; i < end; ++i) {
+      if (i > stop_after.load(std::memory_order_relaxed)) return;
+      const agent::Bar& bar = data.bars[i];
+      const std::size_t p = products->index_of(bar.product);
+      if (p == products->ids.size()) continue;
+      if (!any_step || step_open_ts_s != bar.open_ts_s) {
+        if (any_step) {
+          for (Book* b : mine) b->end_step();
+        }
+        any_step = true;
+        step_open_ts_s = bar.open_ts_s;
+        if (lead) steps.push_back(bar.open_ts_s);
+      }
+      const gate::Bar* gbar = &data.gate_bars[i];
+      gate::Bar relayed;
+      if (options.reference_path) {
+        auto message = agent::to_ipc_bar(bar);
+        auto parsed = message ? gate::parse_bar(*message) : Result<gate::Bar>(message.error());
+        if (!parsed) {
+          fail(mine_index.front(), i, parsed.error().message, false);
+          return;
+        }
+        relayed = std::move(parsed).value();
+        gbar = &relayed;
+      }
+      for (std::size_t j = 0; j < mine.size(); ++j) {
+        if (auto st = mine[j]->on_bar(p, bar, *gbar); !st) {
+          fail(mine_index[j], i, st.error().message, true);
+          return;
+        }
+      }
+      ++n;
+      done[t].store(n, std::memory_order_relaxed);
+      if (lead && options.progress && (n % kProgressEveryBars == 0)) {
+        std::uint64_t all = n;
+        for (const auto& d : done) all = std::min(all, d.load(std::memory_order_relaxed));
+        options.progress(all, total);
+      }
+    }
+    for (Book* b : mine) b->end_step();
+  };
+  if (threads == 1) {
+    walk(0);
+  } else {
+    std::vector<std::thread> pool;
+    pool.reserve(threads - 1);
+    // An exception (only std::bad_alloc is expected) must not end the
+    // process from a worker: it becomes that worker's failure.
+    const auto guarded = [&](std::size_t t) {
+      try {
+        walk(t);
+      } catch (const std::exception& e) {
+        fail(t, first_bar, std::string("book thread failed: ") + e.what(), true);
+      }
+    };
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(guarded, t);
+    guarded(0);
+    for (std::thread& th : pool) th.join();
+  }
+  const BookFailure* failure = nullptr;
+  std::size_t failed_book = 0;
+  for (std::size_t k = 0; k < failures.size(); ++k) {
+    if (failures[k].failed && (failure == nullptr || failures[k].bar < failure->bar)) {
+      failure = &failures[k];
+      failed_book = k;
+    }
+  }
+  if (failure != nullptr) {
+    const agent::Bar& bar = data.bars[failure->bar];
+    if (!failure->in_book) return make_error(failure->message);
+    return make_error("book '" + books[failed_book]->name() + "', " + bar.product.str() + " bar at " +
+                      agent::format_utc(bar.open_ts_s) + ": " + failure->message);
+  }
+
   BacktestResult result;
   result.seed = config.seed;
   result.products = products->ids;
-  std::uint64_t done = 0;
-  for (std::size_t i = first_bar; i < end; ++i) {
-    const agent::Bar& bar = data.bars[i];
-    const std::size_t p = products->index_of(bar.product);
-    if (p == products->ids.size()) continue;
-    if (result.step_open_ts_s.empty() || result.step_open_ts_s.back() != bar.open_ts_s) {
-      if (!result.step_open_ts_s.empty()) {
-        for (auto& b : books) b->end_step();
-      }
-      result.step_open_ts_s.push_back(bar.open_ts_s);
-    }
-    const gate::Bar* gbar = &data.gate_bars[i];
-    gate::Bar relayed;
-    if (options.reference_path) {
-      auto message = agent::to_ipc_bar(bar);
-      if (!message) return message.error();
-      auto parsed = gate::parse_bar(*message);
-      if (!parsed) return parsed.error();
-      relayed = std::move(parsed).value();
-      gbar = &relayed;
-    }
-    for (auto& b : books) {
-      if (auto st = b->on_bar(p, bar, *gbar); !st) {
-        return make_error("book '" + b->name() + "', " + bar.product.str() + " bar at " +
-                          agent::format_utc(bar.open_ts_s) + ": " + st.error().message);
-      }
-    }
-    ++done;
-    if (options.progress && (done % kProgressEveryBars == 0)) options.progress(done, total);
-  }
-  for (auto& b : books) b->end_step();
-  if (options.progress) options.progress(done, total);
-  result.bars = done;
+  result.step_open_ts_s = std::move(steps);
+  if (options.progress) options.progress(total, total);
+  result.bars = total;
   for (auto& b : books) {
     auto finished = b->finish();
     if (!finished) return make_error("book '" + b->name() + "': " + finished.error().message);

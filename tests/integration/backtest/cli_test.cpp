@@ -67,6 +67,20 @@ TEST_F(Cli, WritesAllThreeFilesAndTheSameBytesTwice) {
   EXPECT_NE(json.find("\"name\": \"rsi_reversion\""), std::string::npos);
 }
 
+TEST_F(Cli, ThreadsDoNotChangeTheReports) {
+  // backtest.yaml has three books: one thread, one per book, and the
+  // largest allowed count (capped at the books) write the same bytes.
+  const Exec one = run({"--config", config(), "--data", btc(), "--data", eth(), "--out", out("t1"), "--threads", "1"});
+  ASSERT_EQ(one.rc, 0) << one.err;
+  for (const std::string& n : {std::string("3"), std::to_string(kBookThreadsMax)}) {
+    const Exec e = run({"--config", config(), "--data", btc(), "--data", eth(), "--out", out("tn"), "--threads", n});
+    ASSERT_EQ(e.rc, 0) << e.err;
+    for (const char* f : {"report.json", "report.md", "equity.svg"}) {
+      EXPECT_EQ(read_text(dir_ / "tn" / f), read_text(dir_ / "t1" / f)) << n << " " << f;
+    }
+  }
+}
+
 TEST_F(Cli, SeedWindowAndProductsFlags) {
   const Exec e = run({"--config", config(), "--data", btc(), "--out", out("o"), "--seed", "42", "--products",
                       "BTC-USD", "--from", "2025-07-11", "--to", "2025-07-12T00:00Z"});
@@ -176,6 +190,8 @@ TEST_F(Cli, UsageErrorsExitTwoAndHelpExitsZero) {
       {"--config", config(), "--data", btc(), "--data", out("s.sqlite"), "--out", out("u")},
       {"--config", config(), "--data", btc(), "--out", out("u"), "--from", "yesterday"},
       {"--config", config(), "--data", btc(), "--out", out("u"), "--from", "2025-07-12", "--to", "2025-07-11"},
+      {"--config", config(), "--data", btc(), "--out", out("u"), "--threads", "0"},
+      {"--config", config(), "--data", btc(), "--out", out("u"), "--threads", std::to_string(kBookThreadsMax + 1)},
   };
   for (const auto& args : usage) {
     const Exec e = run(args);

@@ -1,5 +1,7 @@
 // run_backtest(): determinism, the next-bar rule, gaps, the reference
 // (protobuf) path against the direct one, book independence, accounting.
+#include <thread>
+
 #include "backtest_test_support.h"
 
 namespace ta::backtest::test {
@@ -133,6 +135,55 @@ TEST(Run, ABooksResultDoesNotDependOnOtherBooks) {
   EXPECT_EQ(a.books[1].fills.size(), b.books[0].fills.size());
 }
 
+TEST(Run, BooksOnThreadsGiveExactlyTheResultOfOneThread) {
+  // Four books of different speeds, so the threads finish at different
+  // times; every thread count, including more threads than books, must give
+  // the one-thread result bit for bit, in the direct and the reference path.
+  const MarketData m = demo_market();
+  BacktestConfig c = two_books();
+  c.books.push_back(book("always_long", declarative(kAlwaysLong)));
+  c.books.push_back(book("fast_momentum", builtin("momentum", "fast_momentum", {{"fast_period", 3}, {"slow_period", 8}})));
+  for (const bool reference : {false, true}) {
+    RunOptions one = first_day();
+    one.reference_path = reference;
+    const auto base = run_backtest(c, m, one).value();
+    const std::string base_reports = all_reports(c, m, base);
+    EXPECT_GT(base.books[2].fills.size(), 100u);  // the books really trade
+    const std::vector<std::size_t> counts =
+        reference ? std::vector<std::size_t>{3} : std::vector<std::size_t>{2, 4, 9};
+    for (const std::size_t threads : counts) {
+      RunOptions o = one;
+      o.book_threads = threads;
+      const auto r = run_backtest(c, m, o).value();
+      EXPECT_EQ(r.bars, base.bars) << threads;
+      EXPECT_EQ(r.step_open_ts_s, base.step_open_ts_s) << threads;
+      for (std::size_t k = 0; k < c.books.size(); ++k) {
+        EXPECT_EQ(r.books[k].name, base.books[k].name) << threads << " " << k;
+        EXPECT_EQ(r.books[k].ledger, base.books[k].ledger) << threads << " " << k;
+        EXPECT_EQ(r.books[k].equity_units, base.books[k].equity_units) << threads << " " << k;
+        EXPECT_EQ(r.books[k].fills.size(), base.books[k].fills.size()) << threads << " " << k;
+      }
+      EXPECT_EQ(all_reports(c, m, r), base_reports) << threads << (reference ? " reference" : " direct");
+    }
+  }
+}
+
+TEST(Run, BookThreadsOutsideTheirRangeAreRefused) {
+  const MarketData m = demo_market();
+  const BacktestConfig c = two_books();
+  for (const std::size_t bad : {std::size_t{0}, kBookThreadsMax + 1}) {
+    RunOptions o = first_day();
+    o.book_threads = bad;
+    auto r = run_backtest(c, m, o);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().message,
+              "book_threads must be in [1, " + std::to_string(kBookThreadsMax) + "], got " + std::to_string(bad));
+  }
+  RunOptions edge = first_day();
+  edge.book_threads = kBookThreadsMax;  // allowed; the run uses one per book
+  EXPECT_TRUE(run_backtest(c, m, edge));
+}
+
 TEST(Run, TradeRecordsAddUpToTheLedger) {
   const MarketData m = demo_market();
   BacktestConfig c = two_books();
@@ -241,6 +292,19 @@ TEST(Run, ProgressIsReportedAndEndsAtTheTotal) {
   const auto r = run_backtest(c, m, o).value();
   ASSERT_FALSE(calls.empty());
   EXPECT_EQ(calls.back(), std::make_pair(r.bars, r.bars));
+  // With the books on threads the calling thread still makes every call.
+  calls.clear();
+  o.book_threads = 2;
+  const std::thread::id caller = std::this_thread::get_id();
+  bool other_thread = false;
+  o.progress = [&](std::uint64_t done, std::uint64_t total) {
+    other_thread = other_thread || std::this_thread::get_id() != caller;
+    calls.emplace_back(done, total);
+  };
+  const auto t = run_backtest(c, m, o).value();
+  ASSERT_FALSE(calls.empty());
+  EXPECT_EQ(calls.back(), std::make_pair(t.bars, t.bars));
+  EXPECT_FALSE(other_thread);
 }
 
 }  // namespace

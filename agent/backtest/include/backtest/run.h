@@ -1,6 +1,7 @@
 // Running a backtest: the agent's AgentEngine and the gate's decide(),
-// GateState, Ledger and SimVenue in one process, one thread per run, in the
-// order the two daemons use in SIM mode. docs/backtest.md states the order
+// GateState, Ledger and SimVenue in one process, in the order the two
+// daemons use in SIM mode. A book is sequential; books may run on threads
+// of their own (RunOptions::book_threads). docs/backtest.md states the order
 // with its reasons; SIM parity depends on it, so here it is exactly.
 //
 // Market time is the bar stream: now = the close time (open + 60 s) of the
@@ -71,6 +72,10 @@ inline constexpr std::uint64_t kProgressEveryBars = 1u << 16;
 // Fills and trades kept per book. A run that trades more is a strategy
 // gone wrong; it stops with an error rather than eating the memory.
 inline constexpr std::size_t kBookFillsMax = 1'000'000;
+// Threads one run may use for its books (RunOptions::book_threads). The
+// same bound as run_jobs()' workers: beyond the cores of a home server more
+// threads only add switching. A run never uses more threads than books.
+inline constexpr std::size_t kBookThreadsMax = 64;
 
 struct RunOptions {
   // Bars with from_ts_s <= open_ts_s < to_ts_s take part (walk-forward
@@ -81,8 +86,13 @@ struct RunOptions {
   // snapshot, as SIM does, instead of the direct equivalents. Slower; the
   // tests run both and require identical results.
   bool reference_path = false;
-  // Called with (bars done, bars in the run). Not called when empty. Runs
-  // on the run's thread; it may read a clock (the run never does).
+  // Threads the books run on (at most one per book; 1 runs everything on
+  // the calling thread). Books are independent accounts, so the result is
+  // the same bit for bit whatever this is. In [1, kBookThreadsMax].
+  std::size_t book_threads = 1;
+  // Called with (bars done by every book, bars in the run). Not called when
+  // empty. Runs on the run's thread; it may read a clock (the run never
+  // does).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
 
