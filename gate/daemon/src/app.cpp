@@ -258,10 +258,15 @@ void GateApp::Impl::journal_start() {
 }
 
 // SIM and PAPER: SimVenue lived in the previous process and died with it,
-// so the venue's truth is the journal's. Orders never sent are settled as
-// cancelled; every order the venue held goes through lost_contact and the
-// reconcile event that matches the journal, and is handed to the new
-// SimVenue again (its acknowledgement is then expected and swallowed).
+// so the venue's truth is the journal's. Every order the venue held goes
+// through lost_contact and the reconcile event that matches the journal,
+// and is handed to the new SimVenue again (its acknowledgement is then
+// expected and swallowed). An order decided but never sent (the stop came
+// between its decision and its submit record) is, in SIM, sent now,
+// arriving when it first would have: market time is the replay's, so the
+// run goes on as if the gate had never stopped. In PAPER it is cancelled,
+// as LIVE must: an order that never reached the venue is not sent after a
+// restart that took wall-clock time.
 void GateApp::Impl::reconcile() {
   // In submission order (creation time, then the order number), as the
   // venue held them: orders share a bar's fill cap in that order.
@@ -277,6 +282,7 @@ void GateApp::Impl::reconcile() {
   std::uint32_t resubmitted = 0;
   std::uint32_t settled = 0;
   std::uint32_t never_sent = 0;
+  std::uint32_t sent_late = 0;
   std::uint32_t cancels_resent = 0;
   for (const std::string& id : ids) {
     const Order* o = state_->find_live_order(id);
@@ -285,6 +291,20 @@ void GateApp::Impl::reconcile() {
     const std::int64_t ts = now();
     switch (before) {
       case OrderState::kPendingNew:
+        if (gate_cfg_.mode == Mode::kSim) {
+          if (!order_event(id, OrderEvent::kSubmit, ts,
+                           "decided before the restart, never sent; sent now, arriving when it first would have")) {
+            return;
+          }
+          sent_late_.insert(id);
+          Effect e;
+          e.kind = Effect::Kind::kVenueSubmit;
+          e.barrier = last_seq_;
+          e.payload = id;
+          enqueue(std::move(e));
+          ++sent_late;
+          continue;
+        }
         if (!order_event(id, OrderEvent::kCancelRequest, ts, "never sent to the venue before the restart")) return;
         ++never_sent;
         continue;
@@ -330,11 +350,11 @@ void GateApp::Impl::reconcile() {
   rr->set_open_orders_journal(static_cast<std::uint32_t>(ids.size()));
   rr->set_settled_unknown(settled);
   rr->set_detail("SimVenue rebuilt from the journal: " + std::to_string(resubmitted) + " resubmitted (" +
-                 std::to_string(cancels_resent) + " with their pending cancel), " + std::to_string(never_sent) +
-                 " never sent and cancelled");
+                 std::to_string(cancels_resent) + " with their pending cancel), " + std::to_string(sent_late) +
+                 " never sent and sent now, " + std::to_string(never_sent) + " never sent and cancelled");
   if (!append(r)) return;
-  log_->info("reconciled venue=SimVenue journal_open={} resubmitted={} settled={} never_sent={}", ids.size(),
-             resubmitted, settled, never_sent);
+  log_->info("reconciled venue=SimVenue journal_open={} resubmitted={} settled={} sent_late={} never_sent={}",
+             ids.size(), resubmitted, settled, sent_late, never_sent);
   // A crash may have come between a cancel that freed quantity and the
   // follow-up flatten; and the cancels settled above free some too.
   follow_up_flatten();

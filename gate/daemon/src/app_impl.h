@@ -375,6 +375,10 @@ class GateApp::Impl final : public IpcHandler {
   std::map<std::string, std::int64_t, std::less<>> last_bar_open_ns_;  // by product, at arrival
   std::uint64_t next_fill_number_ = 1;
   std::set<std::string, std::less<>> awaiting_reack_;  // resubmitted at reconcile
+  // SIM: orders decided before the last stop but never sent, sent at
+  // reconcile; they arrive when they first would have (decision time plus
+  // latency) and are acknowledged as usual.
+  std::set<std::string, std::less<>> sent_late_;
   // Cancels pending at the last stop, sent again at reconcile: order id ->
   // the market time the cancel was first requested.
   std::map<std::string, std::int64_t, std::less<>> restored_cancels_;

@@ -379,9 +379,11 @@ void GateApp::Impl::venue_submit(const std::string& order_id) {
   }
   SimOrder s = to_sim_order(*o);
   s.quantity = o->remaining();
-  // An order handed back after a restart arrives when it first did.
+  // An order handed back after a restart arrives when it first did; one
+  // sent late (never sent before the restart, SIM) when it first would have.
   const bool restored = awaiting_reack_.contains(order_id);
-  if (auto st = restored ? venue_->submit_at(s, o->created_ts_ns) : venue_->submit(s); !st) {
+  const bool late = sent_late_.erase(order_id) > 0;
+  if (auto st = restored || late ? venue_->submit_at(s, o->created_ts_ns) : venue_->submit(s); !st) {
     venue_log_->error("submit refused order_id={} error={}", order_id, log_text(st.error().message));
     awaiting_reack_.erase(order_id);
     // An order the venue never took: rejected if it was on its way, or

@@ -422,11 +422,13 @@ TEST_F(GateDaemonTest, MarketStatisticsSurviveARestart) {
 // For the SIGKILL tests of the rebuilt SimVenue: a SIM gate with
 // `gate_extra` in its gate.yaml; `before` runs in one agent session and
 // `after` in a second; when `crash` the gate is SIGKILLed and started
-// again between them (otherwise it keeps running). Returns the journal's
+// again between them (otherwise it keeps running), and `damage` (when set)
+// gets the journal directory while the gate is down. Returns the journal's
 // fills, one line each (order, quantity, price, fee, market time).
 using AgentSession = std::function<void(GateProcess&, AgentPeer&)>;
+using JournalDamage = std::function<void(const std::string& journal_dir)>;
 std::vector<std::string> fills_across_a_kill(const std::string& gate_extra, bool crash, const AgentSession& before,
-                                             const AgentSession& after) {
+                                             const AgentSession& after, const JournalDamage& damage = {}) {
   TempDir dir;
   GateTestConfig config;
   config.gate_extra = gate_extra;
@@ -437,6 +439,7 @@ std::vector<std::string> fills_across_a_kill(const std::string& gate_extra, bool
     if (session == &after && crash) {
       gate.signal(SIGKILL);
       gate.wait_exit();
+      if (damage) damage(gate.journal_dir());
       EXPECT_TRUE(gate.start()) << gate.log();
     }
     AgentPeer agent;
@@ -458,9 +461,10 @@ std::vector<std::string> fills_across_a_kill(const std::string& gate_extra, bool
 // The same sessions without and with the kill: `fills` fills (`why`), and
 // the same ones both times.
 void expect_the_kill_changes_no_fill(const std::string& gate_extra, const AgentSession& before,
-                                     const AgentSession& after, std::size_t fills, const char* why) {
+                                     const AgentSession& after, std::size_t fills, const char* why,
+                                     const JournalDamage& damage = {}) {
   const std::vector<std::string> straight = fills_across_a_kill(gate_extra, false, before, after);
-  const std::vector<std::string> killed = fills_across_a_kill(gate_extra, true, before, after);
+  const std::vector<std::string> killed = fills_across_a_kill(gate_extra, true, before, after, damage);
   for (const std::string& line : straight) std::printf("  %s\n", line.c_str());
   ASSERT_EQ(straight.size(), fills) << why;
   EXPECT_EQ(killed, straight);
@@ -592,6 +596,97 @@ TEST_F(GateDaemonTest, AStopReachedBeforeASigkillStaysReached) {
   };
   std::printf("  the stop is reached inside bar t=%zu\n", t);
   expect_the_kill_changes_no_fill("", before, after, 1, "the triggered order fills at bar t+1's open");
+}
+
+// Cuts the gate's journal (one segment) right after the IntentDecided
+// record of `intent_id`: what a stop between an acceptance's record and
+// its submit record leaves behind, the order PENDING_NEW. The cut is at a
+// record boundary, so the journal stays valid (a shorter chain).
+void cut_after_decision(const std::string& journal_dir, const std::string& intent_id) {
+  std::vector<std::filesystem::path> segments;
+  for (const auto& e : std::filesystem::directory_iterator(journal_dir)) {
+    if (e.path().filename().string().rfind("journal-", 0) == 0) segments.push_back(e.path());
+  }
+  ASSERT_EQ(segments.size(), 1u);
+  auto reader = journal::Reader::open(journal_dir);
+  ASSERT_TRUE(reader) << reader.error().message;
+  std::uint64_t end = 64;  // the segment header
+  for (;;) {
+    auto next = (*reader)->next();
+    ASSERT_TRUE(next) << next.error().message;
+    ASSERT_TRUE(next->has_value()) << "no IntentDecided record of " << intent_id;
+    end += 64 + (*next)->payload.size();
+    ipc::GateRecord r;
+    ASSERT_TRUE(r.ParseFromArray((*next)->payload.data(), static_cast<int>((*next)->payload.size())));
+    if (r.has_intent_decided() && r.intent_decided().intent().intent_id() == intent_id) break;
+  }
+  ASSERT_LT(end, std::filesystem::file_size(segments[0])) << "nothing follows the decision";
+  std::filesystem::resize_file(segments[0], end);
+}
+
+// A stop between an acceptance's record and its submit record (the two
+// are separate appends, and the group-commit window can close between
+// them) leaves the order PENDING_NEW: decided, never sent. In SIM the
+// restarted gate sends it, arriving when it first would have, so the run
+// goes on as if the gate had never stopped: the same fills, at the same
+// prices and times, as without the kill. (Before, it was cancelled as
+// never sent, which broke the SIM kill tests' parity now and then.)
+TEST_F(GateDaemonTest, AnOrderDecidedButNeverSentAtASigkillIsSentAsIfTheGateNeverStopped) {
+  const std::vector<ipc::Bar> bars = sample_bars(14);
+  const Decimal close = *Decimal::parse(bars[9].close());
+  const std::string stop = close.sub(*Decimal::parse("100"))->to_string();
+  const AgentSession before = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = 0; i < 10; ++i) send_bar_answered(gate, agent, bars[i]);
+    decide_accepted(gate, agent, market_intent("m-1", ipc::SIDE_BUY, "0.01", stop));
+    decide_accepted(gate, agent, market_intent("m-2", ipc::SIDE_BUY, "0.02", stop));
+  };
+  const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = 10; i < bars.size(); ++i) send_bar_answered(gate, agent, bars[i]);
+  };
+  const std::string venue =
+      "venue:\n"
+      "  sim:\n"
+      "    seed: 3\n"
+      "    ack_latency: 20s\n"
+      "    ack_latency_jitter: 50s\n";
+  std::string reconcile_detail;
+  const JournalDamage cut = [&](const std::string& journal_dir) { cut_after_decision(journal_dir, "m-2"); };
+  expect_the_kill_changes_no_fill(venue, before, after, 2, "both orders fill", cut);
+
+  // What the restarted gate journaled about m-2's order.
+  TempDir dir;
+  GateTestConfig config;
+  config.gate_extra = venue;
+  write_gate_config(dir.path(), config);
+  GateProcess gate(dir.path());
+  ASSERT_TRUE(gate.start()) << gate.log();
+  {
+    AgentPeer agent;
+    ASSERT_TRUE(agent.connect(gate.gate_socket()));
+    before(gate, agent);
+  }
+  gate.signal(SIGKILL);
+  gate.wait_exit();
+  cut(gate.journal_dir());
+  ASSERT_TRUE(gate.start()) << gate.log();
+  gate.signal(SIGTERM);
+  gate.wait_exit();
+  std::vector<std::string> m2_events;
+  std::string m2_order;
+  for (const auto& r : read_gate_records(gate.journal_dir())) {
+    if (r.has_intent_decided() && r.intent_decided().intent().intent_id() == "m-2") {
+      m2_order = r.intent_decided().decision().order_id();
+    }
+    if (r.has_order_update() && r.order_update().order_id() == m2_order) {
+      m2_events.push_back(ipc::OrderEventType_Name(r.order_update().event()));
+    }
+    if (r.has_reconcile()) reconcile_detail = r.reconcile().detail();
+  }
+  // The first event of m-2's order after the cut is the restart's submit.
+  ASSERT_FALSE(m2_events.empty());
+  EXPECT_EQ(m2_events.front(), "ORDER_EVENT_TYPE_SUBMIT");
+  EXPECT_NE(reconcile_detail.find("1 never sent and sent now, 0 never sent and cancelled"), std::string::npos)
+      << reconcile_detail;
 }
 
 // A product taken out of gate.yaml after the journal has its bars: the
