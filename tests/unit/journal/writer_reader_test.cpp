@@ -387,6 +387,9 @@ TEST(Journal, GroupCommitReportsOnlyWhatIsOnDisk) {
   }
   ASSERT_TRUE(w->flush().ok());
   EXPECT_EQ(w->durable_sequence(), 20u);
+  // on_durable runs on the flusher thread, possibly still after flush()
+  // returned; close() joins that thread, so seen_on_disk is then settled.
+  ASSERT_TRUE(w->close().ok());
   EXPECT_FALSE(seen_on_disk.empty());
 }
 
