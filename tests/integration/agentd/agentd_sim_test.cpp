@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -347,10 +348,14 @@ TEST(AgentdSim, StatusSocketServesOneDocument) {
     if (app != nullptr) return;  // started; the document is read once the run froze
     // The status server runs on the io_context: read from a helper thread
     // while this one serves.
-    std::string text;
-    std::thread reader([&] { text = read_status(d.root / "agent-status.sock"); });
+    std::string text;  // the reader's until it sets `read`
+    std::atomic<bool> read{false};
+    std::thread reader([&] {
+      text = read_status(d.root / "agent-status.sock");
+      read.store(true);
+    });
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (text.empty() && std::chrono::steady_clock::now() < deadline) io.run_for(std::chrono::milliseconds(5));
+    while (!read.load() && std::chrono::steady_clock::now() < deadline) io.run_for(std::chrono::milliseconds(5));
     reader.join();
     doc_text = text;
   });
