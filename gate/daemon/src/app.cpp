@@ -266,7 +266,9 @@ void GateApp::Impl::journal_start() {
 // arriving when it first would have: market time is the replay's, so the
 // run goes on as if the gate had never stopped. In PAPER it is cancelled,
 // as LIVE must: an order that never reached the venue is not sent after a
-// restart that took wall-clock time.
+// restart that took wall-clock time. Last, the orders a halt had to cancel
+// (cancel_all) but whose cancel the journal lacks get it now: a KILLED or
+// loss-halted gate never restarts with orders working.
 void GateApp::Impl::reconcile() {
   // In submission order (creation time, then the order number), as the
   // venue held them: orders share a bar's fill cap in that order.
@@ -279,6 +281,8 @@ void GateApp::Impl::reconcile() {
   });
   std::vector<std::string> ids;
   for (auto& [ts, id] : by_time) ids.push_back(std::move(id));
+  const std::set<std::string, std::less<>> owed(replayed_.cancels_owed.begin(), replayed_.cancels_owed.end());
+  std::uint32_t cancels_owed = 0;
   std::uint32_t resubmitted = 0;
   std::uint32_t settled = 0;
   std::uint32_t never_sent = 0;
@@ -291,7 +295,7 @@ void GateApp::Impl::reconcile() {
     const std::int64_t ts = now();
     switch (before) {
       case OrderState::kPendingNew:
-        if (gate_cfg_.mode == Mode::kSim) {
+        if (gate_cfg_.mode == Mode::kSim && !owed.contains(id)) {
           if (!order_event(id, OrderEvent::kSubmit, ts,
                            "decided before the restart, never sent; sent now, arriving when it first would have")) {
             return;
@@ -344,6 +348,16 @@ void GateApp::Impl::reconcile() {
       ++cancels_resent;
     }
   }
+  for (const std::string& id : ids) {
+    const Order* o = state_->find_live_order(id);
+    if (!owed.contains(id) || o == nullptr || !next_order_state(o->state, OrderEvent::kCancelRequest).ok()) continue;
+    if (!request_cancel(id, "owed by the halt to " + std::string(to_string(state_->halt().state())) +
+                                " before the restart, whose cancels were not all journaled")) {
+      return;
+    }
+    ++cancels_owed;
+  }
+  replayed_.cancels_owed.clear();
   ipc::GateRecord r;
   ipc::ReconcileResult* rr = r.mutable_reconcile();
   rr->set_open_orders_venue(resubmitted);
@@ -351,10 +365,13 @@ void GateApp::Impl::reconcile() {
   rr->set_settled_unknown(settled);
   rr->set_detail("SimVenue rebuilt from the journal: " + std::to_string(resubmitted) + " resubmitted (" +
                  std::to_string(cancels_resent) + " with their pending cancel), " + std::to_string(sent_late) +
-                 " never sent and sent now, " + std::to_string(never_sent) + " never sent and cancelled");
+                 " never sent and sent now, " + std::to_string(never_sent) + " never sent and cancelled, " +
+                 std::to_string(cancels_owed) + " cancelled for the halt");
   if (!append(r)) return;
-  log_->info("reconciled venue=SimVenue journal_open={} resubmitted={} settled={} sent_late={} never_sent={}",
-             ids.size(), resubmitted, settled, sent_late, never_sent);
+  log_->info(
+      "reconciled venue=SimVenue journal_open={} resubmitted={} settled={} sent_late={} never_sent={} "
+      "cancels_owed={}",
+      ids.size(), resubmitted, settled, sent_late, never_sent, cancels_owed);
   // A crash may have come between a cancel that freed quantity and the
   // follow-up flatten; and the cancels settled above free some too.
   follow_up_flatten();

@@ -105,6 +105,12 @@ class Replayer {
                         std::string(to_string(change->to)));
     }
     out_.halt_reason = h.reason();
+    if (change->cancel_all) {
+      out_.cancels_owed.clear();
+      for (const auto& [id, o] : out_.state->live_orders()) {
+        if (next_order_state(o.state, OrderEvent::kCancelRequest).ok()) out_.cancels_owed.push_back(id);
+      }
+    }
     return {};
   }
 

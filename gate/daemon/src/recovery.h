@@ -51,6 +51,11 @@ struct Replayed {
   std::vector<Bar> venue_bars;
   std::deque<ipc::CancelIntent> cancels;  // accepted cancels, oldest first, bounded
   std::string halt_reason;
+  // The orders the last halt change with cancel_all (kill, daily loss,
+  // dead-man's switch...) had to cancel, as it found them. The change and
+  // the cancels are separate records, so a stop between them leaves some
+  // of these without a cancel; the restart cancels those (reconcile).
+  std::vector<std::string> cancels_owed;
   // Every ProposalStateChanged and ParameterChangeAck applied in order:
   // the pending proposals, the kept decided ones and the parameter changes
   // still waiting for the agent. Limits from gate.yaml (proposal_limits()).

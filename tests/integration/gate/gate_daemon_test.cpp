@@ -598,11 +598,10 @@ TEST_F(GateDaemonTest, AStopReachedBeforeASigkillStaysReached) {
   expect_the_kill_changes_no_fill("", before, after, 1, "the triggered order fills at bar t+1's open");
 }
 
-// Cuts the gate's journal (one segment) right after the IntentDecided
-// record of `intent_id`: what a stop between an acceptance's record and
-// its submit record leaves behind, the order PENDING_NEW. The cut is at a
-// record boundary, so the journal stays valid (a shorter chain).
-void cut_after_decision(const std::string& journal_dir, const std::string& intent_id) {
+// Cuts the gate's journal (one segment) right after the first record
+// `is_last` accepts, as a stop can leave it: the cut is at a record
+// boundary, so the journal stays valid (a shorter chain).
+void cut_after(const std::string& journal_dir, const std::function<bool(const ipc::GateRecord&)>& is_last) {
   std::vector<std::filesystem::path> segments;
   for (const auto& e : std::filesystem::directory_iterator(journal_dir)) {
     if (e.path().filename().string().rfind("journal-", 0) == 0) segments.push_back(e.path());
@@ -614,14 +613,22 @@ void cut_after_decision(const std::string& journal_dir, const std::string& inten
   for (;;) {
     auto next = (*reader)->next();
     ASSERT_TRUE(next) << next.error().message;
-    ASSERT_TRUE(next->has_value()) << "no IntentDecided record of " << intent_id;
+    ASSERT_TRUE(next->has_value()) << "no record to cut after";
     end += 64 + (*next)->payload.size();
     ipc::GateRecord r;
     ASSERT_TRUE(r.ParseFromArray((*next)->payload.data(), static_cast<int>((*next)->payload.size())));
-    if (r.has_intent_decided() && r.intent_decided().intent().intent_id() == intent_id) break;
+    if (is_last(r)) break;
   }
-  ASSERT_LT(end, std::filesystem::file_size(segments[0])) << "nothing follows the decision";
+  ASSERT_LT(end, std::filesystem::file_size(segments[0])) << "nothing follows the record";
   std::filesystem::resize_file(segments[0], end);
+}
+
+// Right after the IntentDecided record of `intent_id`: the order is then
+// PENDING_NEW, decided and never sent.
+void cut_after_decision(const std::string& journal_dir, const std::string& intent_id) {
+  cut_after(journal_dir, [&](const ipc::GateRecord& r) {
+    return r.has_intent_decided() && r.intent_decided().intent().intent_id() == intent_id;
+  });
 }
 
 // A stop between an acceptance's record and its submit record (the two
@@ -687,6 +694,39 @@ TEST_F(GateDaemonTest, AnOrderDecidedButNeverSentAtASigkillIsSentAsIfTheGateNeve
   EXPECT_EQ(m2_events.front(), "ORDER_EVENT_TYPE_SUBMIT");
   EXPECT_NE(reconcile_detail.find("1 never sent and sent now, 0 never sent and cancelled"), std::string::npos)
       << reconcile_detail;
+}
+
+// A kill cancels every open order, but its HaltStateChanged record and the
+// orders' cancel records are separate appends, so a stop can come between
+// them. The restarted gate is KILLED and must still cancel what the kill
+// owed: the resting order is cancelled and never fills, although the bars
+// after the restart trade through its limit. (Before, the restart handed
+// the order back to the venue and it filled while the gate was KILLED.)
+TEST_F(GateDaemonTest, AKillWhoseCancelsAreLostToASigkillStillCancelsAfterTheRestart) {
+  const std::vector<ipc::Bar> bars = sample_bars(60);
+  const auto px = [](const std::string& text) { return *Decimal::parse(text); };
+  // A buy limit placed after bar 9, under bar 10's open (so it rests), that
+  // a later bar's low reaches.
+  Decimal lowest = px(bars[11].low());
+  for (std::size_t i = 11; i < bars.size(); ++i) lowest = std::min(lowest, px(bars[i].low()));
+  const Decimal limit = lowest.add(px("0.50")).value();
+  ASSERT_LT(limit, px(bars[10].low())) << "the sample has no later bar under bar 10";
+  const std::string stop = limit.sub(px("100"))->to_string();
+  const AgentSession before = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = 0; i < 10; ++i) send_bar_answered(gate, agent, bars[i]);
+    decide_accepted(gate, agent, limit_intent("rest", ipc::SIDE_BUY, "0.01", limit.to_string(), stop));
+    const CommandResult kill = tradectl(gate.admin_socket(), {"kill", "--reason", "test kill"});
+    EXPECT_EQ(kill.exit_code, 0) << kill.err;
+  };
+  const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = 10; i < bars.size(); ++i) send_bar_answered(gate, agent, bars[i]);
+  };
+  const JournalDamage cut = [](const std::string& journal_dir) {
+    cut_after(journal_dir, [](const ipc::GateRecord& r) {
+      return r.has_halt_state_changed() && r.halt_state_changed().to() == ipc::HALT_STATE_KILLED;
+    });
+  };
+  expect_the_kill_changes_no_fill("", before, after, 0, "the kill cancelled the order", cut);
 }
 
 // A product taken out of gate.yaml after the journal has its bars: the
