@@ -266,9 +266,10 @@ void GateApp::Impl::journal_start() {
 // arriving when it first would have: market time is the replay's, so the
 // run goes on as if the gate had never stopped. In PAPER it is cancelled,
 // as LIVE must: an order that never reached the venue is not sent after a
-// restart that took wall-clock time. Last, the orders a halt had to cancel
-// (cancel_all) but whose cancel the journal lacks get it now: a KILLED or
-// loss-halted gate never restarts with orders working.
+// restart that took wall-clock time. Last, an order a cancel was decided
+// for (by a halt's cancel-all or the agent) whose cancel_request the
+// journal lacks gets it now: a KILLED or loss-halted gate never restarts
+// with orders working, and an accepted cancel is never forgotten.
 void GateApp::Impl::reconcile() {
   // In submission order (creation time, then the order number), as the
   // venue held them: orders share a bar's fill cap in that order.
@@ -281,7 +282,7 @@ void GateApp::Impl::reconcile() {
   });
   std::vector<std::string> ids;
   for (auto& [ts, id] : by_time) ids.push_back(std::move(id));
-  const std::set<std::string, std::less<>> owed(replayed_.cancels_owed.begin(), replayed_.cancels_owed.end());
+  const std::set<std::string, std::less<>>& owed = replayed_.cancels_owed;
   std::uint32_t cancels_owed = 0;
   std::uint32_t resubmitted = 0;
   std::uint32_t settled = 0;
@@ -351,8 +352,8 @@ void GateApp::Impl::reconcile() {
   for (const std::string& id : ids) {
     const Order* o = state_->find_live_order(id);
     if (!owed.contains(id) || o == nullptr || !next_order_state(o->state, OrderEvent::kCancelRequest).ok()) continue;
-    if (!request_cancel(id, "owed by the halt to " + std::string(to_string(state_->halt().state())) +
-                                " before the restart, whose cancels were not all journaled")) {
+    if (!request_cancel(id, "a cancel decided before the restart (by a halt or the agent) whose cancel request "
+                            "was not journaled")) {
       return;
     }
     ++cancels_owed;
@@ -366,7 +367,7 @@ void GateApp::Impl::reconcile() {
   rr->set_detail("SimVenue rebuilt from the journal: " + std::to_string(resubmitted) + " resubmitted (" +
                  std::to_string(cancels_resent) + " with their pending cancel), " + std::to_string(sent_late) +
                  " never sent and sent now, " + std::to_string(never_sent) + " never sent and cancelled, " +
-                 std::to_string(cancels_owed) + " cancelled for the halt");
+                 std::to_string(cancels_owed) + " owed cancels requested");
   if (!append(r)) return;
   log_->info(
       "reconciled venue=SimVenue journal_open={} resubmitted={} settled={} sent_late={} never_sent={} "

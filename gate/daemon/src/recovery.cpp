@@ -1,5 +1,7 @@
 #include "recovery.h"
 
+#include <algorithm>
+
 #include "journal/journal.h"
 #include "record_decoder.h"
 #include "records.h"
@@ -64,8 +66,7 @@ class Replayer {
       case ipc::GateRecord::kStopTriggered:
         return out_.state->apply_stop_triggered(r.stop_triggered().order_id(), r.stop_triggered().limit_from_ts_ns());
       case ipc::GateRecord::kCancelRequested:
-        out_.cancels.push_back(r.cancel_requested());
-        while (out_.cancels.size() > kRememberedCancelsMax) out_.cancels.pop_front();
+        cancel_requested(r.cancel_requested());
         return {};
       case ipc::GateRecord::BODY_NOT_SET:
         break;
@@ -106,12 +107,28 @@ class Replayer {
     }
     out_.halt_reason = h.reason();
     if (change->cancel_all) {
-      out_.cancels_owed.clear();
       for (const auto& [id, o] : out_.state->live_orders()) {
-        if (next_order_state(o.state, OrderEvent::kCancelRequest).ok()) out_.cancels_owed.push_back(id);
+        if (next_order_state(o.state, OrderEvent::kCancelRequest).ok()) owe_cancel(id);
       }
     }
     return {};
+  }
+
+  void cancel_requested(const ipc::CancelIntent& c) {
+    out_.cancels.push_back(c);
+    while (out_.cancels.size() > kRememberedCancelsMax) out_.cancels.pop_front();
+    // An accepted cancel is journaled only for an order that was live.
+    if (const Order* o = out_.state->find_live_order_by_intent(c.intent_id())) owe_cancel(o->order_id);
+  }
+
+  // Orders leave the set only by no longer being live; it is pruned to the
+  // live ones whenever it doubles, so it stays within twice the open orders
+  // (plus kOwedPruneAt).
+  void owe_cancel(const std::string& order_id) {
+    out_.cancels_owed.insert(order_id);
+    if (out_.cancels_owed.size() < owed_prune_at_) return;
+    std::erase_if(out_.cancels_owed, [&](const std::string& id) { return out_.state->find_live_order(id) == nullptr; });
+    owed_prune_at_ = std::max(kOwedPruneAt, 2 * out_.cancels_owed.size());
   }
 
   Status mark(const ipc::MarkPrice& m) {
@@ -154,8 +171,11 @@ class Replayer {
     out_.venue_bars.push_back(bar);
   }
 
+  static constexpr std::size_t kOwedPruneAt = 1024;
+
   const Config& config_;
   Replayed& out_;
+  std::size_t owed_prune_at_ = kOwedPruneAt;
 };
 
 }  // namespace

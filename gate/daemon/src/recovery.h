@@ -10,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,11 +52,13 @@ struct Replayed {
   std::vector<Bar> venue_bars;
   std::deque<ipc::CancelIntent> cancels;  // accepted cancels, oldest first, bounded
   std::string halt_reason;
-  // The orders the last halt change with cancel_all (kill, daily loss,
-  // dead-man's switch...) had to cancel, as it found them. The change and
-  // the cancels are separate records, so a stop between them leaves some
-  // of these without a cancel; the restart cancels those (reconcile).
-  std::vector<std::string> cancels_owed;
+  // Orders a cancel was decided for: by a halt change with cancel_all
+  // (kill, daily loss, dead-man's switch...), every order it found open,
+  // and by an agent's accepted CancelIntent, its order. The decision and
+  // the order's cancel_request are separate records, so a stop between them
+  // leaves the order without its cancel; the restart requests it for those
+  // still open (reconcile). Pruned to live orders as it grows.
+  std::set<std::string, std::less<>> cancels_owed;
   // Every ProposalStateChanged and ParameterChangeAck applied in order:
   // the pending proposals, the kept decided ones and the parameter changes
   // still waiting for the agent. Limits from gate.yaml (proposal_limits()).

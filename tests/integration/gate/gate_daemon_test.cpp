@@ -729,6 +729,38 @@ TEST_F(GateDaemonTest, AKillWhoseCancelsAreLostToASigkillStillCancelsAfterTheRes
   expect_the_kill_changes_no_fill("", before, after, 0, "the kill cancelled the order", cut);
 }
 
+// The same for an agent's cancel: the gate journals the accepted
+// CancelIntent and then the order's cancel_request, two appends. With the
+// journal cut between them, the restarted gate remembers the cancel as
+// accepted (a retry of it gets that answer), so it must also make it: the
+// resting order is cancelled and never fills.
+TEST_F(GateDaemonTest, AnAcceptedCancelLostToASigkillIsStillMadeAfterTheRestart) {
+  const std::vector<ipc::Bar> bars = sample_bars(60);
+  const auto px = [](const std::string& text) { return *Decimal::parse(text); };
+  Decimal lowest = px(bars[11].low());
+  for (std::size_t i = 11; i < bars.size(); ++i) lowest = std::min(lowest, px(bars[i].low()));
+  const Decimal limit = lowest.add(px("0.50")).value();
+  ASSERT_LT(limit, px(bars[10].low())) << "the sample has no later bar under bar 10";
+  const std::string stop = limit.sub(px("100"))->to_string();
+  const AgentSession before = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = 0; i < 10; ++i) send_bar_answered(gate, agent, bars[i]);
+    decide_accepted(gate, agent, limit_intent("rest", ipc::SIDE_BUY, "0.01", limit.to_string(), stop));
+    Envelope cancel;
+    cancel.mutable_cancel_intent()->set_cancel_id("cancel-rest");
+    cancel.mutable_cancel_intent()->set_intent_id("rest");
+    Envelope result;
+    EXPECT_TRUE(agent.reply_to(agent.send(cancel), result)) << gate.log();
+    EXPECT_TRUE(result.cancel_result().accepted()) << result.DebugString();
+  };
+  const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = 10; i < bars.size(); ++i) send_bar_answered(gate, agent, bars[i]);
+  };
+  const JournalDamage cut = [](const std::string& journal_dir) {
+    cut_after(journal_dir, [](const ipc::GateRecord& r) { return r.has_cancel_requested(); });
+  };
+  expect_the_kill_changes_no_fill("", before, after, 0, "the agent cancelled the order", cut);
+}
+
 // A product taken out of gate.yaml after the journal has its bars: the
 // restarted gate cannot give SimVenue that product's last bar, says so in
 // its log and starts anyway (the venue cannot trade the product).
