@@ -729,6 +729,31 @@ TEST_F(GateDaemonTest, AKillWhoseCancelsAreLostToASigkillStillCancelsAfterTheRes
   expect_the_kill_changes_no_fill("", before, after, 0, "the kill cancelled the order", cut);
 }
 
+// kill --flatten with the journal cut right after the kill's record: the
+// flatten order was never journaled. The restarted gate, KILLED with the
+// flatten still in force, plans it again, so the position is closed as it
+// is without the kill (the same fills).
+TEST_F(GateDaemonTest, AKillFlattenLostToASigkillStillFlattensAfterTheRestart) {
+  const std::vector<ipc::Bar> bars = sample_bars(16);
+  const std::string stop = Decimal::parse(bars[9].close())->sub(*Decimal::parse("100"))->to_string();
+  const AgentSession before = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = 0; i < 10; ++i) send_bar_answered(gate, agent, bars[i]);
+    decide_accepted(gate, agent, market_intent("f-1", ipc::SIDE_BUY, "0.02", stop));
+    send_bar_answered(gate, agent, bars[10]);  // the buy fills
+    const CommandResult kill = tradectl(gate.admin_socket(), {"kill", "--flatten", "--reason", "test"});
+    EXPECT_EQ(kill.exit_code, 0) << kill.err;
+  };
+  const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = 11; i < bars.size(); ++i) send_bar_answered(gate, agent, bars[i]);
+  };
+  const JournalDamage cut = [](const std::string& journal_dir) {
+    cut_after(journal_dir, [](const ipc::GateRecord& r) {
+      return r.has_halt_state_changed() && r.halt_state_changed().to() == ipc::HALT_STATE_KILLED;
+    });
+  };
+  expect_the_kill_changes_no_fill("", before, after, 2, "the buy, then the flatten's sell", cut);
+}
+
 // The same for an agent's cancel: the gate journals the accepted
 // CancelIntent and then the order's cancel_request, two appends. With the
 // journal cut between them, the restarted gate remembers the cancel as
