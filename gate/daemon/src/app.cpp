@@ -302,11 +302,7 @@ void GateApp::Impl::reconcile() {
             return;
           }
           sent_late_.insert(id);
-          Effect e;
-          e.kind = Effect::Kind::kVenueSubmit;
-          e.barrier = last_seq_;
-          e.payload = id;
-          enqueue(std::move(e));
+          enqueue_venue(Effect::Kind::kVenueSubmit, id);
           ++sent_late;
           continue;
         }
@@ -334,11 +330,7 @@ void GateApp::Impl::reconcile() {
         o->filled_quantity.is_zero() ? OrderEvent::kReconcileOpen : OrderEvent::kReconcilePartiallyFilled;
     if (!order_event(id, settle, ts, "resubmitted to the restarted venue")) return;
     awaiting_reack_.insert(id);
-    Effect e;
-    e.kind = Effect::Kind::kVenueSubmit;
-    e.barrier = last_seq_;
-    e.payload = id;
-    enqueue(std::move(e));
+    enqueue_venue(Effect::Kind::kVenueSubmit, id);
     ++resubmitted;
     if (before == OrderState::kCancelPending) {
       // The cancel goes to the venue again and arrives when it first did:
@@ -489,6 +481,14 @@ void GateApp::Impl::journal_failed(const std::string& error) {
 }
 
 // ---------------------------------------------------------------- effects
+
+void GateApp::Impl::enqueue_venue(Effect::Kind kind, const std::string& order_id) {
+  Effect e;
+  e.kind = kind;
+  e.barrier = last_seq_;
+  e.payload = order_id;
+  enqueue(std::move(e));
+}
 
 void GateApp::Impl::enqueue(Effect effect) {
   waited_seq_ = std::max(waited_seq_, effect.barrier);

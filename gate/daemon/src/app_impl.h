@@ -198,6 +198,9 @@ class GateApp::Impl final : public IpcHandler {
   std::uint64_t bar_reply_barrier() const;
 
   void enqueue(Effect effect);
+  // A venue submit or cancel of `order_id`, run once everything journaled
+  // so far is durable.
+  void enqueue_venue(Effect::Kind kind, const std::string& order_id);
   // Sends a message to the agent (session 0: to every agent) once the
   // journal is durable up to `barrier`, after everything queued before it.
   void send_agent(SessionId session, ipc::Envelope message, std::uint64_t barrier);

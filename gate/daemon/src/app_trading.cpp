@@ -212,11 +212,7 @@ bool GateApp::Impl::record(SessionId session, std::uint64_t request_id, const ip
   }
   if (!decision.accepted()) return true;
   if (!order_event(decision.order_id(), OrderEvent::kSubmit, now(), "")) return false;
-  Effect e;
-  e.kind = Effect::Kind::kVenueSubmit;
-  e.barrier = last_seq_;
-  e.payload = decision.order_id();
-  enqueue(std::move(e));
+  enqueue_venue(Effect::Kind::kVenueSubmit, decision.order_id());
   return true;
 }
 
@@ -301,13 +297,7 @@ bool GateApp::Impl::request_cancel(const std::string& order_id, const std::strin
   if (o == nullptr) return false;
   const bool at_venue = o->state != OrderState::kPendingNew;
   if (!order_event(order_id, OrderEvent::kCancelRequest, now(), why)) return false;
-  if (at_venue) {
-    Effect e;
-    e.kind = Effect::Kind::kVenueCancel;
-    e.barrier = last_seq_;
-    e.payload = order_id;
-    enqueue(std::move(e));
-  }
+  if (at_venue) enqueue_venue(Effect::Kind::kVenueCancel, order_id);
   return true;
 }
 
