@@ -702,25 +702,44 @@ TEST_F(GateDaemonTest, AnOrderDecidedButNeverSentAtASigkillIsSentAsIfTheGateNeve
 // owed: the resting order is cancelled and never fills, although the bars
 // after the restart trade through its limit. (Before, the restart handed
 // the order back to the venue and it filled while the gate was KILLED.)
+// For the lost-cancel tests: 60 sample bars and a buy "rest" placed after
+// bar 9 under bar 10's low, so it rests, at a price a later bar's low
+// reaches, so it fills unless it is cancelled. `cancel` runs after the
+// order is accepted; `after` sends the bars from 10 on.
+struct RestingBuy {
+  std::vector<ipc::Bar> bars = sample_bars(60);
+  std::string limit;
+  std::string stop;
+  RestingBuy() {
+    const auto px = [](const std::string& text) { return *Decimal::parse(text); };
+    Decimal lowest = px(bars[11].low());
+    for (std::size_t i = 11; i < bars.size(); ++i) lowest = std::min(lowest, px(bars[i].low()));
+    const Decimal l = lowest.add(px("0.50")).value();
+    EXPECT_LT(l, px(bars[10].low())) << "the sample has no later bar under bar 10";
+    limit = l.to_string();
+    stop = l.sub(px("100"))->to_string();
+  }
+  AgentSession before(const AgentSession& cancel) const {
+    return [this, cancel](GateProcess& gate, AgentPeer& agent) {
+      for (std::size_t i = 0; i < 10; ++i) send_bar_answered(gate, agent, bars[i]);
+      decide_accepted(gate, agent, limit_intent("rest", ipc::SIDE_BUY, "0.01", limit, stop));
+      cancel(gate, agent);
+    };
+  }
+  AgentSession after() const {
+    return [this](GateProcess& gate, AgentPeer& agent) {
+      for (std::size_t i = 10; i < bars.size(); ++i) send_bar_answered(gate, agent, bars[i]);
+    };
+  }
+};
+
 TEST_F(GateDaemonTest, AKillWhoseCancelsAreLostToASigkillStillCancelsAfterTheRestart) {
-  const std::vector<ipc::Bar> bars = sample_bars(60);
-  const auto px = [](const std::string& text) { return *Decimal::parse(text); };
-  // A buy limit placed after bar 9, under bar 10's open (so it rests), that
-  // a later bar's low reaches.
-  Decimal lowest = px(bars[11].low());
-  for (std::size_t i = 11; i < bars.size(); ++i) lowest = std::min(lowest, px(bars[i].low()));
-  const Decimal limit = lowest.add(px("0.50")).value();
-  ASSERT_LT(limit, px(bars[10].low())) << "the sample has no later bar under bar 10";
-  const std::string stop = limit.sub(px("100"))->to_string();
-  const AgentSession before = [&](GateProcess& gate, AgentPeer& agent) {
-    for (std::size_t i = 0; i < 10; ++i) send_bar_answered(gate, agent, bars[i]);
-    decide_accepted(gate, agent, limit_intent("rest", ipc::SIDE_BUY, "0.01", limit.to_string(), stop));
+  const RestingBuy rest;
+  const AgentSession before = rest.before([](GateProcess& gate, AgentPeer&) {
     const CommandResult kill = tradectl(gate.admin_socket(), {"kill", "--reason", "test kill"});
     EXPECT_EQ(kill.exit_code, 0) << kill.err;
-  };
-  const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
-    for (std::size_t i = 10; i < bars.size(); ++i) send_bar_answered(gate, agent, bars[i]);
-  };
+  });
+  const AgentSession after = rest.after();
   const JournalDamage cut = [](const std::string& journal_dir) {
     cut_after(journal_dir, [](const ipc::GateRecord& r) {
       return r.has_halt_state_changed() && r.halt_state_changed().to() == ipc::HALT_STATE_KILLED;
@@ -760,26 +779,16 @@ TEST_F(GateDaemonTest, AKillFlattenLostToASigkillStillFlattensAfterTheRestart) {
 // accepted (a retry of it gets that answer), so it must also make it: the
 // resting order is cancelled and never fills.
 TEST_F(GateDaemonTest, AnAcceptedCancelLostToASigkillIsStillMadeAfterTheRestart) {
-  const std::vector<ipc::Bar> bars = sample_bars(60);
-  const auto px = [](const std::string& text) { return *Decimal::parse(text); };
-  Decimal lowest = px(bars[11].low());
-  for (std::size_t i = 11; i < bars.size(); ++i) lowest = std::min(lowest, px(bars[i].low()));
-  const Decimal limit = lowest.add(px("0.50")).value();
-  ASSERT_LT(limit, px(bars[10].low())) << "the sample has no later bar under bar 10";
-  const std::string stop = limit.sub(px("100"))->to_string();
-  const AgentSession before = [&](GateProcess& gate, AgentPeer& agent) {
-    for (std::size_t i = 0; i < 10; ++i) send_bar_answered(gate, agent, bars[i]);
-    decide_accepted(gate, agent, limit_intent("rest", ipc::SIDE_BUY, "0.01", limit.to_string(), stop));
+  const RestingBuy rest;
+  const AgentSession before = rest.before([](GateProcess& gate, AgentPeer& agent) {
     Envelope cancel;
     cancel.mutable_cancel_intent()->set_cancel_id("cancel-rest");
     cancel.mutable_cancel_intent()->set_intent_id("rest");
     Envelope result;
     EXPECT_TRUE(agent.reply_to(agent.send(cancel), result)) << gate.log();
     EXPECT_TRUE(result.cancel_result().accepted()) << result.DebugString();
-  };
-  const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
-    for (std::size_t i = 10; i < bars.size(); ++i) send_bar_answered(gate, agent, bars[i]);
-  };
+  });
+  const AgentSession after = rest.after();
   const JournalDamage cut = [](const std::string& journal_dir) {
     cut_after(journal_dir, [](const ipc::GateRecord& r) { return r.has_cancel_requested(); });
   };
