@@ -424,11 +424,13 @@ TEST_F(GateDaemonTest, MarketStatisticsSurviveARestart) {
 // `after` in a second; when `crash` the gate is SIGKILLed and started
 // again between them (otherwise it keeps running), and `damage` (when set)
 // gets the journal directory while the gate is down. Returns the journal's
-// fills, one line each (order, quantity, price, fee, market time).
+// fills, one line each (order, quantity, price, fee, market time), and
+// puts all its records in `records` when given.
 using AgentSession = std::function<void(GateProcess&, AgentPeer&)>;
 using JournalDamage = std::function<void(const std::string& journal_dir)>;
 std::vector<std::string> fills_across_a_kill(const std::string& gate_extra, bool crash, const AgentSession& before,
-                                             const AgentSession& after, const JournalDamage& damage = {}) {
+                                             const AgentSession& after, const JournalDamage& damage = {},
+                                             std::vector<ipc::GateRecord>* records = nullptr) {
   TempDir dir;
   GateTestConfig config;
   config.gate_extra = gate_extra;
@@ -447,24 +449,28 @@ std::vector<std::string> fills_across_a_kill(const std::string& gate_extra, bool
     (*session)(gate, agent);
   }
   std::vector<std::string> fills;
-  for (const auto& r : read_gate_records(gate.journal_dir())) {
+  const std::vector<ipc::GateRecord> journal = read_gate_records(gate.journal_dir());
+  for (const auto& r : journal) {
     if (!r.has_fill()) continue;
     const ipc::Fill& f = r.fill();
     fills.push_back(f.order_id() + " " + f.quantity() + " @ " + f.price() + " fee " + f.fee() + " at " +
                     std::to_string(f.ts_ns()));
   }
+  if (records != nullptr) *records = journal;
   gate.signal(SIGTERM);
   gate.wait_exit();
   return fills;
 }
 
 // The same sessions without and with the kill: `fills` fills (`why`), and
-// the same ones both times.
+// the same ones both times. `killed_records` gets the killed run's journal.
 void expect_the_kill_changes_no_fill(const std::string& gate_extra, const AgentSession& before,
                                      const AgentSession& after, std::size_t fills, const char* why,
-                                     const JournalDamage& damage = {}) {
+                                     const JournalDamage& damage = {},
+                                     std::vector<ipc::GateRecord>* killed_records = nullptr) {
   const std::vector<std::string> straight = fills_across_a_kill(gate_extra, false, before, after);
-  const std::vector<std::string> killed = fills_across_a_kill(gate_extra, true, before, after, damage);
+  const std::vector<std::string> killed =
+      fills_across_a_kill(gate_extra, true, before, after, damage, killed_records);
   for (const std::string& line : straight) std::printf("  %s\n", line.c_str());
   ASSERT_EQ(straight.size(), fills) << why;
   EXPECT_EQ(killed, straight);
@@ -656,31 +662,15 @@ TEST_F(GateDaemonTest, AnOrderDecidedButNeverSentAtASigkillIsSentAsIfTheGateNeve
       "    seed: 3\n"
       "    ack_latency: 20s\n"
       "    ack_latency_jitter: 50s\n";
-  std::string reconcile_detail;
   const JournalDamage cut = [&](const std::string& journal_dir) { cut_after_decision(journal_dir, "m-2"); };
-  expect_the_kill_changes_no_fill(venue, before, after, 2, "both orders fill", cut);
+  std::vector<ipc::GateRecord> killed;
+  expect_the_kill_changes_no_fill(venue, before, after, 2, "both orders fill", cut, &killed);
 
   // What the restarted gate journaled about m-2's order.
-  TempDir dir;
-  GateTestConfig config;
-  config.gate_extra = venue;
-  write_gate_config(dir.path(), config);
-  GateProcess gate(dir.path());
-  ASSERT_TRUE(gate.start()) << gate.log();
-  {
-    AgentPeer agent;
-    ASSERT_TRUE(agent.connect(gate.gate_socket()));
-    before(gate, agent);
-  }
-  gate.signal(SIGKILL);
-  gate.wait_exit();
-  cut(gate.journal_dir());
-  ASSERT_TRUE(gate.start()) << gate.log();
-  gate.signal(SIGTERM);
-  gate.wait_exit();
+  std::string reconcile_detail;
   std::vector<std::string> m2_events;
   std::string m2_order;
-  for (const auto& r : read_gate_records(gate.journal_dir())) {
+  for (const auto& r : killed) {
     if (r.has_intent_decided() && r.intent_decided().intent().intent_id() == "m-2") {
       m2_order = r.intent_decided().decision().order_id();
     }
