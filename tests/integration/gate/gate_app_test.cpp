@@ -1,21 +1,19 @@
-// GateApp in this process, on its own io_context thread, with a disk that
+// GateApp in this process (RunningGate), with a disk that
 // fails on purpose (the journal's FileOps seam): when the journal stops
 // being writable the gate must halt, never tell the agent about an
 // acceptance that did not reach the disk, refuse every intent and operator
 // action from then on, and say why in its status.
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
-#include <future>
 
 #include "gate/daemon.h"
 #include "gate_daemon_support.h"
 #include "proto/decimal.h"
+#include "running_gate.h"
 
 namespace ta::test {
 namespace {
@@ -26,39 +24,6 @@ class FailingDisk : public journal::FileOps {
  public:
   std::atomic<bool> fail{false};
   int fdatasync(int fd) override { return fail ? EIO : journal::FileOps::fdatasync(fd); }
-};
-
-class RunningGate {
- public:
-  RunningGate(const std::string& config_path, journal::FileOps* ops,
-              std::function<void(std::vector<gate::VenueEvent>&)> venue_events = {}) {
-    auto load = gate::load_config(config_path);
-    EXPECT_TRUE(load.problems.empty());
-    gate::GateAppOptions o;
-    o.config = load.config;
-    o.config_file = config_path;
-    o.gate_version = "test";
-    o.journal_file_ops = ops;
-    o.venue_events_for_test = std::move(venue_events);
-    app_ = std::make_unique<gate::GateApp>(io_, std::move(o));
-    std::promise<std::string> started;
-    thread_ = std::thread([&] {
-      auto st = app_->start();
-      started.set_value(st.ok() ? "" : st.error().message);
-      io_.run();
-    });
-    start_error = started.get_future().get();
-  }
-  ~RunningGate() {
-    boost::asio::post(io_, [this] { app_->stop("test over", [this] { io_.stop(); }); });
-    thread_.join();
-  }
-  std::string start_error;
-
- private:
-  boost::asio::io_context io_{1};
-  std::unique_ptr<gate::GateApp> app_;
-  std::thread thread_;
 };
 
 ipc::StatusReply status(const std::string& socket) {
