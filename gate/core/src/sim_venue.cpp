@@ -147,7 +147,7 @@ SimOrder to_sim_order(const Order& o) {
 
 SimVenue::SimVenue(SimVenueConfig config, std::vector<ProductSpec> products)
     : config_(config), products_(std::move(products)) {
-  for (const auto& p : products_) books_.push_back(Book{p.product, -1, Price(), Price()});
+  for (const auto& p : products_) books_.push_back(Book{p.product, -1, Price(), Price(), {}});
 }
 
 const ProductSpec* SimVenue::spec(std::string_view product) const {
@@ -188,6 +188,23 @@ Status SimVenue::restore(const Bar& bar) {
     book->ask = bar.ask;
   }
   now_ns_ = std::max(now_ns_, bar.open_ts_ns + config_.bar_period_ms * kNanosPerMs);
+  return {};
+}
+
+Status SimVenue::restore_filled(std::string_view product, std::int64_t bar_open_ts_ns, Quantity quantity) {
+  Book* book = book_of(product);
+  if (book == nullptr) return make_error("fills for unknown product " + std::string(product));
+  if (bar_open_ts_ns <= book->last_open_ts_ns) {
+    return make_error("fills for " + std::string(product) + " bar at " + std::to_string(bar_open_ts_ns) +
+                      " ns, which is not newer than the last bar seen");
+  }
+  if (quantity.is_negative()) return make_error("filled quantity is negative");
+  for (auto& [open, filled] : book->filled_before) {
+    if (open != bar_open_ts_ns) continue;
+    filled = Decimal::from_units(filled.units() + quantity.units());
+    return {};
+  }
+  book->filled_before.emplace_back(bar_open_ts_ns, quantity);
   return {};
 }
 
@@ -411,8 +428,14 @@ Result<std::vector<VenueEvent>> SimVenue::on_bar(const Bar& bar) {
   std::vector<VenueEvent> out;
   const Int128 cap = detail::mul_units(bar.volume, config_.fill_volume_fraction_max, Rounding::kFloor);
   const Int128 inc = s->base_increment.units();
+  Int128 left = cap / inc * inc;
+  // What a restart found already filled on this bar (restore_filled).
+  std::erase_if(book->filled_before, [&](const auto& f) {
+    if (f.first == bar.open_ts_ns) left = std::max<Int128>(0, left - f.second.units());
+    return f.first <= bar.open_ts_ns;
+  });
   const Book before = *book;  // the spread known before this bar
-  BarWork w{bar, *s, before, saturate(cap / inc * inc), out};
+  BarWork w{bar, *s, before, saturate(left), out};
   // Orders are worked in submission order (they share the bar's fill cap)
   // and finished ones leave the book in the same pass.
   std::size_t kept = 0;

@@ -108,6 +108,16 @@ Status GateApp::Impl::start() {
     }
   }
   replayed_.venue_bars.clear();
+  for (const daemon::Replayed::UnmarkedFill& u : replayed_.unmarked_fills) {
+    if (auto st = venue_->restore_filled(u.product, u.bar_open_ts_ns, u.quantity); !st) {
+      venue_log_->warn("SimVenue not given the fills of a bar the journal lacks product={} error={}",
+                       daemon::log_text(u.product), daemon::log_text(st.error().message));
+    } else {
+      venue_log_->info("SimVenue told of fills on a bar the journal lacks product={} bar_open_ts_ns={} quantity={}",
+                       daemon::log_text(u.product), u.bar_open_ts_ns, u.quantity.to_string());
+    }
+  }
+  replayed_.unmarked_fills.clear();
   if (auto st = start_server(); !st) return st;
   journal_start();
   complete_installed_proposals();

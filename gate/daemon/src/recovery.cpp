@@ -53,7 +53,8 @@ class Replayer {
         return order_update(r.order_update());
       case ipc::GateRecord::kFill:
         ++out_.fills;
-        return out_.state->apply_fill(r.fill());
+        if (auto st = out_.state->apply_fill(r.fill()); !st) return st;
+        return unmarked_fill(r.fill());
       case ipc::GateRecord::kHaltStateChanged:
         return halt(r.halt_state_changed());
       case ipc::GateRecord::kMark:
@@ -155,7 +156,29 @@ class Replayer {
     return {};
   }
 
+  // SimVenue fills a taker at its bar's open and a maker at its bar's end.
+  Status unmarked_fill(const ipc::Fill& f) {
+    auto quantity = Decimal::parse(f.quantity());
+    if (!quantity) return make_error("fill quantity: " + quantity.error().message);
+    const std::int64_t bar_open =
+        f.ts_ns() - (f.liquidity() == ipc::LIQUIDITY_MAKER ? config_.gate.sim.bar_period_ms * kNanosPerMs : 0);
+    for (const Bar& seen : out_.venue_bars) {
+      if (seen.product == f.product() && bar_open <= seen.open_ts_ns) return {};  // its bar is journaled
+    }
+    for (auto& u : out_.unmarked_fills) {
+      if (u.product != f.product() || u.bar_open_ts_ns != bar_open) continue;
+      u.quantity = Decimal::from_units(u.quantity.units() + quantity->units());
+      return {};
+    }
+    out_.unmarked_fills.push_back({f.product(), bar_open, *quantity});
+    return {};
+  }
+
   void venue_bar(const Bar& bar) {
+    // The bar's mark follows its fills: they are no longer unmarked.
+    std::erase_if(out_.unmarked_fills, [&](const Replayed::UnmarkedFill& u) {
+      return u.product == bar.product && u.bar_open_ts_ns <= bar.open_ts_ns;
+    });
     for (Bar& seen : out_.venue_bars) {
       if (seen.product != bar.product) continue;
       if (bar.open_ts_ns <= seen.open_ts_ns) return;

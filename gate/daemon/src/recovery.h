@@ -50,6 +50,16 @@ struct Replayed {
   // SIM: per product, the latest journaled bar, with the latest bid/ask
   // any bar carried (SimVenue::restore() rebuilds the venue's books).
   std::vector<Bar> venue_bars;
+  // SIM: fills of bars whose mark the journal lacks (a bar's fills are
+  // appended before its mark, so a stop can keep the one and lose the
+  // other), summed per product and bar: a bar sent again after the restart
+  // must not fill that quantity a second time (SimVenue::restore_filled).
+  struct UnmarkedFill {
+    std::string product;
+    std::int64_t bar_open_ts_ns = 0;
+    Quantity quantity;
+  };
+  std::vector<UnmarkedFill> unmarked_fills;
   std::deque<ipc::CancelIntent> cancels;  // accepted cancels, oldest first, bounded
   std::string halt_reason;
   // Orders a cancel was decided for: by a halt change with cancel_all

@@ -785,6 +785,32 @@ TEST_F(GateDaemonTest, AnAcceptedCancelLostToASigkillIsStillMadeAfterTheRestart)
   expect_the_kill_changes_no_fill("", before, after, 0, "the agent cancelled the order", cut);
 }
 
+// A bar's fills and its mark are separate appends (the mark is not even
+// waited for by the bar's answer), so a stop can keep the fills of bar 10
+// and lose its mark. The agent, without the answer, sends bar 10 again.
+// The restarted gate must not let bar 10 fill the order a second time:
+// the order, capped to a sliver of each bar's volume, fills bar by bar
+// exactly as without the kill.
+TEST_F(GateDaemonTest, ABarWhoseFillsSurvivedASigkillIsNotFilledAgain) {
+  const std::vector<ipc::Bar> bars = sample_bars(16);
+  const std::string stop = Decimal::parse(bars[9].close())->sub(*Decimal::parse("100"))->to_string();
+  const AgentSession before = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = 0; i < 10; ++i) send_bar_answered(gate, agent, bars[i]);
+    decide_accepted(gate, agent, market_intent("big", ipc::SIDE_BUY, "0.05", stop));
+    send_bar_answered(gate, agent, bars[10]);  // a first part fills
+  };
+  const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
+    for (std::size_t i = 10; i < bars.size(); ++i) send_bar_answered(gate, agent, bars[i]);
+  };
+  const JournalDamage cut = [](const std::string& journal_dir) {
+    cut_after(journal_dir, [](const ipc::GateRecord& r) {
+      return r.has_order_update() && r.order_update().state() == ipc::ORDER_STATE_PARTIALLY_FILLED;
+    });
+  };
+  expect_the_kill_changes_no_fill("venue:\n  sim:\n    fill_volume_fraction_max: 0.001\n", before, after, 6,
+                                  "a part on each bar from 10 on", cut);
+}
+
 // A product taken out of gate.yaml after the journal has its bars: the
 // restarted gate cannot give SimVenue that product's last bar, says so in
 // its log and starts anyway (the venue cannot trade the product).

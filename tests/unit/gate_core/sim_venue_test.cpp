@@ -165,6 +165,59 @@ TEST(SimVenue, VolumeCapIsSharedAndPartialFillsContinue) {
   EXPECT_EQ(v.open_orders(), 0u);
 }
 
+// Bar 2 fills the last 0.05 of "a" and then 0.05 of "b" (the cap is 0.1).
+// A restart kept "a"'s fill but lost "b"'s and bar 2 itself, so "a" is
+// done and "b" is handed back whole. The rebuilt venue, told of the 0.05
+// already filled on bar 2, works bar 2 again with the 0.05 of cap that was
+// left: "b" gets exactly the fill it got the first time.
+TEST(SimVenue, RestoredFillsOfABarLeaveItOnlyTheRestOfItsCap) {
+  SimVenue first(config(), products());
+  ASSERT_TRUE(first.submit(order("a", ipc::SIDE_BUY, ipc::ORDER_TYPE_MARKET, "0.25")).ok());
+  feed(first, bar(0, "100", "100", "100", "100", "1"));
+  ASSERT_TRUE(first.submit(order("b", ipc::SIDE_BUY, ipc::ORDER_TYPE_MARKET, "0.08")).ok());
+  feed(first, bar(1, "100", "100", "100", "100", "1"));
+  const auto original = fills(feed(first, bar(2, "100", "100", "100", "100", "1")));
+  ASSERT_EQ(original.size(), 2u);
+
+  // Rebuilt: bars up to 1 seen; "a" completed on bar 2 (its fill was
+  // kept), "b" handed back whole (its fill was lost).
+  SimVenue v(config(), products());
+  ASSERT_TRUE(v.restore(bar(1, "100", "100", "100", "100", "1")).ok());
+  ASSERT_TRUE(v.submit_at(order("b", ipc::SIDE_BUY, ipc::ORDER_TYPE_MARKET, "0.08"), kT0 + kMinute).ok());
+  ASSERT_TRUE(v.restore_filled("BTC-USD", kT0 + 2 * kMinute, D("0.05")).ok());
+  const auto again = fills(feed(v, bar(2, "100", "100", "100", "100", "1")));
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].order_id, "b");
+  EXPECT_EQ(again[0].quantity, original[1].quantity);
+  EXPECT_EQ(again[0].price, original[1].price);
+  EXPECT_EQ(again[0].fee, original[1].fee);
+
+  // Without the restored fill "b" would take more of bar 2 than it did.
+  SimVenue unaware(config(), products());
+  ASSERT_TRUE(unaware.restore(bar(1, "100", "100", "100", "100", "1")).ok());
+  ASSERT_TRUE(unaware.submit_at(order("b", ipc::SIDE_BUY, ipc::ORDER_TYPE_MARKET, "0.08"), kT0 + kMinute).ok());
+  EXPECT_EQ(fills(feed(unaware, bar(2, "100", "100", "100", "100", "1")))[0].quantity, D("0.08"));
+}
+
+TEST(SimVenue, RestoredFillsEdges) {
+  SimVenue v(config(), products());
+  ASSERT_TRUE(v.restore(bar(1, "100", "100", "100", "100", "1")).ok());
+  // Only bars not seen yet, known products, quantities >= 0.
+  EXPECT_FALSE(v.restore_filled("BTC-USD", kT0 + kMinute, D("0.01")).ok());
+  EXPECT_FALSE(v.restore_filled("ETH-USD", kT0 + 2 * kMinute, D("0.01")).ok());
+  EXPECT_FALSE(v.restore_filled("BTC-USD", kT0 + 2 * kMinute, D("-0.01")).ok());
+  // More than the cap: the bar fills nothing. Two entries for one bar add up.
+  ASSERT_TRUE(v.restore_filled("BTC-USD", kT0 + 2 * kMinute, D("0.07")).ok());
+  ASSERT_TRUE(v.restore_filled("BTC-USD", kT0 + 2 * kMinute, D("0.07")).ok());
+  // A bar that never comes (3) is forgotten once a later one (4) is seen.
+  ASSERT_TRUE(v.restore_filled("BTC-USD", kT0 + 3 * kMinute, D("0.1")).ok());
+  ASSERT_TRUE(v.submit_at(order("a", ipc::SIDE_BUY, ipc::ORDER_TYPE_MARKET, "1"), kT0 + kMinute).ok());
+  EXPECT_TRUE(fills(feed(v, bar(2, "100", "100", "100", "100", "1"))).empty());
+  const auto f = fills(feed(v, bar(4, "100", "100", "100", "100", "1")));
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].quantity, D("0.1")) << "bar 3's entry must not reduce bar 4's cap";
+}
+
 TEST(SimVenue, VolumeCapEdges) {
   for (const auto& [qty, first_fill] :
        {std::pair{"0.1", "0.1"}, std::pair{"0.09999999", "0.09999999"}, std::pair{"0.10000001", "0.1"}}) {

@@ -39,7 +39,9 @@
 // rebuilt after a restart - restore() with the bars it had seen, then
 // submit_at() with each open order's original submit time, in submission
 // order, then cancel_at() for the cancels they had pending - gives the
-// orders and cancels the arrival times they had; a stop-limit order whose
+// orders and cancels the arrival times they had, restore_filled() what a
+// bar the journal kept fills of but not the bar had already filled; a
+// stop-limit order whose
 // stop was reached (its kTriggered event) comes back with
 // SimOrder::stop_limit_from_ns and acts as a limit order without the stop
 // being reached again. Not thread-safe.
@@ -142,6 +144,14 @@ class SimVenue {
   // comes from when the bar has them), without working any order on it.
   // Bars must come in the order they were first seen.
   Status restore(const Bar& bar);
+  // Rebuilding after a restart that kept fills of a bar but not the bar
+  // itself (the fills are journaled before the bar's mark): `quantity` of
+  // the bar opening at `bar_open_ts_ns` has already filled, so when that
+  // bar comes again its fill cap holds only the rest, and the orders
+  // handed back fill as they did the first time instead of a second time.
+  // Bars not newer than the product's last are refused; entries for bars
+  // that never come are dropped once a later bar is processed.
+  Status restore_filled(std::string_view product, std::int64_t bar_open_ts_ns, Quantity quantity);
   // Requests a cancel arriving at now + latency. If the order finishes
   // before the cancel arrives, the cancel produces no event. Error: the
   // venue does not hold the order (finished, or never submitted).
@@ -172,6 +182,8 @@ class SimVenue {
     std::int64_t last_open_ts_ns = -1;
     Price bid;
     Price ask;
+    // restore_filled(): quantity already filled on bars not yet seen.
+    std::vector<std::pair<std::int64_t, Quantity>> filled_before;
   };
   struct BarWork {
     const Bar& bar;
