@@ -145,6 +145,12 @@ class Replayer {
       venue_bar(*bar);
     }
     if (m.ts_ns() > out_.market_now_ns) out_.market_now_ns = m.ts_ns();
+    // A mark follows the fills of its bar and of every bar before it: they
+    // are no longer unmarked (so the list holds at most the fills since
+    // each product's last mark).
+    std::erase_if(out_.unmarked_fills, [&](const Replayed::UnmarkedFill& u) {
+      return u.product == m.product() && u.bar_open_ts_ns < m.ts_ns();
+    });
     for (MarkSeen& seen : out_.marks) {
       if (seen.product == m.product()) {
         seen.price = *price;
@@ -162,8 +168,8 @@ class Replayer {
     if (!quantity) return make_error("fill quantity: " + quantity.error().message);
     const std::int64_t bar_open =
         f.ts_ns() - (f.liquidity() == ipc::LIQUIDITY_MAKER ? config_.gate.sim.bar_period_ms * kNanosPerMs : 0);
-    for (const Bar& seen : out_.venue_bars) {
-      if (seen.product == f.product() && bar_open <= seen.open_ts_ns) return {};  // its bar is journaled
+    for (const MarkSeen& seen : out_.marks) {
+      if (seen.product == f.product() && bar_open < seen.ts_ns) return {};  // its bar's mark is journaled
     }
     for (auto& u : out_.unmarked_fills) {
       if (u.product != f.product() || u.bar_open_ts_ns != bar_open) continue;
@@ -175,10 +181,6 @@ class Replayer {
   }
 
   void venue_bar(const Bar& bar) {
-    // The bar's mark follows its fills: they are no longer unmarked.
-    std::erase_if(out_.unmarked_fills, [&](const Replayed::UnmarkedFill& u) {
-      return u.product == bar.product && u.bar_open_ts_ns <= bar.open_ts_ns;
-    });
     for (Bar& seen : out_.venue_bars) {
       if (seen.product != bar.product) continue;
       if (bar.open_ts_ns <= seen.open_ts_ns) return;

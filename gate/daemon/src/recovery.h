@@ -54,6 +54,7 @@ struct Replayed {
   // appended before its mark, so a stop can keep the one and lose the
   // other), summed per product and bar: a bar sent again after the restart
   // must not fill that quantity a second time (SimVenue::restore_filled).
+  // Only fills after their product's last mark are kept.
   struct UnmarkedFill {
     std::string product;
     std::int64_t bar_open_ts_ns = 0;
