@@ -738,17 +738,24 @@ TEST_F(GateDaemonTest, AKillWhoseCancelsAreLostToASigkillStillCancelsAfterTheRes
   expect_the_kill_changes_no_fill("", before, after, 0, "the kill cancelled the order", cut);
 }
 
+// Bars 0 to 9, a market buy of `quantity` (its stop 100 under bar 9's
+// close), then bar 10, on which the buy fills (or starts to).
+void buy_on_bar_ten(GateProcess& gate, AgentPeer& agent, const std::vector<ipc::Bar>& bars, const std::string& id,
+                    const std::string& quantity) {
+  const std::string stop = Decimal::parse(bars[9].close())->sub(*Decimal::parse("100"))->to_string();
+  for (std::size_t i = 0; i < 10; ++i) send_bar_answered(gate, agent, bars[i]);
+  decide_accepted(gate, agent, market_intent(id, ipc::SIDE_BUY, quantity, stop));
+  send_bar_answered(gate, agent, bars[10]);
+}
+
 // kill --flatten with the journal cut right after the kill's record: the
 // flatten order was never journaled. The restarted gate, KILLED with the
 // flatten still in force, plans it again, so the position is closed as it
 // is without the kill (the same fills).
 TEST_F(GateDaemonTest, AKillFlattenLostToASigkillStillFlattensAfterTheRestart) {
   const std::vector<ipc::Bar> bars = sample_bars(16);
-  const std::string stop = Decimal::parse(bars[9].close())->sub(*Decimal::parse("100"))->to_string();
   const AgentSession before = [&](GateProcess& gate, AgentPeer& agent) {
-    for (std::size_t i = 0; i < 10; ++i) send_bar_answered(gate, agent, bars[i]);
-    decide_accepted(gate, agent, market_intent("f-1", ipc::SIDE_BUY, "0.02", stop));
-    send_bar_answered(gate, agent, bars[10]);  // the buy fills
+    buy_on_bar_ten(gate, agent, bars, "f-1", "0.02");  // the buy fills
     const CommandResult kill = tradectl(gate.admin_socket(), {"kill", "--flatten", "--reason", "test"});
     EXPECT_EQ(kill.exit_code, 0) << kill.err;
   };
@@ -793,11 +800,8 @@ TEST_F(GateDaemonTest, AnAcceptedCancelLostToASigkillIsStillMadeAfterTheRestart)
 // exactly as without the kill.
 TEST_F(GateDaemonTest, ABarWhoseFillsSurvivedASigkillIsNotFilledAgain) {
   const std::vector<ipc::Bar> bars = sample_bars(16);
-  const std::string stop = Decimal::parse(bars[9].close())->sub(*Decimal::parse("100"))->to_string();
   const AgentSession before = [&](GateProcess& gate, AgentPeer& agent) {
-    for (std::size_t i = 0; i < 10; ++i) send_bar_answered(gate, agent, bars[i]);
-    decide_accepted(gate, agent, market_intent("big", ipc::SIDE_BUY, "0.05", stop));
-    send_bar_answered(gate, agent, bars[10]);  // a first part fills
+    buy_on_bar_ten(gate, agent, bars, "big", "0.05");  // a first part fills
   };
   const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
     for (std::size_t i = 10; i < bars.size(); ++i) send_bar_answered(gate, agent, bars[i]);
