@@ -28,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "admin.pb.h"
 #include "gate.pb.h"
 #include "gate/admin_client.h"
@@ -332,6 +334,16 @@ class GateProcess {
   pid_t pid_ = -1;
   int exit_status_ = 0;
 };
+
+// One request on admin.sock; a failure to get an answer fails the test
+// and returns an empty envelope.
+inline ta::ipc::AdminEnvelope admin(const std::string& socket, const ta::ipc::AdminEnvelope& request) {
+  ta::gate::AdminClientOptions o;
+  o.socket_path = socket;
+  auto r = ta::gate::admin_request(o, request);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  return r.ok() ? *r : ta::ipc::AdminEnvelope();
+}
 
 inline CommandResult tradectl(const std::string& socket, std::vector<std::string> args) {
   std::vector<std::string> argv = {TRADECTL_BIN, "--socket", socket};

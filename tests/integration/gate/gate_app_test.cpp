@@ -27,13 +27,9 @@ class FailingDisk : public journal::FileOps {
 };
 
 ipc::StatusReply status(const std::string& socket) {
-  gate::AdminClientOptions o;
-  o.socket_path = socket;
   ipc::AdminEnvelope req;
   req.mutable_status_request();
-  auto r = gate::admin_request(o, req);
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-  return r.ok() ? r->status_reply() : ipc::StatusReply();
+  return admin(socket, req).status_reply();
 }
 
 TEST(GateApp, AnUnwritableJournalHaltsTheGateAndNothingUnjournaledGetsOut) {

@@ -70,14 +70,6 @@ std::string body_name(const ipc::GateRecord& r) {
   return field != nullptr ? field->name() : "empty";
 }
 
-ipc::AdminEnvelope admin(const std::string& socket, const ipc::AdminEnvelope& request) {
-  gate::AdminClientOptions o;
-  o.socket_path = socket;
-  auto r = gate::admin_request(o, request);
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-  return r.ok() ? *r : ipc::AdminEnvelope();
-}
-
 // The session's market: sample bars 3..18 and 80..86 during the session
 // (the last two fall by about 70 USD), 87..119 after it. The resting buys
 // sit 0.50 above the lowest low of the later bars, under every low of the

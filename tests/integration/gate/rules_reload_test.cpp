@@ -74,13 +74,7 @@ class RulesReloadTest : public ::testing::Test {
     std::ofstream(active_dir() + "/" + name) << text;
   }
 
-  ipc::AdminEnvelope admin(ipc::AdminEnvelope request) {
-    gate::AdminClientOptions o;
-    o.socket_path = gate_->admin_socket();
-    auto r = gate::admin_request(o, std::move(request));
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-    return r.ok() ? *r : ipc::AdminEnvelope();
-  }
+  ipc::AdminEnvelope admin(const ipc::AdminEnvelope& request) { return test::admin(gate_->admin_socket(), request); }
   ipc::RulesReloadReply reload() {
     ipc::AdminEnvelope req;
     req.mutable_rules_reload_request();
