@@ -2,6 +2,8 @@
 // from the records alone, independently of the gate's own replay code.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -85,6 +87,27 @@ inline JournalView replay(const std::string& dir) {
 inline bool terminal(ipc::OrderState s) {
   return s == ipc::ORDER_STATE_FILLED || s == ipc::ORDER_STATE_CANCELLED || s == ipc::ORDER_STATE_REJECTED ||
          s == ipc::ORDER_STATE_EXPIRED;
+}
+
+// One order's state as the tests compare it: "STATE filled_quantity".
+inline std::string order_text(ipc::OrderState state, const std::string& filled) {
+  return ipc::OrderState_Name(state) + " " + filled;
+}
+
+// The orders the gate must report as open (not final), by order id.
+inline std::map<std::string, std::string> open_orders_of(const JournalView& v) {
+  std::map<std::string, std::string> out;
+  for (const auto& [id, o] : v.orders) {
+    if (!terminal(o.state)) out[id] = order_text(o.state, o.filled);
+  }
+  return out;
+}
+
+// No intent produced two orders.
+inline void expect_one_order_per_intent(const JournalView& v, const std::string& where) {
+  for (const auto& [intent, orders] : v.accepted) {
+    EXPECT_EQ(orders.size(), 1u) << where << ": intent " << intent << " produced " << orders.size() << " orders";
+  }
 }
 
 }  // namespace ta::test

@@ -167,26 +167,20 @@ class Traffic {
 void check_against_journal(GateProcess& gate, const Seen& seen, int run) {
   const JournalView v = replay(gate.journal_dir());
   ASSERT_TRUE(v.error.empty()) << "run " << run << ": " << v.error;
-  for (const auto& [intent, orders] : v.accepted) {
-    EXPECT_EQ(orders.size(), 1u) << "run " << run << ": intent " << intent << " produced " << orders.size()
-                                 << " orders";
-  }
+  expect_one_order_per_intent(v, "run " + std::to_string(run));
   for (const auto& [intent, order] : seen.accepted) {
     auto it = v.accepted.find(intent);
     ASSERT_NE(it, v.accepted.end()) << "run " << run << ": accepted intent " << intent << " is not in the journal";
     EXPECT_EQ(it->second.front(), order) << "run " << run << ": intent " << intent;
   }
   // Live orders as the gate reports them = the journal's non-final orders.
-  std::map<std::string, std::pair<std::string, std::string>> expected;  // order -> (state, filled)
-  for (const auto& [id, o] : v.orders) {
-    if (!terminal(o.state)) expected[id] = {ipc::OrderState_Name(o.state), o.filled};
-  }
-  std::map<std::string, std::pair<std::string, std::string>> actual;
+  const std::map<std::string, std::string> expected = open_orders_of(v);
+  std::map<std::string, std::string> actual;
   const auto orders = ctl_json(gate, {"orders"});
   if (orders.is_object()) {
     for (const auto& o : orders.at("orders").as_array()) {
-      actual[std::string(o.at("order_id").as_string())] = {std::string(o.at("state").as_string()),
-                                                            std::string(o.at("filled_quantity").as_string())};
+      actual[std::string(o.at("order_id").as_string())] =
+          std::string(o.at("state").as_string()) + " " + std::string(o.at("filled_quantity").as_string());
     }
   }
   EXPECT_EQ(actual, expected) << "run " << run;

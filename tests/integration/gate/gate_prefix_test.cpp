@@ -270,18 +270,10 @@ JournalView expect_state_is_the_journals(const TempDir& dir, const std::string& 
   const Settled now = settled(dir);
   const JournalView v = view_of(now.records);
   EXPECT_TRUE(v.error.empty()) << where << ": " << v.error;
-  for (const auto& [intent, orders] : v.accepted) {
-    EXPECT_EQ(orders.size(), 1u) << where << ": intent " << intent << " produced " << orders.size() << " orders";
-  }
-  std::map<std::string, std::string> expected;  // order id -> "STATE filled"
-  for (const auto& [id, o] : v.orders) {
-    if (!terminal(o.state)) expected[id] = ipc::OrderState_Name(o.state) + " " + o.filled;
-  }
+  expect_one_order_per_intent(v, where);
   std::map<std::string, std::string> actual;
-  for (const auto& o : now.orders.orders()) {
-    actual[o.order_id()] = ipc::OrderState_Name(o.state()) + " " + o.filled_quantity();
-  }
-  EXPECT_EQ(actual, expected) << where;
+  for (const auto& o : now.orders.orders()) actual[o.order_id()] = order_text(o.state(), o.filled_quantity());
+  EXPECT_EQ(actual, open_orders_of(v)) << where;
   std::map<std::string, Decimal> reported;
   for (const auto& p : now.positions.positions()) reported[p.product()] = *Decimal::parse(p.quantity());
   for (const auto& [product, qty] : v.position) EXPECT_EQ(reported[product], qty) << where << ": " << product;
