@@ -301,6 +301,7 @@ bool AgentApp::Impl::journal(ta::ipc::AgentRecord& record) {
     return false;
   }
   if (needed != nullptr) *needed = *seq;
+  if (options_.after_journal_append_for_test) options_.after_journal_append_for_test(*journal_, *seq);
   return true;
 }
 

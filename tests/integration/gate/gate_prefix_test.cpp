@@ -22,6 +22,7 @@
 
 #include "gate_daemon_support.h"
 #include "gate_journal_view.h"
+#include "journal_prefix.h"
 #include "proto/decimal.h"
 #include "running_gate.h"
 
@@ -30,39 +31,26 @@ namespace {
 
 using ipc::Envelope;
 
+// A record of the session's journal, raw and decoded.
 struct RawRecord {
-  std::int64_t ts_ns = 0;
-  std::uint16_t type = 0;
-  std::string payload;
+  RawJournalRecord raw;
   ipc::GateRecord record;
 };
 
 std::vector<RawRecord> read_raw(const std::string& dir) {
   std::vector<RawRecord> out;
-  auto reader = journal::Reader::open(dir);
-  EXPECT_TRUE(reader) << reader.error().message;
-  if (!reader) return out;
-  for (;;) {
-    auto next = (*reader)->next();
-    EXPECT_TRUE(next) << next.error().message;
-    if (!next || !next->has_value()) return out;
-    RawRecord r{(*next)->ts_ns, (*next)->type, std::string((*next)->payload), {}};
-    EXPECT_TRUE(r.record.ParseFromString(r.payload)) << "record " << (*next)->seq;
+  for (RawJournalRecord& raw : read_raw_journal(dir)) {
+    RawRecord r{std::move(raw), {}};
+    EXPECT_TRUE(r.record.ParseFromString(r.raw.payload)) << "record " << out.size() + 1;
     out.push_back(std::move(r));
   }
+  return out;
 }
 
-// A journal in `dir` holding the first `k` records: the same timestamps,
-// types and payloads, so the same chain of hashes.
 void write_prefix(const std::string& dir, const std::vector<RawRecord>& records, std::size_t k) {
-  journal::Options o;
-  o.durability = journal::Durability::kGroupCommit;
-  auto w = journal::Writer::open(dir, o);
-  ASSERT_TRUE(w) << w.error().message;
-  for (std::size_t i = 0; i < k; ++i) {
-    ASSERT_TRUE((*w)->append(records[i].ts_ns, records[i].type, records[i].payload));
-  }
-  ASSERT_TRUE((*w)->close());
+  std::vector<RawJournalRecord> raw;
+  for (std::size_t i = 0; i < k; ++i) raw.push_back(records[i].raw);
+  write_journal_prefix(dir, raw, k);
 }
 
 std::string body_name(const ipc::GateRecord& r) {

@@ -88,6 +88,9 @@ class Workspace {
     // the shipped 0ms), e.g. "45s".
     std::string ack_latency;
     std::string ack_latency_jitter;
+    // journal.group_commit_window of agent.yaml (empty: the shipped 0ms),
+    // e.g. "100ms".
+    std::string agent_journal_window;
   };
 
   explicit Workspace(const Options& o) : root_(make_temp_dir()), gate_(root_.string()) {
@@ -118,6 +121,10 @@ class Workspace {
     agent = replace_all(agent, "bars_max: 0", "bars_max: " + std::to_string(o.bars_max), "agent.yaml");
     // Reconnect quickly: the restart tests wait on it.
     agent = replace_all(agent, "reconnect_delay_initial: 100ms", "reconnect_delay_initial: 10ms", "agent.yaml");
+    if (!o.agent_journal_window.empty()) {
+      agent = replace_all(agent, "group_commit_window: 0ms", "group_commit_window: " + o.agent_journal_window,
+                          "agent.yaml");
+    }
     write_text(root_ / "agent.yaml", agent);
 
     fs::copy_file(config / "parity.yaml", root_ / "parity.yaml");
@@ -140,24 +147,28 @@ class Workspace {
   ta::test::GateProcess& gate() { return gate_; }
   fs::path agent_journal() const { return root_ / "agent/journal"; }
   fs::path agent_log() const { return root_ / "agent.log"; }
+  fs::path agent_yaml() const { return root_ / "agent.yaml"; }
 
   // Starts trading-gate and waits until it is ready.
   bool start_gate() { return gate_.start(); }
 
-  // Starts trading-agent (output appended to agent.log).
-  pid_t spawn_agent() const {
+  // Starts trading-agent on agent.yaml, or `command` instead when given;
+  // the output is appended to agent.log.
+  pid_t spawn_agent(std::vector<std::string> command = {}) const {
+    if (command.empty()) command = {TRADING_AGENT_BIN, "--config", agent_yaml().string()};
+    std::vector<char*> argv;
+    for (std::string& arg : command) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    const std::string log_path = agent_log().string();
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int log = ::open(agent_log().c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (log >= 0) {
         ::dup2(log, 1);
         ::dup2(log, 2);
       }
-      const std::string config = (root_ / "agent.yaml").string();
-      char* argv[] = {const_cast<char*>(TRADING_AGENT_BIN), const_cast<char*>("--config"),
-                      const_cast<char*>(config.c_str()), nullptr};
-      ::execv(argv[0], argv);
+      ::execv(argv[0], argv.data());
       ::_exit(127);
     }
     return pid;

@@ -52,6 +52,10 @@ namespace boost::asio {
 class io_context;
 }
 
+namespace ta::journal {
+class Writer;
+}  // namespace ta::journal
+
 namespace ta::agent {
 
 // Deny reasons are ta::ipc::DenyReason values 0..kDenyReasonSlots-1; a
@@ -104,6 +108,11 @@ struct AgentAppOptions {
   // Tests: stop processing (as if killed) after this many bar steps of this
   // process. 0: never.
   std::uint64_t halt_after_steps_for_test = 0;
+  // Tests: called on the io_context thread right after each record this
+  // process appends to its journal (not during the replay at start), with
+  // the journal and the record's sequence number. A crash test kills the
+  // process there, between one record and the next.
+  std::function<void(ta::journal::Writer& journal, std::uint64_t seq)> after_journal_append_for_test;
 };
 
 class AgentApp {
