@@ -252,9 +252,10 @@ bool AgentApp::Impl::journal(ta::ipc::AgentRecord& record) {
   // move past it (docs/agent.md, "Restart"):
   //  * before further bars go out: halts, parameter changes, reconciled
   //    fills, book rebases, every step while the gate is not ACTIVE (the
-  //    steps under a halt depend on when it ends), and an intent while its
-  //    order may still fill (it is then the candidate a lost fill is
-  //    attributed to);
+  //    steps under a halt depend on when it ends) or while an intent of
+  //    ours is in flight (those steps depend on when its fills come), and
+  //    an intent while its order may still fill (it is then the candidate
+  //    a lost fill is attributed to);
   //  * before an intent on the same product and side goes out: a fill. Until
   //    then a lost fill is rebuilt at the next connect from the gate's
   //    snapshot: reconcile() attributes it to its order, the only one in
@@ -277,7 +278,10 @@ bool AgentApp::Impl::journal(ta::ipc::AgentRecord& record) {
       needed = &fill_need_seq_[{record.fill().product(), record.fill().side()}];
       break;
     case ta::ipc::AgentRecord::kBarStep:
-      if (halt_ != ta::ipc::HALT_STATE_ACTIVE) needed = &bars_need_seq_;
+      // A step while an intent of ours is in flight saw the book before
+      // its fills, which may come bars later (venue latency): recomputed
+      // after a restart, it would see them at once.
+      if (halt_ != ta::ipc::HALT_STATE_ACTIVE || !intents_.empty()) needed = &bars_need_seq_;
       break;
     case ta::ipc::AgentRecord::kOrderUpdate:
     case ta::ipc::AgentRecord::kBarSteps:  // predicted: recomputed from the bars and the book

@@ -15,7 +15,9 @@
 // every gate fill journaled or attributed, positions, fees and equity as
 // tradectl has them), and end exactly where the uninterrupted run ends
 // (expect_same_result). What the agent may leave out of its journal and
-// why is in docs/agent.md, "Restart".
+// why is in docs/agent.md, "Restart". The lost end runs once more with
+// SimVenue's acknowledgement latency, so that kills find orders on their
+// way to the venue.
 //
 // No randomness: the kill points are the records 1, 2, ... of the crashed
 // run, until the one that ends it (its stop record). The crashed run's timing
@@ -39,25 +41,37 @@ namespace {
 constexpr std::uint64_t kBars = 400;
 constexpr int kRunTimeoutMs = 240'000;
 
-Workspace::Options options() {
+enum class Venue { kInstant, kLatency };
+
+Workspace::Options options(Venue venue) {
   Workspace::Options o;
   o.bars_max = kBars;
   // The longest window agent.yaml allows: a record is durable only when the
   // agent makes it so (docs/agent.md, "Restart"), not because the flusher
   // happened to sync it, so "lost" loses everything the rules allow.
   o.agent_journal_window = "100ms";
+  if (venue == Venue::kLatency) {
+    // Orders reach SimVenue 45 to 75 s of market time after their
+    // decision, so kills find them on their way.
+    o.ack_latency = "45s";
+    o.ack_latency_jitter = "30s";
+  }
   return o;
 }
 
-const Outcome& reference() {
-  static const Outcome outcome = [] {
-    Workspace ws(options());
-    EXPECT_TRUE(ws.start_gate()) << ws.gate().log();
-    const int code = wait_child(ws.spawn_agent(), kRunTimeoutMs);
-    EXPECT_EQ(code, 0) << read_text(ws.agent_log()).substr(0, 4000);
-    return collect(ws);
-  }();
-  return outcome;
+Outcome uninterrupted(Venue venue) {
+  Workspace ws(options(venue));
+  EXPECT_TRUE(ws.start_gate()) << ws.gate().log();
+  const int code = wait_child(ws.spawn_agent(), kRunTimeoutMs);
+  EXPECT_EQ(code, 0) << read_text(ws.agent_log()).substr(0, 4000);
+  return collect(ws);
+}
+
+const Outcome& reference(Venue venue) {
+  static const Outcome instant = uninterrupted(Venue::kInstant);
+  if (venue == Venue::kInstant) return instant;
+  static const Outcome latency = uninterrupted(Venue::kLatency);
+  return latency;
 }
 
 struct Crash {
@@ -100,8 +114,8 @@ struct Coverage {
 
 // One crash point; false when the run ended before record `at` or with it
 // (its stop record).
-bool crash_and_resume(std::uint64_t at, Tail tail, const Outcome& ref, Coverage& cov) {
-  Workspace ws(options());
+bool crash_and_resume(std::uint64_t at, Venue venue, Tail tail, const Outcome& ref, Coverage& cov) {
+  Workspace ws(options(venue));
   EXPECT_TRUE(ws.start_gate()) << ws.gate().log();
   const std::optional<Crash> crash = crash_agent_at(ws, at);
   if (!crash) return false;
@@ -133,13 +147,13 @@ bool crash_and_resume(std::uint64_t at, Tail tail, const Outcome& ref, Coverage&
   return true;
 }
 
-void every_record(Tail tail) {
-  const Outcome& ref = reference();
+void every_record(Venue venue, Tail tail) {
+  const Outcome& ref = reference(venue);
   expect_agreement(ref, kBars);
   ASSERT_GT(ref.agent.sent.size(), 5u) << "the run must trade";
   Coverage cov;
   std::uint64_t points = 0;  // kill points run: records 1..points
-  while (crash_and_resume(points + 1, tail, ref, cov)) {
+  while (crash_and_resume(points + 1, venue, tail, ref, cov)) {
     ++points;
     if (::testing::Test::HasFailure()) break;  // one crash point's failures are enough to read
   }
@@ -154,10 +168,18 @@ void every_record(Tail tail) {
   }
 }
 
-TEST(SimAgentPrefix, EveryRecordBoundaryWithItsRecordsKeptResumesToTheSameResult) { every_record(Tail::kKept); }
+TEST(SimAgentPrefix, EveryRecordBoundaryWithItsRecordsKeptResumesToTheSameResult) {
+  every_record(Venue::kInstant, Tail::kKept);
+}
 
 TEST(SimAgentPrefix, EveryRecordBoundaryWithItsUnsyncedRecordsLostResumesToTheSameResult) {
-  every_record(Tail::kLost);
+  every_record(Venue::kInstant, Tail::kLost);
+}
+
+// The agent, killed with orders on their way to the venue, waits for their
+// final state after the restart (docs/agent.md, "Restart").
+TEST(SimAgentPrefix, EveryRecordBoundaryWithOrdersInFlightAndUnsyncedRecordsLostResumesToTheSameResult) {
+  every_record(Venue::kLatency, Tail::kLost);
 }
 
 }  // namespace
