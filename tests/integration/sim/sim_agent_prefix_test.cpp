@@ -36,10 +36,9 @@
 namespace ta::simtest {
 namespace {
 
-// Bars of the merged demo replay: about a hundred agent records, with
+// Bars of the merged demo replay: about 80 agent records, with
 // intents, decisions, fills and order updates from the first tenth on.
 constexpr std::uint64_t kBars = 400;
-constexpr int kRunTimeoutMs = 240'000;
 
 enum class Venue { kInstant, kLatency };
 
@@ -59,18 +58,10 @@ Workspace::Options options(Venue venue) {
   return o;
 }
 
-Outcome uninterrupted(Venue venue) {
-  Workspace ws(options(venue));
-  EXPECT_TRUE(ws.start_gate()) << ws.gate().log();
-  const int code = wait_child(ws.spawn_agent(), kRunTimeoutMs);
-  EXPECT_EQ(code, 0) << read_text(ws.agent_log()).substr(0, 4000);
-  return collect(ws);
-}
-
 const Outcome& reference(Venue venue) {
-  static const Outcome instant = uninterrupted(Venue::kInstant);
+  static const Outcome instant = uninterrupted(options(Venue::kInstant));
   if (venue == Venue::kInstant) return instant;
-  static const Outcome latency = uninterrupted(Venue::kLatency);
+  static const Outcome latency = uninterrupted(options(Venue::kLatency));
   return latency;
 }
 
@@ -85,7 +76,7 @@ std::optional<Crash> crash_agent_at(Workspace& ws, std::uint64_t at) {
   const fs::path report = ws.root() / "crash-report";
   const pid_t child =
       ws.spawn_agent({AGENT_CRASH_CHILD_BIN, ws.agent_yaml().string(), std::to_string(at), report.string()});
-  const int code = wait_child(child, kRunTimeoutMs);
+  const int code = wait_child(child, kSimRunTimeoutMs);
   if (code == 0) return std::nullopt;
   EXPECT_EQ(code, 128 + SIGKILL) << read_text(ws.agent_log()).substr(0, 4000);
   Crash c;
@@ -130,7 +121,7 @@ bool crash_and_resume(std::uint64_t at, Venue venue, Tail tail, const Outcome& r
   }
   const std::string where = "killed after record " + std::to_string(at) + ", " + std::to_string(kept) +
                             " records kept";
-  const int code = wait_child(ws.spawn_agent(), kRunTimeoutMs);
+  const int code = wait_child(ws.spawn_agent(), kSimRunTimeoutMs);
   EXPECT_EQ(code, 0) << where << "\n" << read_text(ws.agent_log()).substr(0, 6000);
   if (code != 0) return true;
   const Outcome o = collect(ws);

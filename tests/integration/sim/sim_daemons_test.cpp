@@ -37,7 +37,6 @@ namespace {
 // Bars of the merged demo replay (BTC and ETH): enough for a few dozen
 // intents and fills, few enough for seconds under ASan.
 constexpr std::uint64_t kBars = 1000;
-constexpr int kRunTimeoutMs = 240'000;
 
 Workspace::Options demo_options() {
   Workspace::Options o;
@@ -52,14 +51,6 @@ Workspace::Options latency_options() {
   o.ack_latency = "45s";
   o.ack_latency_jitter = "30s";
   return o;
-}
-
-Outcome uninterrupted(const Workspace::Options& options) {
-  Workspace ws(options);
-  EXPECT_TRUE(ws.start_gate()) << ws.gate().log();
-  const int code = wait_child(ws.spawn_agent(), kRunTimeoutMs);
-  EXPECT_EQ(code, 0) << read_text(ws.agent_log()).substr(0, 4000);
-  return collect(ws);
 }
 
 // The uninterrupted runs, made once and shared by the tests.
@@ -101,7 +92,7 @@ std::uint64_t random_kill_step(const char* name) {
 
 // Waits while the agent runs until its journal holds `steps` steps.
 ::testing::AssertionResult agent_reached(Workspace& ws, pid_t agent, std::uint64_t steps) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRunTimeoutMs);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kSimRunTimeoutMs);
   for (;;) {
     int status = 0;
     if (::waitpid(agent, &status, WNOHANG) == agent) {
@@ -125,7 +116,7 @@ void agent_killed_mid_run(const Workspace::Options& options, const Outcome& ref)
   ::kill(first, SIGKILL);
   ASSERT_EQ(wait_child(first, 30'000), 128 + SIGKILL);
   const std::uint64_t steps_at_kill = read_agent_journal(ws.agent_journal()).steps;
-  const int code = wait_child(ws.spawn_agent(), kRunTimeoutMs);
+  const int code = wait_child(ws.spawn_agent(), kSimRunTimeoutMs);
   ASSERT_EQ(code, 0) << read_text(ws.agent_log()).substr(0, 6000);
   const Outcome o = collect(ws);
   std::printf("killed after %llu steps; resumed: catch_up=%llu reconciled=%zu\n",
@@ -149,7 +140,7 @@ void gate_killed_mid_run(const Workspace::Options& options, const Outcome& ref) 
   ws.gate().signal(SIGKILL);
   ASSERT_EQ(ws.gate().wait_exit(30'000), 128 + SIGKILL);
   ASSERT_TRUE(ws.start_gate()) << ws.gate().log().substr(0, 6000);
-  const int code = wait_child(agent, kRunTimeoutMs);
+  const int code = wait_child(agent, kSimRunTimeoutMs);
   ASSERT_EQ(code, 0) << read_text(ws.agent_log()).substr(0, 6000);
   Outcome o = collect(ws);
   // A denial goes to the agent without waiting for the disk (it creates

@@ -45,6 +45,19 @@ inline std::map<std::string, std::string> text(const std::map<std::string, Decim
   return out;
 }
 
+// How long a SIM test waits for one agent run (the ASan build under load).
+constexpr int kSimRunTimeoutMs = 240'000;
+
+// A complete run on `options`: the gate started, the agent run to the end
+// of its data, then collect().
+inline Outcome uninterrupted(const Workspace::Options& options) {
+  Workspace ws(options);
+  EXPECT_TRUE(ws.start_gate()) << ws.gate().log();
+  const int code = wait_child(ws.spawn_agent(), kSimRunTimeoutMs);
+  EXPECT_EQ(code, 0) << read_text(ws.agent_log()).substr(0, 4000);
+  return collect(ws);
+}
+
 // Everything that must agree between the agent and the gate after a run
 // (interrupted or not).
 inline void expect_agreement(const Outcome& o, std::uint64_t bars) {
