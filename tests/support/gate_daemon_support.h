@@ -21,10 +21,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -61,6 +63,18 @@ struct GateTestConfig {
   std::string starting_cash = "10000";
   std::string daily_loss_fraction_max = "0.05";
 };
+
+// A `venue.sim` block of gate.yaml (for GateTestConfig::gate_extra) with
+// these settings, one "key: value" each.
+inline std::string sim_venue_yaml(std::initializer_list<std::string_view> settings) {
+  std::string out = "venue:\n  sim:\n";
+  for (std::string_view setting : settings) {
+    out += "    ";
+    out += setting;
+    out += '\n';
+  }
+  return out;
+}
 
 // Writes gate.yaml and safety.yaml into `dir` (sockets, journal and logs
 // inside it) and returns gate.yaml's path.

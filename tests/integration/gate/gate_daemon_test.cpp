@@ -520,12 +520,7 @@ TEST_F(GateDaemonTest, SimVenueAfterASigkillFillsAsIfTheGateNeverStopped) {
     decide_accepted(gate, agent, market_intent("m-after", ipc::SIDE_BUY, "0.01", stop));
     for (std::size_t i = 10; i < bars.size(); ++i) send_bar_answered(gate, agent, bars[i]);
   };
-  const std::string venue =
-      "venue:\n"
-      "  sim:\n"
-      "    seed: 7\n"
-      "    ack_latency: 30s\n"
-      "    ack_latency_jitter: 59s\n";
+  const std::string venue = sim_venue_yaml({"seed: 7", "ack_latency: 30s", "ack_latency_jitter: 59s"});
   expect_the_kill_changes_no_fill(venue, before, after, 6, "every order fills");
 }
 
@@ -563,7 +558,7 @@ TEST_F(GateDaemonTest, ACancelPendingAtASigkillArrivesWhenItFirstWould) {
   const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
     for (std::size_t i = f; i < f + 5; ++i) send_bar_answered(gate, agent, bars[i]);
   };
-  expect_the_kill_changes_no_fill("venue:\n  sim:\n    ack_latency: 30s\n", before, after, 1,
+  expect_the_kill_changes_no_fill(sim_venue_yaml({"ack_latency: 30s"}), before, after, 1,
                                   "the resting order fills on bar f, before its cancel arrives");
 }
 
@@ -656,12 +651,7 @@ TEST_F(GateDaemonTest, AnOrderDecidedButNeverSentAtASigkillIsSentAsIfTheGateNeve
   const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
     for (std::size_t i = 10; i < bars.size(); ++i) send_bar_answered(gate, agent, bars[i]);
   };
-  const std::string venue =
-      "venue:\n"
-      "  sim:\n"
-      "    seed: 3\n"
-      "    ack_latency: 20s\n"
-      "    ack_latency_jitter: 50s\n";
+  const std::string venue = sim_venue_yaml({"seed: 3", "ack_latency: 20s", "ack_latency_jitter: 50s"});
   const JournalDamage cut = [&](const std::string& journal_dir) { cut_after_decision(journal_dir, "m-2"); };
   std::vector<ipc::GateRecord> killed;
   expect_the_kill_changes_no_fill(venue, before, after, 2, "both orders fill", cut, &killed);
@@ -811,7 +801,7 @@ TEST_F(GateDaemonTest, ABarWhoseFillsSurvivedASigkillIsNotFilledAgain) {
       return r.has_order_update() && r.order_update().state() == ipc::ORDER_STATE_PARTIALLY_FILLED;
     });
   };
-  expect_the_kill_changes_no_fill("venue:\n  sim:\n    fill_volume_fraction_max: 0.001\n", before, after, 6,
+  expect_the_kill_changes_no_fill(sim_venue_yaml({"fill_volume_fraction_max: 0.001"}), before, after, 6,
                                   "a part on each bar from 10 on", cut);
 }
 

@@ -194,17 +194,11 @@ Owed owed_by(const std::vector<RawRecord>& records, std::size_t k) {
 // flight, and a cancel can arrive after a bar that fills its order).
 struct Venue {
   const char* name;
-  const char* yaml;  // gate.yaml text
+  std::string yaml;  // gate.yaml text
   bool cancels_race_fills;
 };
-constexpr Venue kInstant{"instant", "", false};
-constexpr Venue kLatency{"latency",
-                         "venue:\n"
-                         "  sim:\n"
-                         "    seed: 11\n"
-                         "    ack_latency: 30s\n"
-                         "    ack_latency_jitter: 59s\n",
-                         true};
+const Venue kInstant{"instant", "", false};
+const Venue kLatency{"latency", sim_venue_yaml({"seed: 11", "ack_latency: 30s", "ack_latency_jitter: 59s"}), true};
 
 // Tight loss limit (0.1 % of the 10,000 USD, the smallest allowed) so the
 // session's drop reaches it; room for its large buy.
