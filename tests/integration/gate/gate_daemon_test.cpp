@@ -488,6 +488,15 @@ void decide_accepted(GateProcess& gate, AgentPeer& agent, const ipc::OrderIntent
   EXPECT_TRUE(d.accepted()) << d.DebugString();
 }
 
+void cancel_accepted(GateProcess& gate, AgentPeer& agent, const std::string& cancel_id, const std::string& intent_id) {
+  Envelope cancel;
+  cancel.mutable_cancel_intent()->set_cancel_id(cancel_id);
+  cancel.mutable_cancel_intent()->set_intent_id(intent_id);
+  Envelope result;
+  EXPECT_TRUE(agent.reply_to(agent.send(cancel), result)) << gate.log();
+  EXPECT_TRUE(result.cancel_result().accepted()) << result.DebugString();
+}
+
 // SimVenue lives in the gate's process and dies with it. After a SIGKILL
 // the restarted gate rebuilds it from the journal: the books (last bar,
 // bid/ask for the spread) and market time from the journaled bars, the
@@ -548,12 +557,7 @@ TEST_F(GateDaemonTest, ACancelPendingAtASigkillArrivesWhenItFirstWould) {
     const std::string stop = limit.sub(*Decimal::parse("100"))->to_string();
     decide_accepted(gate, agent, limit_intent("rest", ipc::SIDE_BUY, "0.01", limit.to_string(), stop));
     send_bar_answered(gate, agent, bars[f - 1]);  // the order arrives inside bar f-1 and rests
-    Envelope cancel;
-    cancel.mutable_cancel_intent()->set_cancel_id("cancel-rest");
-    cancel.mutable_cancel_intent()->set_intent_id("rest");
-    Envelope result;
-    EXPECT_TRUE(agent.reply_to(agent.send(cancel), result)) << gate.log();
-    EXPECT_TRUE(result.cancel_result().accepted()) << result.DebugString();
+    cancel_accepted(gate, agent, "cancel-rest", "rest");
   };
   const AgentSession after = [&](GateProcess& gate, AgentPeer& agent) {
     for (std::size_t i = f; i < f + 5; ++i) send_bar_answered(gate, agent, bars[i]);
@@ -768,12 +772,7 @@ TEST_F(GateDaemonTest, AKillFlattenLostToASigkillStillFlattensAfterTheRestart) {
 TEST_F(GateDaemonTest, AnAcceptedCancelLostToASigkillIsStillMadeAfterTheRestart) {
   const RestingBuy rest;
   const AgentSession before = rest.before([](GateProcess& gate, AgentPeer& agent) {
-    Envelope cancel;
-    cancel.mutable_cancel_intent()->set_cancel_id("cancel-rest");
-    cancel.mutable_cancel_intent()->set_intent_id("rest");
-    Envelope result;
-    EXPECT_TRUE(agent.reply_to(agent.send(cancel), result)) << gate.log();
-    EXPECT_TRUE(result.cancel_result().accepted()) << result.DebugString();
+    cancel_accepted(gate, agent, "cancel-rest", "rest");
   });
   const AgentSession after = rest.after();
   const JournalDamage cut = [](const std::string& journal_dir) {
