@@ -100,6 +100,12 @@ const fs::path& store_path() {
   return p;
 }
 
+// The "bars/s" counter: `bars` merged bars per iteration, as a rate.
+void set_bars_per_second(benchmark::State& state, std::size_t bars) {
+  state.counters["bars/s"] = benchmark::Counter(static_cast<double>(bars) * static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+}
+
 void run_once(benchmark::State& state, const BacktestConfig& c, const MarketData& m, std::size_t threads = 1) {
   RunOptions options;
   options.book_threads = threads;
@@ -115,9 +121,7 @@ void BM_Run(benchmark::State& state) {
   const BacktestConfig c = config(state.range(0) == 1, state.range(1) == 1);
   const MarketData& m = data();
   for (auto _ : state) run_once(state, c, m);
-  state.counters["bars/s"] =
-      benchmark::Counter(static_cast<double>(m.bars.size()) * static_cast<double>(state.iterations()),
-                         benchmark::Counter::kIsRate);
+  set_bars_per_second(state, m.bars.size());
 }
 BENCHMARK(BM_Run)->ArgNames({"shared", "fees"})->ArgsProduct({{0, 1}, {1, 0}})->Unit(benchmark::kMillisecond);
 
@@ -128,8 +132,7 @@ void BM_LoadCsv(benchmark::State& state) {
     bars = m.value().bars.size();
     benchmark::DoNotOptimize(bars);
   }
-  state.counters["bars/s"] = benchmark::Counter(static_cast<double>(bars) * static_cast<double>(state.iterations()),
-                                                benchmark::Counter::kIsRate);
+  set_bars_per_second(state, bars);
 }
 BENCHMARK(BM_LoadCsv)->Unit(benchmark::kMillisecond);
 
@@ -141,8 +144,7 @@ void BM_LoadStore(benchmark::State& state) {
     bars = m.value().bars.size();
     benchmark::DoNotOptimize(bars);
   }
-  state.counters["bars/s"] = benchmark::Counter(static_cast<double>(bars) * static_cast<double>(state.iterations()),
-                                                benchmark::Counter::kIsRate);
+  set_bars_per_second(state, bars);
 }
 BENCHMARK(BM_LoadStore)->Unit(benchmark::kMillisecond);
 
@@ -154,8 +156,7 @@ void BM_CsvAndRun(benchmark::State& state) {
     bars = m.value().bars.size();
     run_once(state, c, m.value());
   }
-  state.counters["bars/s"] = benchmark::Counter(static_cast<double>(bars) * static_cast<double>(state.iterations()),
-                                                benchmark::Counter::kIsRate);
+  set_bars_per_second(state, bars);
 }
 BENCHMARK(BM_CsvAndRun)->Unit(benchmark::kMillisecond);
 
@@ -179,8 +180,7 @@ void BM_LoadCsvCached(benchmark::State& state) {
     bars = m.value().bars.size();
     benchmark::DoNotOptimize(bars);
   }
-  state.counters["bars/s"] = benchmark::Counter(static_cast<double>(bars) * static_cast<double>(state.iterations()),
-                                                benchmark::Counter::kIsRate);
+  set_bars_per_second(state, bars);
 }
 BENCHMARK(BM_LoadCsvCached)->Unit(benchmark::kMillisecond);
 
@@ -193,8 +193,7 @@ void BM_CachedCsvAndRun(benchmark::State& state) {
     bars = m.value().bars.size();
     run_once(state, c, m.value());
   }
-  state.counters["bars/s"] = benchmark::Counter(static_cast<double>(bars) * static_cast<double>(state.iterations()),
-                                                benchmark::Counter::kIsRate);
+  set_bars_per_second(state, bars);
 }
 BENCHMARK(BM_CachedCsvAndRun)->ArgName("shared")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
@@ -204,9 +203,7 @@ void BM_RunBookThreads(benchmark::State& state) {
   const BacktestConfig c = config(false);
   const MarketData& m = data();
   for (auto _ : state) run_once(state, c, m, 2);
-  state.counters["bars/s"] =
-      benchmark::Counter(static_cast<double>(m.bars.size()) * static_cast<double>(state.iterations()),
-                         benchmark::Counter::kIsRate);
+  set_bars_per_second(state, m.bars.size());
 }
 BENCHMARK(BM_RunBookThreads)->UseRealTime()->Unit(benchmark::kMillisecond);
 
@@ -220,8 +217,7 @@ void BM_CachedCsvAndRunBookThreads(benchmark::State& state) {
     bars = m.value().bars.size();
     run_once(state, c, m.value(), 2);
   }
-  state.counters["bars/s"] = benchmark::Counter(static_cast<double>(bars) * static_cast<double>(state.iterations()),
-                                                benchmark::Counter::kIsRate);
+  set_bars_per_second(state, bars);
 }
 BENCHMARK(BM_CachedCsvAndRunBookThreads)->UseRealTime()->Unit(benchmark::kMillisecond);
 
@@ -234,8 +230,7 @@ void BM_StoreAndRun(benchmark::State& state) {
     bars = m.value().bars.size();
     run_once(state, c, m.value());
   }
-  state.counters["bars/s"] = benchmark::Counter(static_cast<double>(bars) * static_cast<double>(state.iterations()),
-                                                benchmark::Counter::kIsRate);
+  set_bars_per_second(state, bars);
 }
 BENCHMARK(BM_StoreAndRun)->Unit(benchmark::kMillisecond);
 
